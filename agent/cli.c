@@ -1,0 +1,58 @@
+/* flotilla-agent command-line dispatch: one table of subcommands, each parsing
+ * its own options and calling one run function. */
+#include <stdio.h>
+#include <string.h>
+
+#include "flt/agent.h"
+#include "flt/config.h"
+
+struct subcmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+static int not_yet(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "flotilla-agent: '%s' is not implemented in this build yet\n", argv[0]);
+	return 1;
+}
+
+static const struct subcmd cmds[] = {
+	{"run", "run the agent daemon", not_yet},
+	{"ops", "list supported operators with opset ranges", not_yet},
+	{"status", "show installed, active and committed models", not_yet},
+	{"install", "install a model from a signed envelope and artifact", not_yet},
+	{"infer", "run inference on a model file or through the agent", not_yet},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: flotilla-agent <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n'flotilla-agent <command> --help' for a command's options.\n");
+}
+
+int flt_agent_cli(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("flotilla-agent %s (agent version %d, %s)\n", FLT_VERSION_STRING,
+		       FLT_AGENT_VERSION, FLT_ARCH);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "flotilla-agent: unknown command '%s'; see 'flotilla-agent --help'\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,59 @@
+/* flotilla command-line dispatch: a table of command groups, each parsing its
+ * own options into a struct and calling one run function. */
+#include <stdio.h>
+#include <string.h>
+
+#include "flt/config.h"
+#include "flt/controller.h"
+
+struct subcmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+static int not_yet(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "flotilla: '%s' is not implemented in this build yet\n", argv[0]);
+	return 1;
+}
+
+static const struct subcmd cmds[] = {
+	{"model", "register, list, inspect and evolve models", not_yet},
+	{"run", "log experiment runs", not_yet},
+	{"device", "list, tag, provision and revoke devices", not_yet},
+	{"group", "manage device groups", not_yet},
+	{"rollout", "roll versions out to devices", not_yet},
+	{"keys", "signing keys and the fleet CA", not_yet},
+	{"serve", "run the controller daemon", not_yet},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: flotilla <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n'flotilla <command> --help' for a command's options.\n");
+}
+
+int flt_controller_cli(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("flotilla %s\n", FLT_VERSION_STRING);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "flotilla: unknown command '%s'; see 'flotilla --help'\n", argv[1]);
+	return 2;
+}
