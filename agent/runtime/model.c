@@ -159,7 +159,7 @@ const struct flt_rt_value_info *flt_rt_model_output(const struct flt_rt_model *m
 size_t flt_rt_model_output_bytes(const struct flt_rt_model *m, size_t i)
 {
 	size_t best = 0;
-	if (i >= m->n_outputs)
+	if (i >= m->n_outputs || m->dynamic)
 		return 0;
 	for (uint32_t b = 0; b < m->max_batch; b++) {
 		const struct rt_tensor *t = &m->plans[b].vals[m->outputs[i]];
@@ -201,8 +201,8 @@ static void ctx_give(struct flt_rt_model *m, struct rt_ctx *c)
 }
 
 /* Picks the plan for the inputs' batch and checks every input against it. */
-static flt_err pick_plan(const struct flt_rt_model *m, const struct flt_rt_tensor *in,
-			 const struct rt_plan **out, char *err, size_t errlen)
+static flt_err pick_plan(struct flt_rt_model *m, const struct flt_rt_tensor *in,
+			 const struct rt_plan **out, uint32_t *out_batch, char *err, size_t errlen)
 {
 	uint32_t batch = 1;
 	for (size_t i = 0; i < m->n_inputs; i++) {
@@ -215,10 +215,14 @@ static flt_err pick_plan(const struct flt_rt_model *m, const struct flt_rt_tenso
 			break;
 		}
 	}
-	const struct rt_plan *p = &m->plans[batch - 1];
+	const struct rt_plan *p = m->dynamic ? NULL : &m->plans[batch - 1];
 	for (size_t i = 0; i < m->n_inputs; i++) {
-		const struct rt_tensor *t = &p->vals[m->inputs[i]];
+		struct rt_tensor dyn;
+		const struct rt_tensor *t = p ? &p->vals[m->inputs[i]] : &dyn;
 		const char *name = m->in_info[i].name;
+		flt_err e;
+		if (!p && (e = plan_input_shape(m, i, batch, &dyn, err, errlen)))
+			return e;
 		if (in[i].dtype != t->dtype)
 			return fail(err, errlen, FLT_EINVAL, "input '%s': type %s, expected %s", name,
 				    onnx_dtype_name(in[i].dtype), onnx_dtype_name(t->dtype));
@@ -244,6 +248,30 @@ static flt_err pick_plan(const struct flt_rt_model *m, const struct flt_rt_tenso
 				    in[i].size, need);
 	}
 	*out = p;
+	*out_batch = batch;
+	return FLT_OK;
+}
+
+/* Copies one computed tensor to the caller's output (allocating it when the
+ * caller left data NULL). */
+static flt_err put_output(const struct flt_rt_model *m, size_t i, const struct rt_tensor *t,
+			  struct flt_rt_tensor *o, char *err, size_t errlen)
+{
+	size_t n = t->nelem * onnx_dtype_size(t->dtype);
+	if (!o->data) {
+		if (!(o->data = flt_malloc(n ? n : 1)))
+			return fail(err, errlen, FLT_ENOMEM, "out of memory for output '%s'",
+				    m->out_info[i].name);
+	} else if (o->size < n) {
+		return fail(err, errlen, FLT_ELIMIT, "output '%s' needs %zu bytes, %zu given",
+			    m->out_info[i].name, n, o->size);
+	}
+	if (n)
+		memcpy(o->data, t->data, n);
+	o->dtype = t->dtype;
+	o->rank = t->rank;
+	memcpy(o->dims, t->dims, sizeof(o->dims));
+	o->size = n;
 	return FLT_OK;
 }
 
@@ -261,12 +289,23 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 	    (n_outputs && !outputs))
 		return fail(err, errlen, FLT_EINVAL, "model takes %zu inputs and gives %zu outputs",
 			    m ? m->n_inputs : 0, m ? m->n_outputs : 0);
-	if ((e = pick_plan(m, inputs, &p, err, errlen)))
+	uint32_t batch = 1;
+	if ((e = pick_plan(m, inputs, &p, &batch, err, errlen)))
 		return e;
+	if (m->dynamic) {
+		struct rt_plan dp;
+		c = ctx_take(m); /* the pool still bounds concurrency */
+		if (!(e = plan_eval(m, &dp, batch, inputs, err, errlen))) {
+			for (size_t i = 0; i < m->n_outputs && !e; i++)
+				e = put_output(m, i, &dp.vals[m->outputs[i]], &outputs[i], err, errlen);
+			plan_release(&dp);
+		}
+		goto out;
+	}
 	for (size_t i = 0; i < m->n_outputs; i++) {
 		const struct rt_tensor *t = &p->vals[m->outputs[i]];
 		size_t need = t->nelem * onnx_dtype_size(t->dtype);
-		if (outputs[i].size < need || (need && !outputs[i].data))
+		if (outputs[i].data && outputs[i].size < need)
 			return fail(err, errlen, FLT_ELIMIT, "output '%s' needs %zu bytes, %zu given",
 				    m->out_info[i].name, need, outputs[i].size);
 	}
@@ -288,26 +327,19 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 		for (size_t k = 0; k < st->n_out; k++)
 			c->out_ptrs[k] = st->out[k] == RT_NONE ? NULL : &c->vals[st->out[k]];
 		msg[0] = 0;
-		struct op_ctx oc = {st->node, st->opset, st->n_in, st->n_out, c->in_ptrs, c->out_ptrs,
-				    p->scratch_bytes[s],
-				    p->scratch_bytes[s] ? c->arena + p->scratch_off[s] : NULL, msg,
-				    sizeof(msg)};
+		struct op_ctx oc = {
+			.node = st->node, .opset = st->opset, .n_in = st->n_in, .n_out = st->n_out,
+			.in = c->in_ptrs, .out = c->out_ptrs, .scratch_bytes = p->scratch_bytes[s],
+			.scratch = p->scratch_bytes[s] ? c->arena + p->scratch_off[s] : NULL,
+			.err = msg, .errlen = sizeof(msg)};
 		if ((e = st->op->run(&oc))) {
 			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
 				 msg[0] ? msg : flt_strerror(e));
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < m->n_outputs; i++) {
-		const struct rt_tensor *t = &c->vals[m->outputs[i]];
-		size_t n = t->nelem * onnx_dtype_size(t->dtype);
-		if (n)
-			memcpy(outputs[i].data, t->data, n);
-		outputs[i].dtype = t->dtype;
-		outputs[i].rank = t->rank;
-		memcpy(outputs[i].dims, t->dims, sizeof(outputs[i].dims));
-		outputs[i].size = n;
-	}
+	for (size_t i = 0; i < m->n_outputs && !e; i++)
+		e = put_output(m, i, &c->vals[m->outputs[i]], &outputs[i], err, errlen);
 out:
 	ctx_give(m, c);
 	return e;
@@ -331,4 +363,9 @@ void flt_rt_op_get(size_t i, struct flt_rt_op_info *info)
 	info->op_type = b->op_type;
 	info->since = b->since;
 	info->until = b->until;
+}
+
+int flt_rt_model_is_dynamic(const struct flt_rt_model *m)
+{
+	return m->dynamic;
 }

@@ -206,8 +206,8 @@ static size_t tensor_bytes(const struct rt_tensor *t)
 	return t->nelem * onnx_dtype_size(t->dtype);
 }
 
-static flt_err input_shape(struct flt_rt_model *m, size_t i, uint32_t batch, struct rt_tensor *t,
-			   char *err, size_t errlen)
+flt_err plan_input_shape(struct flt_rt_model *m, size_t i, uint32_t batch, struct rt_tensor *t,
+			 char *err, size_t errlen)
 {
 	const struct flt_rt_value_info *vi = &m->in_info[i];
 	if (vi->dtype != ONNX_FLOAT && vi->dtype != ONNX_INT64)
@@ -236,8 +236,8 @@ static flt_err input_shape(struct flt_rt_model *m, size_t i, uint32_t batch, str
 	return FLT_OK;
 }
 
-static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batch, char *err,
-			size_t errlen)
+static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batch,
+			const struct flt_rt_tensor *bind, int *needs_data, char *err, size_t errlen)
 {
 	flt_err e = FLT_OK;
 	uint32_t *last = NULL;
@@ -272,9 +272,12 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 			t->data = it->data;
 		}
 	}
-	for (size_t i = 0; i < m->n_inputs; i++)
-		if ((e = input_shape(m, i, batch, &p->vals[m->inputs[i]], err, errlen)))
+	for (size_t i = 0; i < m->n_inputs; i++) {
+		if ((e = plan_input_shape(m, i, batch, &p->vals[m->inputs[i]], err, errlen)))
 			goto out;
+		if (bind)
+			p->vals[m->inputs[i]].data = bind[i].data;
+	}
 
 	/* Shape inference and folding, in topological order. */
 	for (size_t s = 0; s < m->n_steps; s++) {
@@ -294,9 +297,12 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 		for (size_t k = 0; k < st->n_out; k++)
 			outp[k] = st->out[k] == RT_NONE ? NULL : &p->vals[st->out[k]];
 		msg[0] = 0;
-		struct op_ctx c = {st->node, st->opset, st->n_in, st->n_out, inp, outp, 0, NULL, msg,
-				   sizeof(msg)};
+		struct op_ctx c = {.node = st->node, .opset = st->opset, .n_in = st->n_in,
+				   .n_out = st->n_out, .in = inp, .out = outp, .err = msg,
+				   .errlen = sizeof(msg)};
 		if ((e = st->op->infer(&c))) {
+			if (needs_data)
+				*needs_data = c.needs_data;
 			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
 				 msg[0] ? msg : flt_strerror(e));
 			goto out;
@@ -670,7 +676,21 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 	}
 	m->max_batch = max_batch;
 	for (uint32_t b = 1; b <= max_batch; b++) {
-		if ((e = plan_one(m, &m->plans[b - 1], b, err, errlen))) {
+		int needs_data = 0;
+		if ((e = plan_one(m, &m->plans[b - 1], b, NULL, &needs_data, err, errlen))) {
+			if (needs_data && b == 1) {
+				/* shapes depend on input values: evaluate per run */
+				for (uint32_t k = 0; k < max_batch; k++)
+					plan_clear(&m->plans[k]);
+				flt_free(m->plans);
+				m->plans = NULL;
+				m->dynamic = 1;
+				m->arena_bytes = 0;
+				if (err && errlen)
+					err[0] = 0;
+				e = FLT_OK;
+				break;
+			}
 			if (b > 1 && err && errlen) {
 				char tmp[512];
 				snprintf(tmp, sizeof(tmp), "%s", err);
@@ -682,7 +702,7 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 			m->arena_bytes = m->plans[b - 1].arena_bytes;
 	}
 	/* Batch 1 shapes for the public input/output descriptions. */
-	for (size_t i = 0; i < m->n_outputs; i++) {
+	for (size_t i = 0; i < m->n_outputs && !m->dynamic; i++) {
 		const struct rt_tensor *t = &m->plans[0].vals[m->outputs[i]];
 		struct flt_rt_value_info *vi = &m->out_info[i];
 		vi->dtype = t->dtype;
@@ -704,6 +724,21 @@ out:
 	map_free(&map);
 	flt_rt_model_free(m);
 	return e;
+}
+
+flt_err plan_eval(struct flt_rt_model *m, struct rt_plan *p, uint32_t batch,
+		  const struct flt_rt_tensor *inputs, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	flt_err e = plan_one(m, p, batch, inputs, NULL, err, errlen);
+	if (e)
+		plan_clear(p);
+	return e;
+}
+
+void plan_release(struct rt_plan *p)
+{
+	plan_clear(p);
 }
 
 void plan_free_all(struct flt_rt_model *m)

@@ -64,7 +64,12 @@ struct flt_rt_model {
 	size_t n_steps;
 	size_t max_io;             /* most inputs/outputs of any step */
 
-	struct rt_plan *plans;     /* plans[b - 1] */
+	/* A model whose shapes depend on input values (a Reshape or Slice fed
+	 * by a graph input; exporters fold these, operator tests do not) has
+	 * no static plan: each run evaluates it by planning with the inputs
+	 * bound, which allocates. */
+	int dynamic;
+	struct rt_plan *plans;     /* plans[b - 1]; NULL when dynamic */
 	uint32_t max_batch;
 	size_t arena_bytes;
 
@@ -89,6 +94,15 @@ size_t plan_unsupported(const struct onnx_model *onnx, char *buf, size_t buflen)
 
 /* Frees everything plan_build made (not onnx, map or contexts). */
 void plan_free_all(struct flt_rt_model *m);
+
+/* Plans batch `batch` with the caller's inputs bound as constants, so every
+ * step folds; outputs are then constants of *p. For dynamic models. */
+FLT_WUR flt_err plan_eval(struct flt_rt_model *m, struct rt_plan *p, uint32_t batch,
+			  const struct flt_rt_tensor *inputs, char *err, size_t errlen);
+void plan_release(struct rt_plan *p);
+/* Expected tensor of caller input i at `batch` (shape and dtype only). */
+FLT_WUR flt_err plan_input_shape(struct flt_rt_model *m, size_t i, uint32_t batch,
+				 struct rt_tensor *t, char *err, size_t errlen);
 
 FLT_WUR flt_err plan_make_contexts(struct flt_rt_model *m, size_t n);
 

@@ -63,6 +63,7 @@ struct op_ctx {
 	void *scratch;                    /* run: scratch_bytes of 64-byte-aligned memory */
 	char *err;                        /* message buffer for op_fail */
 	size_t errlen;
+	int needs_data;                   /* set by op_const_* when an input is not constant */
 };
 
 typedef flt_err (*op_infer_fn)(struct op_ctx *c);
@@ -115,7 +116,9 @@ FLT_WUR flt_err op_same_shape(struct op_ctx *c, struct rt_tensor *dst, const str
 FLT_WUR flt_err op_axis(struct op_ctx *c, int64_t axis, int32_t rank, int64_t *out);
 
 /* Reads a constant int64 (or int32) 1-D input i into dst (at most max
- * values). Fails if the input is not constant at plan time. */
+ * values). Fails if the input is not constant at plan time, setting
+ * c->needs_data: the planner then treats the model as data-dependent and
+ * evaluates it per run (see plan.h). */
 FLT_WUR flt_err op_const_ints(struct op_ctx *c, size_t i, int64_t *dst, size_t max, size_t *n);
 /* Reads a constant scalar float input; returns def when absent. */
 FLT_WUR flt_err op_const_float(struct op_ctx *c, size_t i, float def, float *out);

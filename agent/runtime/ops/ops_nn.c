@@ -95,13 +95,14 @@ static flt_err bn_infer(struct op_ctx *c)
 	const struct rt_tensor *x = c->in[0];
 	if (x->rank < 2)
 		return op_fail(c, FLT_EINVAL, "input rank must be at least 2");
-	if (c->opset >= 14 && op_attr_int(c, "training_mode", 0))
-		return op_fail(c, FLT_EUNSUPPORTED, "training_mode is not supported");
+	int training = c->opset >= 14 && op_attr_int(c, "training_mode", 0);
 	size_t ch = (size_t)x->dims[1], per_el = x->dims[0] ? x->nelem / (size_t)x->dims[0] : 0;
 	for (size_t i = 1; i < 5; i++)
 		if (c->in[i]->nelem != ch && c->in[i]->nelem != per_el)
 			return op_fail(c, FLT_EINVAL, "parameter %zu has %zu values for %zu channels", i,
 				       c->in[i]->nelem, ch);
+	if (training && c->in[1]->nelem != ch)
+		return op_fail(c, FLT_EINVAL, "training mode needs per-channel parameters");
 	/* Optional extra outputs (running stats of training graphs) mirror the inputs. */
 	for (size_t i = 1; i < c->n_out && i < 5; i++) {
 		flt_err e = op_same_shape(c, c->out[i], c->in[i < 3 ? i + 2 : i]);
@@ -125,6 +126,36 @@ static flt_err bn_run(struct op_ctx *c)
 	for (size_t i = 1; i < c->n_out && i < 5; i++)
 		if (c->out[i])
 			memcpy(c->out[i]->data, c->in[i < 3 ? i + 2 : i]->data, 4 * c->out[i]->nelem);
+	if (c->opset >= 14 && op_attr_int(c, "training_mode", 0)) {
+		/* batch statistics normalise; running stats blend with momentum */
+		float mom = op_attr_float(c, "momentum", 0.9f);
+		float *rm = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+		float *rv = c->n_out > 2 && c->out[2] ? c->out[2]->data : NULL;
+		for (size_t k = 0; k < ch; k++) {
+			double sum = 0, sq = 0, cnt = (double)(n * spatial);
+			for (size_t in = 0; in < n; in++)
+				for (size_t j = 0; j < spatial; j++)
+					sum += px[in * per + k * spatial + j];
+			double mu = cnt > 0 ? sum / cnt : 0;
+			for (size_t in = 0; in < n; in++)
+				for (size_t j = 0; j < spatial; j++) {
+					double d = px[in * per + k * spatial + j] - mu;
+					sq += d * d;
+				}
+			double v = cnt > 0 ? sq / cnt : 0;
+			float s = sc[k] / sqrtf((float)v + eps);
+			for (size_t in = 0; in < n; in++)
+				for (size_t j = 0; j < spatial; j++) {
+					size_t at = in * per + k * spatial + j;
+					py[at] = (px[at] - (float)mu) * s + b[k];
+				}
+			if (rm)
+				rm[k] = mean[k] * mom + (float)mu * (1 - mom);
+			if (rv)
+				rv[k] = var[k] * mom + (float)v * (1 - mom);
+		}
+		return FLT_OK;
+	}
 	for (size_t in = 0; in < n; in++) {
 		for (size_t k = 0; k < ch; k++) {
 			const float *xs = px + in * per + k * spatial;

@@ -799,8 +799,10 @@ static flt_err pad_spec(struct op_ctx *c, int64_t *pads, enum pad_mode *mode, fl
 		*value = 0;
 		const struct rt_tensor *v = op_in(c, 2);
 		if (v) {
-			if (!v->data)
+			if (!v->data) {
+				c->needs_data = 1;
 				return op_fail(c, FLT_EUNSUPPORTED, "constant_value must be known at load");
+			}
 			if (v->nelem != 1)
 				return op_fail(c, FLT_EINVAL, "constant_value must be a scalar");
 			*value = (float)load_d(v->dtype, v->data, 0);

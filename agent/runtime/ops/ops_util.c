@@ -114,10 +114,12 @@ flt_err op_const_ints(struct op_ctx *c, size_t i, int64_t *dst, size_t max, size
 	const struct rt_tensor *t = op_in(c, i);
 	if (!t)
 		return op_fail(c, FLT_EINVAL, "input %zu is missing", i);
-	if (!t->data)
+	if (!t->data) {
+		c->needs_data = 1;
 		return op_fail(c, FLT_EUNSUPPORTED,
 			       "input %zu ('%s') must be a constant known at load", i,
 			       i < c->node->n_inputs ? c->node->inputs[i] : "");
+	}
 	if (t->nelem > max)
 		return op_fail(c, FLT_EINVAL, "input %zu has %zu values, at most %zu expected", i,
 			       t->nelem, max);
@@ -144,8 +146,10 @@ flt_err op_const_float(struct op_ctx *c, size_t i, float def, float *out)
 		*out = def;
 		return FLT_OK;
 	}
-	if (!t->data)
+	if (!t->data) {
+		c->needs_data = 1;
 		return op_fail(c, FLT_EUNSUPPORTED, "input %zu must be a constant known at load", i);
+	}
 	if (t->nelem != 1 || t->dtype != ONNX_FLOAT)
 		return op_fail(c, FLT_EINVAL, "input %zu must be a float scalar", i);
 	memcpy(out, t->data, 4);

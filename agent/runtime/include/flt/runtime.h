@@ -120,19 +120,25 @@ size_t flt_rt_model_n_inputs(const struct flt_rt_model *m);
 const struct flt_rt_value_info *flt_rt_model_input(const struct flt_rt_model *m, size_t i);
 size_t flt_rt_model_n_outputs(const struct flt_rt_model *m);
 const struct flt_rt_value_info *flt_rt_model_output(const struct flt_rt_model *m, size_t i);
-/* Largest byte size output i can have (at max_batch). */
+/* Largest byte size output i can have (at max_batch); 0 for a dynamic model. */
 size_t flt_rt_model_output_bytes(const struct flt_rt_model *m, size_t i);
+/* 1 if the model's shapes depend on input values (no static plan, no arena). */
+int flt_rt_model_is_dynamic(const struct flt_rt_model *m);
 uint32_t flt_rt_model_max_batch(const struct flt_rt_model *m);
 /* Bytes of one run context's arena (the largest plan's peak). */
 size_t flt_rt_model_arena_bytes(const struct flt_rt_model *m);
 
 /* Runs the model: inputs in graph order (dtype and shape must match the plan
  * for the batch given by dim 0), outputs in graph order with caller-provided
- * buffers (data, size = capacity); on success each output's dtype, rank,
- * dims and size are set. Thread-safe: concurrent runs each take a context
- * from the pool, waiting if all are busy. Allocates nothing.
+ * buffers (data, size = capacity; flt_rt_model_output_bytes gives the size
+ * needed); on success each output's dtype, rank, dims and size are set. An
+ * output whose data is NULL is allocated by the run (flt_malloc; the caller
+ * frees it with flt_free). Thread-safe: concurrent runs each take a context
+ * from the pool, waiting if all are busy. With caller buffers a run
+ * allocates nothing — except for a model whose shapes depend on input values
+ * (flt_rt_model_is_dynamic), which is evaluated per run.
  * Errors: FLT_EINVAL (wrong count, dtype or shape; message in err),
- * FLT_ELIMIT (an output buffer is too small), FLT_EINTERNAL. */
+ * FLT_ELIMIT (an output buffer is too small), FLT_ENOMEM, FLT_EINTERNAL. */
 FLT_WUR flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, size_t n_inputs,
 			   struct flt_rt_tensor *outputs, size_t n_outputs, char *err, size_t errlen);
 
