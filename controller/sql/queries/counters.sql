@@ -1,0 +1,13 @@
+-- Serial-like counters devices require to grow, raised on restore.
+
+-- name: counters_all
+SELECT name, value FROM counters ORDER BY name;
+
+-- name: counter_raise
+UPDATE counters SET value = max(value + 1, ?2) WHERE name = ?1;
+
+-- name: models_raise_versions
+UPDATE models SET next_version = max(next_version, ?1);
+
+-- name: models_next_versions
+SELECT name, next_version FROM models ORDER BY name;
