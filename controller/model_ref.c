@@ -5,23 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flt/ident.h"
 #include "flt/registry.h"
 
-/* Names become topic levels, folder and certificate names (DESIGN.md). */
+/* Names become topic levels, folder and certificate names: the project's one
+ * identifier rule (flt/ident.h). */
 int flt_registry_name_valid(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-	if (n == 0 || n > FLT_REGISTRY_NAME_MAX)
-		return 0;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (i == 0 ? !alnum : !(alnum || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return flt_ident_valid(name);
 }
 
 static int copy_name(char *dst, const char *src, size_t len)

@@ -29,3 +29,11 @@ SELECT count(*) FROM runs WHERE experiment_id = ?1;
 
 -- name: run_for_version
 SELECT id FROM runs WHERE experiment_id = ?1 AND version_id = ?2 ORDER BY id LIMIT 1;
+
+-- name: run_metrics_copy
+INSERT INTO metrics (version_id, key, value, logged_ms)
+SELECT ?1, key, value, logged_ms FROM run_metrics WHERE run_pk = ?2;
+
+-- name: lineage_copy
+INSERT OR IGNORE INTO lineage (version_id, key, value)
+SELECT ?1, key, value FROM lineage WHERE version_id = ?2;
