@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "flt/alloc.h"
+#include "flt/ident.h"
 #include "flt/json.h"
 
 void flt_json_errf(struct flt_json_err *err, const char *fmt, ...)
@@ -19,6 +20,19 @@ void flt_json_errf(struct flt_json_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->reason = FLT_REASON_MALFORMED;
+}
+
+void flt_json_fail(struct flt_json_err *err, enum flt_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->reason = reason;
 }
 
 void flt_json_err_prefix(struct flt_json_err *err, const char *prefix)
@@ -124,7 +138,7 @@ static flt_err prescan(const char *buf, size_t len, int max_depth, struct flt_js
 			in_str = true;
 		} else if (c == '{' || c == '[') {
 			if (++depth > max_depth) {
-				flt_json_errf(err, "nesting deeper than %d", max_depth);
+				flt_json_fail(err, FLT_REASON_TOO_LARGE, "nesting deeper than %d", max_depth);
 				return FLT_ELIMIT;
 			}
 		} else if (c == '}' || c == ']') {
@@ -168,8 +182,10 @@ static flt_err check_dups(const cJSON *node, struct flt_json_err *err)
 			const char **keys = flt_calloc(n, sizeof(*keys));
 			size_t i = 0;
 
-			if (!keys)
+			if (!keys) {
+				flt_json_fail(err, FLT_REASON_INTERNAL, "out of memory");
 				return FLT_ENOMEM;
+			}
 			for (c = node->child; c; c = c->next)
 				keys[i++] = c->string;
 			qsort(keys, n, sizeof(*keys), cmp_keys);
@@ -214,7 +230,7 @@ flt_err flt_json_parse(const char *buf, size_t len, size_t max_bytes, int max_de
 	if (max_depth <= 0)
 		max_depth = FLT_JSON_MAX_DEPTH;
 	if (len > max_bytes) {
-		flt_json_errf(err, "message of %zu bytes exceeds limit %zu", len, max_bytes);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "message of %zu bytes exceeds limit %zu", len, max_bytes);
 		return FLT_ELIMIT;
 	}
 	if (len == 0) {
@@ -323,7 +339,7 @@ flt_err flt_json_str(const cJSON *item, const char *name, size_t max_len, const 
 	/* Bounded scan: a value longer than max_len is refused without reading it all. */
 	len = strnlen(item->valuestring, max_len + 1);
 	if (len > max_len) {
-		flt_json_errf(err, "'%s' longer than %zu bytes", name, max_len);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' longer than %zu bytes", name, max_len);
 		return FLT_ELIMIT;
 	}
 	if (!flt_json_utf8_valid(item->valuestring, len)) {
@@ -368,9 +384,9 @@ flt_err flt_json_uint(const cJSON *item, const char *name, uint64_t max, uint64_
 		return FLT_EPARSE;
 	}
 	v = (uint64_t)d;
-	if (v > max || v > FLT_JSON_MAX_SAFE_INT) {
-		flt_json_errf(err, "'%s' above %llu", name, (unsigned long long)max);
-		return FLT_EPARSE;
+	if (v > max) {
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' above %llu", name, (unsigned long long)max);
+		return FLT_ELIMIT;
 	}
 	*out = v;
 	return FLT_OK;
@@ -469,7 +485,7 @@ flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items, cons
 	}
 	for (const cJSON *c = item->child; c; c = c->next) {
 		if (++n > max_items) {
-			flt_json_errf(err, "'%s' has more than %zu items", name, max_items);
+			flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' has more than %zu items", name, max_items);
 			return FLT_ELIMIT;
 		}
 	}
@@ -598,5 +614,86 @@ flt_err flt_json_print(const cJSON *root, char **out, size_t *len)
 		return FLT_ENOMEM;
 	*out = copy;
 	*len = n;
+	return FLT_OK;
+}
+
+flt_err flt_json_get_strbuf(const cJSON *obj, const char *key, char *dst, size_t cap, struct flt_json_err *err)
+{
+	const char *s = NULL;
+	flt_err rc;
+	size_t n;
+
+	if (!dst || cap == 0)
+		return FLT_EINVAL;
+	rc = flt_json_get_str(obj, key, cap - 1, &s, err);
+	if (rc != FLT_OK)
+		return rc;
+	n = strlen(s);
+	memcpy(dst, s, n + 1);
+	return FLT_OK;
+}
+
+flt_err flt_json_ident(const cJSON *item, const char *name, char dst[FLT_IDENT_MAX + 1], struct flt_json_err *err)
+{
+	const char *s = NULL;
+	flt_err rc = flt_json_str(item, name, FLT_IDENT_MAX, &s, err);
+
+	if (rc != FLT_OK)
+		return rc;
+	if (!flt_ident_valid(s)) {
+		flt_json_errf(err, "'%s' is not a valid identifier", name);
+		return FLT_EPARSE;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return FLT_OK;
+}
+
+flt_err flt_json_get_ident(const cJSON *obj, const char *key, char dst[FLT_IDENT_MAX + 1], struct flt_json_err *err)
+{
+	const cJSON *v = lookup(obj, key, err);
+	return v ? flt_json_ident(v, key, dst, err) : FLT_EPARSE;
+}
+
+bool flt_json_sha256_hex_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+		if (i >= 64 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return i == 64;
+}
+
+flt_err flt_json_get_sha256(const cJSON *obj, const char *key, char dst[65], struct flt_json_err *err)
+{
+	const char *s = NULL;
+	flt_err rc = flt_json_get_str(obj, key, 64, &s, err);
+
+	if (rc != FLT_OK)
+		return rc;
+	if (!flt_json_sha256_hex_valid(s)) {
+		flt_json_errf(err, "'%s' is not 64 lowercase hex digits", key);
+		return FLT_EPARSE;
+	}
+	memcpy(dst, s, 65);
+	return FLT_OK;
+}
+
+flt_err flt_json_check_version(const cJSON *obj, uint64_t supported, struct flt_json_err *err)
+{
+	uint64_t v = 0;
+	flt_err rc = flt_json_get_uint(obj, "v", FLT_JSON_MAX_SAFE_INT, &v, err);
+
+	if (rc != FLT_OK)
+		return FLT_EPARSE;
+	if (v != supported) {
+		flt_json_fail(err, FLT_REASON_UNSUPPORTED_PROTOCOL, "protocol version %llu not supported (want %llu)",
+			      (unsigned long long)v, (unsigned long long)supported);
+		return FLT_EUNSUPPORTED;
+	}
 	return FLT_OK;
 }

@@ -19,7 +19,7 @@
 static void test_parse_ok_and_trailing(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { { 0 } };
+	struct flt_json_err e = { .reason = FLT_REASON_NONE };
 	cJSON *t = NULL;
 
 	assert_int_equal(P(" {\"a\":1} \n", &t, &e), FLT_OK);
@@ -44,7 +44,7 @@ static void test_parse_ok_and_trailing(void **state)
 static void test_parse_limits(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { { 0 } };
+	struct flt_json_err e = { .reason = FLT_REASON_NONE };
 	cJSON *t = NULL;
 	char deep[64];
 	size_t n = 0;
@@ -82,7 +82,7 @@ static void test_parse_limits(void **state)
 static void test_duplicates(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { { 0 } };
+	struct flt_json_err e = { .reason = FLT_REASON_NONE };
 	cJSON *t = NULL;
 	char big[2048];
 	int off = 0;
@@ -109,7 +109,7 @@ static void test_duplicates(void **state)
 static void test_check_keys(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { { 0 } };
+	struct flt_json_err e = { .reason = FLT_REASON_NONE };
 	cJSON *t = NULL;
 	static const char *const allowed[] = { "a", "b", NULL };
 
@@ -127,7 +127,7 @@ static void test_check_keys(void **state)
 static void test_getters(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { { 0 } };
+	struct flt_json_err e = { .reason = FLT_REASON_NONE };
 	cJSON *t = NULL;
 	const char *s = NULL;
 	uint64_t u = 7;
@@ -161,7 +161,8 @@ static void test_getters(void **state)
 	assert_int_equal(flt_json_get_uint(t, "s", UINT64_MAX, &u, &e), FLT_EPARSE);
 	assert_int_equal(flt_json_get_uint(t, "n", UINT64_MAX, &u, &e), FLT_EPARSE);
 	assert_true(u == 7); /* untouched on failure */
-	assert_int_equal(flt_json_get_uint(t, "exp", 999, &u, &e), FLT_EPARSE);
+	assert_int_equal(flt_json_get_uint(t, "exp", 999, &u, &e), FLT_ELIMIT);
+	assert_int_equal(e.reason, FLT_REASON_TOO_LARGE);
 	assert_int_equal(flt_json_get_uint(t, "exp", 1000, &u, &e), FLT_OK);
 	assert_true(u == 1000);
 

@@ -11,6 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "flt/error.h"
+#include "flt/ident.h"
+#include "flt/reason.h"
 
 /* Deepest nesting any Flotilla message uses is 6; 16 leaves room and keeps
  * recursion bounded. Depth 1 is a flat object or array. */
@@ -18,15 +20,22 @@
 /* Largest integer a double holds exactly: 2^53 - 1. */
 #define FLT_JSON_MAX_SAFE_INT ((uint64_t)9007199254740991ULL)
 
-/* Why decoding failed, for logs and for the message of a MALFORMED reason.
- * Always NUL-terminated; names the field (unknown keys are quoted with
- * non-printable bytes replaced by '?'). */
+/* Why decoding failed: the reason code that travels to the controller
+ * (MALFORMED, TOO_LARGE, UNSUPPORTED_PROTOCOL, ...) and a message for logs and
+ * events. msg is always NUL-terminated and names the field (unknown keys are
+ * quoted with non-printable bytes replaced by '?'). Every decoder in common/
+ * fills one of these on failure. */
 struct flt_json_err {
 	char msg[128];
+	enum flt_reason reason;
 };
 
-/* Formats `err` (may be NULL: then nothing happens). */
+/* Formats `err` and sets its reason to MALFORMED (err may be NULL: then
+ * nothing happens). */
 void flt_json_errf(struct flt_json_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same with an explicit reason. */
+void flt_json_fail(struct flt_json_err *err, enum flt_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Prepends "prefix: " to err->msg (truncating), so nested decoders can say
  * where they were ("artifact: key 'sha256' missing"). err may be NULL. */
@@ -72,8 +81,8 @@ FLT_WUR flt_err flt_json_str(const cJSON *item, const char *name, size_t max_len
 FLT_WUR flt_err flt_json_get_str(const cJSON *obj, const char *key, size_t max_len, const char **out,
 				 struct flt_json_err *err);
 
-/* An integral, non-negative number no larger than `max` (and never above
- * FLT_JSON_MAX_SAFE_INT). */
+/* An integral, non-negative number within 2^53-1 (else FLT_EPARSE), no larger
+ * than `max` (else FLT_ELIMIT, reason TOO_LARGE). */
 FLT_WUR flt_err flt_json_uint(const cJSON *item, const char *name, uint64_t max, uint64_t *out,
 			      struct flt_json_err *err);
 FLT_WUR flt_err flt_json_get_uint(const cJSON *obj, const char *key, uint64_t max, uint64_t *out,
@@ -100,6 +109,25 @@ FLT_WUR flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_ite
 			     size_t *count, struct flt_json_err *err);
 FLT_WUR flt_err flt_json_get_arr(const cJSON *obj, const char *key, size_t max_items, const cJSON **out,
 				 size_t *count, struct flt_json_err *err);
+
+/* Copies a string of at most cap-1 bytes (rules of flt_json_str) into dst. */
+FLT_WUR flt_err flt_json_get_strbuf(const cJSON *obj, const char *key, char *dst, size_t cap,
+				    struct flt_json_err *err);
+
+/* A string obeying flt_ident_valid (see flt/ident.h), copied into dst. */
+FLT_WUR flt_err flt_json_ident(const cJSON *item, const char *name, char dst[FLT_IDENT_MAX + 1],
+			       struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_ident(const cJSON *obj, const char *key, char dst[FLT_IDENT_MAX + 1],
+				   struct flt_json_err *err);
+
+/* A SHA-256 as exactly 64 lowercase hex digits, copied into dst (NUL-terminated). */
+FLT_WUR flt_err flt_json_get_sha256(const cJSON *obj, const char *key, char dst[65], struct flt_json_err *err);
+bool flt_json_sha256_hex_valid(const char *s);
+
+/* Checks the protocol/schema version member "v" every Flotilla JSON payload
+ * carries: missing or ill-typed -> FLT_EPARSE (MALFORMED); any value other
+ * than `supported` -> FLT_EUNSUPPORTED (UNSUPPORTED_PROTOCOL). */
+FLT_WUR flt_err flt_json_check_version(const cJSON *obj, uint64_t supported, struct flt_json_err *err);
 
 /* True if the `len` bytes at s are valid UTF-8 (shortest forms, no surrogates,
  * no code point above U+10FFFF). NUL bytes are valid UTF-8; callers that
