@@ -60,7 +60,7 @@ flt_err flt_chunk_index_decode(const uint8_t *buf, size_t len, const struct flt_
 		return FLT_EPARSE;
 	if (count > max_count)
 		return FLT_ELIMIT;
-	/* count <= 2^20, so this cannot overflow even with a 32-bit size_t. */
+	/* count <= 2^24, so this cannot overflow even with a 32-bit size_t. */
 	if (len != FLT_CHUNK_INDEX_HEADER_LEN + (size_t)count * FLT_SHA256_LEN)
 		return FLT_EPARSE;
 	if (size != exp->artifact_size || csize != exp->chunk_size ||

@@ -12,13 +12,14 @@
 
 #include "flt/crypto.h"
 #include "flt/error.h"
+#include "flt/protocol.h"
 
 #define FLT_CHUNK_VERSION 1
 #define FLT_CHUNK_HEADER_LEN 52
 /* Upper bound on one chunk's payload whatever the caller configures. */
 #define FLT_CHUNK_MAX_PAYLOAD (16u * 1024u * 1024u)
-/* Upper bound on the number of chunks of one artifact (index of 32 MiB). */
-#define FLT_CHUNK_MAX_COUNT (1u << 20)
+/* Upper bound on the number of chunks of one artifact; callers pass lower limits. */
+#define FLT_CHUNK_MAX_COUNT FLT_MAX_CHUNKS
 
 /* ---- chunk message --------------------------------------------------------------- */
 
