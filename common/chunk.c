@@ -68,13 +68,13 @@ flt_err flt_chunk_encode(const struct flt_chunk *c, uint8_t *buf, size_t cap, si
 {
 	if (!c || !buf || !outlen || !c->data)
 		return FLT_EINVAL;
-	if (c->len > FLT_CHUNK_MAX_PAYLOAD)
-		return FLT_EINVAL;
-	if (cap < FLT_CHUNK_HEADER_LEN || cap - FLT_CHUNK_HEADER_LEN < c->len)
-		return FLT_ELIMIT;
-	flt_err e = flt_chunk_encode_header(c, buf);
+	uint8_t hdr[FLT_CHUNK_HEADER_LEN];
+	flt_err e = flt_chunk_encode_header(c, hdr);
 	if (e != FLT_OK)
 		return e;
+	if (cap < FLT_CHUNK_HEADER_LEN || cap - FLT_CHUNK_HEADER_LEN < c->len)
+		return FLT_ELIMIT;
+	memcpy(buf, hdr, sizeof hdr);
 	memcpy(buf + FLT_CHUNK_HEADER_LEN, c->data, c->len);
 	*outlen = FLT_CHUNK_HEADER_LEN + (size_t)c->len;
 	return FLT_OK;

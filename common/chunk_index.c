@@ -182,6 +182,9 @@ flt_err flt_chunk_index_builder_update(flt_chunk_index_builder *b, const void *d
 		 * chunk is closed by finish and never counted twice. */
 		if (b->fill == b->chunk_size) {
 			flt_err e = close_chunk(b);
+			/* These bytes start one chunk more than allowed. */
+			if (e == FLT_OK && b->count >= b->max_count)
+				e = FLT_ELIMIT;
 			if (e != FLT_OK) {
 				b->failed = true;
 				return e;
