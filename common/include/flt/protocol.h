@@ -21,7 +21,8 @@
 #define FLT_MAX_DESIRED_BYTES (2u * 1024u * 1024u) /* up to FLT_MAX_DESIRED_ENTRIES envelopes, base64'd again */
 #define FLT_MAX_STATE_BYTES (256u * 1024u)
 #define FLT_MAX_STATUS_BYTES 256u
-#define FLT_MAX_EVENT_BYTES (4u * 1024u)
+#define FLT_MAX_EVENT_BYTES (4u * 1024u)      /* one stored event item */
+#define FLT_MAX_EVENTS_BYTES (256u * 1024u)  /* a batch of events on up/events */
 #define FLT_MAX_TELEMETRY_BYTES (256u * 1024u)
 #define FLT_MAX_ACK_BYTES 512u
 #define FLT_MAX_FETCH_BYTES (8u * 1024u)
