@@ -243,7 +243,7 @@ double flt_health_cpu_pct(uint64_t dticks, long ticks_per_s, double dt_s)
 
 /* ---- sampler ---------------------------------------------------------------- */
 
-struct flt_health {
+struct flt_health_sampler {
 	char *data_dir, *proc_root, *sys_root;
 	long ticks_per_s;
 	bool primed;
@@ -252,19 +252,19 @@ struct flt_health {
 	char buf[READ_CAP];
 };
 
-flt_err flt_health_new(const char *data_dir, const char *proc_root, const char *sys_root,
-		       struct flt_health **out)
+flt_err flt_health_sampler_new(const char *data_dir, const char *proc_root, const char *sys_root,
+		       struct flt_health_sampler **out)
 {
 	if (!data_dir || !out)
 		return FLT_EINVAL;
-	struct flt_health *h = flt_calloc(1, sizeof(*h));
+	struct flt_health_sampler *h = flt_calloc(1, sizeof(*h));
 	if (!h)
 		return FLT_ENOMEM;
 	h->data_dir = flt_strdup(data_dir);
 	h->proc_root = flt_strdup(proc_root ? proc_root : "/proc");
 	h->sys_root = flt_strdup(sys_root ? sys_root : "/sys");
 	if (!h->data_dir || !h->proc_root || !h->sys_root) {
-		flt_health_free(h);
+		flt_health_sampler_free(h);
 		return FLT_ENOMEM;
 	}
 	h->ticks_per_s = sysconf(_SC_CLK_TCK);
@@ -274,7 +274,7 @@ flt_err flt_health_new(const char *data_dir, const char *proc_root, const char *
 	return FLT_OK;
 }
 
-void flt_health_free(struct flt_health *h)
+void flt_health_sampler_free(struct flt_health_sampler *h)
 {
 	if (!h)
 		return;
@@ -286,7 +286,7 @@ void flt_health_free(struct flt_health *h)
 
 /* Reads up to READ_CAP bytes of ROOT/REL into h->buf; *LEN set on success. /proc
  * files report size 0, so this reads until end of file rather than trusting stat. */
-static bool read_file(struct flt_health *h, const char *root, const char *rel, size_t *len)
+static bool read_file(struct flt_health_sampler *h, const char *root, const char *rel, size_t *len)
 {
 	char path[4096];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) >= sizeof(path))
@@ -322,7 +322,7 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sample_thermal(struct flt_health *h, struct flt_health_sample *s)
+static void sample_thermal(struct flt_health_sampler *h, struct flt_health_sample *s)
 {
 	char dir[4096];
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/class/thermal", h->sys_root) >= sizeof(dir))
@@ -351,7 +351,7 @@ static void sample_thermal(struct flt_health *h, struct flt_health_sample *s)
 	closedir(d);
 }
 
-flt_err flt_health_sample(struct flt_health *h, const struct flt_health_mqtt *mqtt,
+flt_err flt_health_sample(struct flt_health_sampler *h, const struct flt_health_mqtt *mqtt,
 			  struct flt_health_sample *out)
 {
 	if (!h || !out)

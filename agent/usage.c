@@ -190,7 +190,9 @@ flt_err flt_usage_record(struct flt_usage *u, const char *model, uint64_t versio
 	e->bytes_out = sat_add(e->bytes_out, bytes_out);
 	if (t > e->last_used_ms)
 		e->last_used_ms = t;
-	flt_usage_hist_add(&e->latency, latency_ns);
+	/* Failures (a busy refusal takes microseconds) would drag the percentiles down. */
+	if (outcome == FLT_USAGE_OK)
+		flt_usage_hist_add(&e->latency, latency_ns);
 out:
 	pthread_mutex_unlock(&u->lock);
 	return err;

@@ -5,6 +5,7 @@
 
 #include "flt/config.h"
 #include "flt/controller.h"
+#include "cmds.h"
 
 struct subcmd {
 	const char *name;
@@ -20,13 +21,15 @@ static int not_yet(int argc, char **argv)
 }
 
 static const struct subcmd cmds[] = {
-	{"model", "register, list, inspect and evolve models", not_yet},
-	{"run", "log experiment runs", not_yet},
+	{"model", "register, list, inspect and evolve models", cmd_model},
+	{"run", "log experiment runs", cmd_run},
 	{"device", "list, tag, provision and revoke devices", not_yet},
 	{"group", "manage device groups", not_yet},
 	{"rollout", "roll versions out to devices", not_yet},
 	{"keys", "signing keys and the fleet CA", not_yet},
 	{"serve", "run the controller daemon", not_yet},
+	{"backup", "write the registry and its blobs to one file", cmd_backup},
+	{"restore", "restore a backup into the data directory", cmd_restore},
 };
 
 static void usage(FILE *f)

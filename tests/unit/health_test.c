@@ -240,8 +240,8 @@ static void test_sampler_fake_tree(void **state)
 	char proc[300], sys[300];
 	snprintf(proc, sizeof(proc), "%s/proc", root);
 	snprintf(sys, sizeof(sys), "%s/sys", root);
-	struct flt_health *h = NULL;
-	assert_int_equal(flt_health_new(root, proc, sys, &h), FLT_OK);
+	struct flt_health_sampler *h = NULL;
+	assert_int_equal(flt_health_sampler_new(root, proc, sys, &h), FLT_OK);
 	struct flt_health_mqtt mq = {0};
 	mq.sent[FLT_HEALTH_MQTT_TELEMETRY] = 1234;
 	mq.received[FLT_HEALTH_MQTT_CHUNKS] = 99;
@@ -273,15 +273,15 @@ static void test_sampler_fake_tree(void **state)
 	/* no CPU ticks passed since the last sample */
 	assert_true(s.cpu_pct == 0);
 	assert_int_equal(s.mqtt.sent[FLT_HEALTH_MQTT_TELEMETRY], 0);
-	flt_health_free(h);
+	flt_health_sampler_free(h);
 	rm_tree(root);
 }
 
 static void test_sampler_real_proc(void **state)
 {
 	(void)state;
-	struct flt_health *h = NULL;
-	assert_int_equal(flt_health_new(".", NULL, NULL, &h), FLT_OK);
+	struct flt_health_sampler *h = NULL;
+	assert_int_equal(flt_health_sampler_new(".", NULL, NULL, &h), FLT_OK);
 	struct flt_health_sample s;
 	assert_int_equal(flt_health_sample(h, NULL, &s), FLT_OK);
 	assert_true(s.mem.rss > 0);
@@ -291,9 +291,9 @@ static void test_sampler_real_proc(void **state)
 	assert_true(s.cpu_pct >= 0);
 	if (s.mem.has_pss)
 		assert_true(s.mem.pss > 0 && s.mem.private_mem <= s.mem.rss);
-	flt_health_free(h);
-	flt_health_free(NULL);
-	assert_int_equal(flt_health_new(NULL, NULL, NULL, &h), FLT_EINVAL);
+	flt_health_sampler_free(h);
+	flt_health_sampler_free(NULL);
+	assert_int_equal(flt_health_sampler_new(NULL, NULL, NULL, &h), FLT_EINVAL);
 }
 
 int main(void)

@@ -90,23 +90,23 @@ FLT_WUR flt_err flt_health_parse_thermal(const char *buf, size_t len, double *ce
 /* CPU % of one core for DTICKS clock ticks over DT_S seconds; 0 when dt_s <= 0. */
 double flt_health_cpu_pct(uint64_t dticks, long ticks_per_s, double dt_s);
 
-/* --- sampler --- */
+/* --- sampler (not named struct flt_health: that is the wire sample in flt/msg.h) --- */
 
-struct flt_health;
+struct flt_health_sampler;
 
 /* A sampler for this process. DATA_DIR (copied) is the directory whose free space is
  * reported. PROC_ROOT and SYS_ROOT (copied; NULL means "/proc" and "/sys") let tests
  * point at a fake tree; the process's own files are <proc_root>/self/...
- * Errors: FLT_EINVAL, FLT_ENOMEM. *OUT is owned by the caller (flt_health_free). */
-FLT_WUR flt_err flt_health_new(const char *data_dir, const char *proc_root, const char *sys_root,
-			       struct flt_health **out);
+ * Errors: FLT_EINVAL, FLT_ENOMEM. *OUT is owned by the caller (flt_health_sampler_free). */
+FLT_WUR flt_err flt_health_sampler_new(const char *data_dir, const char *proc_root, const char *sys_root,
+			       struct flt_health_sampler **out);
 
-void flt_health_free(struct flt_health *h);
+void flt_health_sampler_free(struct flt_health_sampler *h);
 
 /* Samples everything; MQTT (may be NULL: zeros) is copied into the sample. Fields
  * whose source is missing or unreadable are left 0 (temperature: has_temp false) and
  * logged at debug level: a sample is always produced. Errors: FLT_EINVAL only. */
-FLT_WUR flt_err flt_health_sample(struct flt_health *h, const struct flt_health_mqtt *mqtt,
+FLT_WUR flt_err flt_health_sample(struct flt_health_sampler *h, const struct flt_health_mqtt *mqtt,
 				  struct flt_health_sample *out);
 
 #endif

@@ -76,7 +76,7 @@ struct flt_usage_entry {
 	uint64_t errors[FLT_USAGE_OUTCOME_COUNT_]; /* errors[FLT_USAGE_OK] is always 0 */
 	uint64_t bytes_in, bytes_out;
 	int64_t last_used_ms; /* Unix time of the latest request, milliseconds */
-	struct flt_usage_hist latency;
+	struct flt_usage_hist latency; /* successful requests only */
 };
 
 /* What one interval consumed: every version that served at least one request. */
@@ -97,7 +97,8 @@ FLT_WUR flt_err flt_usage_new(size_t max_models, struct flt_usage **out);
 void flt_usage_free(struct flt_usage *u);
 
 /* Counts one request of MODEL (copied) at VERSION that ended with OUTCOME after
- * LATENCY_NS, reading BYTES_IN and writing BYTES_OUT. Errors: FLT_EINVAL (bad name
+ * LATENCY_NS (added to the histogram only when OUTCOME is FLT_USAGE_OK), reading
+ * BYTES_IN and writing BYTES_OUT. Errors: FLT_EINVAL (bad name
  * or outcome), FLT_ELIMIT (MAX_MODELS versions already counted this interval: the
  * record is counted in `untracked` only). Thread-safe. */
 FLT_WUR flt_err flt_usage_record(struct flt_usage *u, const char *model, uint64_t version,

@@ -1,0 +1,26 @@
+/* Private: the registry subcommands' run functions. Each takes argv with
+ * argv[0] = its own word and returns a process exit code. */
+#ifndef CMDS_H
+#define CMDS_H
+
+int cmd_model(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
+int cmd_model_register(int argc, char **argv);
+int cmd_model_list(int argc, char **argv);
+int cmd_model_show(int argc, char **argv);
+int cmd_model_lineage(int argc, char **argv);
+int cmd_model_diff(int argc, char **argv);
+int cmd_model_metrics(int argc, char **argv);
+int cmd_model_metric(int argc, char **argv);
+int cmd_model_tag(int argc, char **argv);
+int cmd_model_alias(int argc, char **argv);
+int cmd_model_archive(int argc, char **argv);
+int cmd_model_delete(int argc, char **argv);
+int cmd_model_gc(int argc, char **argv);
+int cmd_model_promote(int argc, char **argv);
+int cmd_model_update(int argc, char **argv);
+
+#endif
