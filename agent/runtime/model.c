@@ -92,6 +92,12 @@ flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts 
 		return e;
 	if ((e = plan_build(onnx, max_batch, &m, err, errlen)))
 		return e;
+	if (opts && opts->max_arena_bytes && m->arena_bytes > opts->max_arena_bytes) {
+		size_t need = m->arena_bytes;
+		flt_rt_model_free(m);
+		return fail(err, errlen, FLT_ELIMIT, "the model needs a %zu-byte arena, limit is %zu",
+			    need, opts->max_arena_bytes);
+	}
 	if ((e = plan_make_contexts(m, conc))) {
 		size_t arena = m->arena_bytes;
 		flt_rt_model_free(m);

@@ -402,12 +402,7 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 		}
 		goto out;
 	}
-	t->data = flt_malloc(t->nbytes);
-	if (!t->data) {
-		e = rd_nomem(r);
-		goto out;
-	}
-	t->owned = 1;
+	/* count before allocating: the dims alone must not size an allocation */
 	size_t have = t->dtype == ONNX_FLOAT ? n_f32 : t->dtype == ONNX_DOUBLE ? n_f64 : n_i64;
 	if (t->dtype == ONNX_COMPLEX64)
 		have = n_f32 / 2;
@@ -415,6 +410,12 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 		e = rd_fail(r, "tensor '%s': %zu values for %zu elements", t->name, have, t->nelem);
 		goto out;
 	}
+	t->data = flt_malloc(t->nbytes);
+	if (!t->data) {
+		e = rd_nomem(r);
+		goto out;
+	}
+	t->owned = 1;
 	for (size_t i = 0; i < t->nelem; i++) {
 		char *d = (char *)t->data + i * es;
 		switch (t->dtype) {
@@ -806,7 +807,7 @@ flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, ch
 			}
 			if ((e = grow(&r, (void **)&m->opsets, &m->n_opsets, &c_ops, sizeof(*m->opsets))))
 				goto out;
-			struct flt_rt_opset *o = &m->opsets[m->n_opsets];
+			struct flt_rt_opset *o = &m->opsets[m->n_opsets++]; /* owned from here */
 			struct pb ob = {f.data, f.data + f.len};
 			struct pb_field of;
 			int orc;
@@ -816,7 +817,6 @@ flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, ch
 				if (of.num == 2 && of.wt == 0)
 					o->version = (int64_t)of.v;
 			}
-			m->n_opsets++;
 			if (orc < 0) {
 				e = rd_fail(&r, "corrupt OperatorSetIdProto");
 				goto out;

@@ -245,6 +245,7 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 	struct rt_tensor **inp = NULL, **outp = NULL;
 	char msg[512];
 
+	size_t folded_bytes = 0;
 	p->batch = batch;
 	p->vals = flt_calloc(m->n_vals, sizeof(*p->vals));
 	p->off = flt_calloc(m->n_vals, sizeof(*p->off));
@@ -325,6 +326,15 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 		for (size_t k = 0; k < st->n_out; k++) {
 			if (!outp[k])
 				continue;
+			/* a hostile file must not make analysis allocate without bound */
+			folded_bytes += tensor_bytes(outp[k]);
+			if (!bind && folded_bytes > RT_FOLD_LIMIT) {
+				flt_free(scratch);
+				e = fail(err, errlen, FLT_ELIMIT,
+					 "node '%s' (%s): constants folded at load exceed %u MiB",
+					 st->node->name, st->node->op_type, RT_FOLD_LIMIT >> 20);
+				goto out;
+			}
 			outp[k]->data = flt_malloc(tensor_bytes(outp[k]));
 			if (!outp[k]->data) {
 				flt_free(scratch);

@@ -12,6 +12,8 @@
 
 #define RT_NONE UINT32_MAX
 #define RT_ALIGN 64
+/* Most bytes of constants folded at load (shape arithmetic needs a few KiB). */
+#define RT_FOLD_LIMIT (64u << 20)
 
 enum rt_kind { RT_COMPUTED = 0, RT_INIT, RT_INPUT };
 

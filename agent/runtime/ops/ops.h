@@ -165,5 +165,15 @@ extern const struct op_backend ops_pool[];
 extern const size_t ops_pool_count;
 extern const struct op_backend ops_reduce[];
 extern const size_t ops_reduce_count;
+extern const struct op_backend ops_convtranspose[];
+extern const size_t ops_convtranspose_count;
+extern const struct op_backend ops_resize[];
+extern const size_t ops_resize_count;
+extern const struct op_backend ops_norm[];
+extern const size_t ops_norm_count;
+extern const struct op_backend ops_expand[];
+extern const size_t ops_expand_count;
+extern const struct op_backend ops_math[];
+extern const size_t ops_math_count;
 
 #endif

@@ -96,9 +96,13 @@ enum flt_mqtt_event_type {
 	 * connect, so the broker resends retained state each time). */
 	FLT_MQTT_EV_CONNECTED = 1,
 	/* A connect attempt failed; another follows after the backoff unless the
-	 * owner calls flt_mqtt_disconnect(). err: FLT_EAUTH (TLS handshake or
-	 * refused identity; detail holds Paho's/OpenSSL's text), FLT_ENOCONN,
-	 * FLT_ETIMEOUT, FLT_EINCOMPAT (broker refused the protocol), FLT_EBUSY. */
+	 * owner calls flt_mqtt_disconnect(). err: FLT_EAUTH when this side's TLS
+	 * checks failed (broker certificate untrusted, expired or not yet valid,
+	 * as with an unsynced clock; detail and flt_mqtt_tls_error() hold
+	 * OpenSSL's text) or the broker refused the identity in CONNACK;
+	 * FLT_ENOCONN (unreachable, or closed before CONNACK: this is also how a
+	 * broker refusing our certificate looks, OpenSSL gives Paho no text for
+	 * the peer's alert), FLT_ETIMEOUT, FLT_EINCOMPAT (protocol refused), FLT_EBUSY. */
 	FLT_MQTT_EV_CONNECT_FAILED,
 	/* An established connection was lost; reconnection is scheduled. err:
 	 * FLT_ENOCONN, FLT_ELIMIT (broker said packet too large), FLT_ECONFLICT

@@ -4,7 +4,8 @@
 SELECT id FROM models WHERE name = ?1;
 
 -- name: model_insert
-INSERT INTO models (name, next_version, created_ms) VALUES (?1, 1, ?2);
+INSERT INTO models (name, next_version, created_ms)
+VALUES (?1, coalesce((SELECT value FROM counters WHERE name = 'model_version_floor'), 1), ?2);
 
 -- name: model_next_version
 SELECT next_version FROM models WHERE id = ?1;
