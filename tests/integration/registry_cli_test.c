@@ -21,6 +21,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "flt/golden.h"
+
 static char bin[4096];
 static char data[4096]; /* tests/data/registry */
 static char dir[256];   /* this test's data directory parent */
@@ -298,9 +300,22 @@ static void test_register_onnx_and_show(void **state)
 	assert_string_equal(str(cJSON_GetObjectItem(j, "tags"), "stage"), "dev");
 	assert_true(num(cJSON_GetObjectItem(j, "metrics"), "acc") == 0.9);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "lineage")), 2);
-	cJSON_Delete(j);
-	/* model blob + golden bundle */
+	/* model blob + golden bundle, the latter in the project's bundle format */
 	assert_int_equal(blob_files(dd), 2);
+	{
+		char gp[1024];
+		static unsigned char gb[1 << 16];
+		snprintf(gp, sizeof(gp), "%s/blobs/sha256/%.2s/%s", dd, str(g, "sha256"), str(g, "sha256"));
+		size_t gl = read_file(gp, gb, sizeof(gb));
+		struct flt_golden *gold = NULL;
+		assert_int_equal(flt_golden_parse(gb, gl, sizeof(gb), &gold, NULL), FLT_OK);
+		assert_int_equal(gold->n_cases, 1);
+		assert_int_equal(gold->cases[0].n_inputs, 1);
+		assert_int_equal(gold->cases[0].n_outputs, 1);
+		assert_true(gold->rtol == 0.01);
+		flt_golden_free(gold);
+	}
+	cJSON_Delete(j);
 
 	/* the table form says the same things */
 	EXPECT(0, FL("model", "show", "conv:1"));
@@ -389,6 +404,13 @@ static void test_register_refusals_change_nothing(void **state)
 	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden", tmpf("nodir")));
 	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden", fx("conv_golden"),
 		     "--rtol", "-1"));
+	/* golden cases must decode as TensorProtos and match the model's inputs */
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("add.onnx"), "--golden", fx("conv_golden")));
+	assert_non_null(strstr(R.err, "inputs"));
+	mkdir(tmpf("badgold"), 0700);
+	write_file(tmpf("badgold/input_0.pb"), "\xff\xff\xff\xff", 4);
+	write_file(tmpf("badgold/output_0.pb"), "\xff\xff\xff\xff", 4);
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--golden", tmpf("badgold")));
 	EXPECT(5, FL("model", "register", "generic", "-n", "x", "-f", fx("abs.onnx"), "--framework", "Bad FW"));
 	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--framework", "tflite"));
 	EXPECT(2, FL("model", "register", "onnx", "-f", fx("abs.onnx")));
@@ -835,7 +857,7 @@ static void test_migration_from_schema_1(void **state)
 	assert_int_equal(cJSON_GetArraySize(j), 2);
 	cJSON_Delete(j);
 	db = db_open(dd);
-	assert_int_equal(db_int(db, "SELECT max(version) FROM schema_version"), 3);
+	assert_int_equal(db_int(db, "SELECT max(version) FROM schema_version"), 4);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM counters"), 3);
 	sqlite3_close(db);
 	EXPECT(0, FL("model", "show", "legacy@stable", "-o", "json"));
@@ -937,7 +959,7 @@ static void test_backup_restore_under_writers(void **state)
 
 	EXPECT(0, FLD(d2, "restore", bak, "-o", "json"));
 	cJSON *j = json();
-	assert_int_equal((int)num(j, "schema_version"), 3);
+	assert_int_equal((int)num(j, "schema_version"), 4);
 	cJSON_Delete(j);
 	db = db_open(d2);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check='ok'"), 1);
