@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_cmds.h"
 #include "flt/agent.h"
 #include "flt/config.h"
 
@@ -21,10 +22,10 @@ static int not_yet(int argc, char **argv)
 
 static const struct subcmd cmds[] = {
 	{"run", "run the agent daemon", not_yet},
-	{"ops", "list supported operators with opset ranges", not_yet},
+	{"ops", "list supported operators with opset ranges", cli_ops},
 	{"status", "show installed, active and committed models", not_yet},
 	{"install", "install a model from a signed envelope and artifact", not_yet},
-	{"infer", "run inference on a model file or through the agent", not_yet},
+	{"infer", "run inference on a model file or through the agent", cli_infer},
 };
 
 static void usage(FILE *f)

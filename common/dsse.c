@@ -277,6 +277,10 @@ flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dsse **out,
 	e = flt_base64_decode(payload, strlen(payload), max_payload, &env->payload, &env->payload_len);
 	if (e == FLT_OK && env->payload_len == 0)
 		e = FLT_EPARSE;
+	if (e == FLT_ELIMIT) {
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "payload larger than %zu bytes", max_payload);
+		goto out;
+	}
 	if (e != FLT_OK) {
 		flt_json_errf(err, "payload is not strict base64 of 1..%zu bytes", max_payload);
 		goto out;

@@ -6,6 +6,7 @@
 
 #include "codec.h"
 #include "flt/alloc.h"
+#include "flt/chunk.h"
 #include "flt/manifest.h"
 
 static const char *const kind_names[FLT_KIND_COUNT_] = { "model", "agent", "firmware" };
@@ -79,7 +80,8 @@ flt_err flt_manifest_validate(const struct flt_manifest *m, struct flt_json_err 
 		INVALID("'version' must be 1..2^53-1");
 	if (!codec_text_ok(m->label, FLT_MAX_LABEL))
 		INVALID("'label' is not UTF-8 within %u bytes", FLT_MAX_LABEL);
-	if (m->artifact_size > FLT_JSON_MAX_SAFE_INT || !flt_json_sha256_hex_valid(m->artifact_sha256))
+	if (m->artifact_size < 1 || m->artifact_size > FLT_JSON_MAX_SAFE_INT ||
+	    !flt_json_sha256_hex_valid(m->artifact_sha256))
 		INVALID("artifact: bad size or sha256");
 	if (m->chunk_size < 1 || m->chunk_size > FLT_MANIFEST_MAX_CHUNK_SIZE)
 		INVALID("chunks: 'size' must be 1..%u", FLT_MANIFEST_MAX_CHUNK_SIZE);
@@ -87,8 +89,11 @@ flt_err flt_manifest_validate(const struct flt_manifest *m, struct flt_json_err 
 		INVALID("chunks: 'count' does not match artifact size / chunk size");
 	if (m->chunk_count > FLT_MAX_CHUNKS)
 		INVALID("chunks: more than %u chunks", FLT_MAX_CHUNKS);
-	if (!flt_json_sha256_hex_valid(m->chunk_index_sha256) || m->chunk_index_size > FLT_JSON_MAX_SAFE_INT)
-		INVALID("chunks: bad index_sha256 or index_size");
+	if (!flt_json_sha256_hex_valid(m->chunk_index_sha256))
+		INVALID("chunks: bad index_sha256");
+	/* the index is a fixed header plus one SHA-256 per chunk (flt/chunk.h) */
+	if (m->chunk_index_size != FLT_CHUNK_INDEX_HEADER_LEN + 32ull * m->chunk_count)
+		INVALID("chunks: 'index_size' must be %u + 32 * count", FLT_CHUNK_INDEX_HEADER_LEN);
 	if (m->kind == FLT_KIND_MODEL) {
 		if (!m->has_runtime)
 			INVALID("a model release needs 'runtime'");

@@ -15,7 +15,8 @@
 #include "blob_store.h"
 #include "cli_args.h"
 #include "cmds.h"
-#include "file_util.h"
+#include "flt/atomicfile.h"
+#include "flt/fileio.h"
 #include "flt/alloc.h"
 #include "registry_db.h"
 #include "tar_io.h"
@@ -24,7 +25,7 @@
 #define BACKUP_META "flotilla-backup.json"
 #define BACKUP_DB "registry.db"
 #define BLOB_PREFIX "blobs/sha256/"
-#define BLOB_MAX (16ULL << 30)
+#define BLOB_MAX ((uint64_t)SIZE_MAX > (16ULL << 30) ? (size_t)(16ULL << 30) : (size_t)(SIZE_MAX / 2))
 
 static const struct cli_opt backup_opts[] = {{0}};
 
@@ -151,9 +152,8 @@ static int write_backup(struct cli *c, const char *file)
 	sqlite3_finalize(st);
 	sqlite3_close(snap);
 	snap = NULL;
-	const char *why = "";
-	if ((e = fu_read_file(dbtmp, BLOB_MAX, &dbbytes, &dblen, &why)) != FLT_OK) {
-		rc = cli_fail(c, e, "cannot read the snapshot: %s", why);
+	if ((e = flt_file_read_all(dbtmp, BLOB_MAX, &dbbytes, &dblen, "backup.read")) != FLT_OK) {
+		rc = cli_fail(c, e, "cannot read the snapshot: %s", flt_strerror(e));
 		goto out;
 	}
 	if ((fd = mkstemp(outtmp)) < 0 || !(f = fdopen(fd, "wb"))) {
@@ -181,10 +181,10 @@ static int write_backup(struct cli *c, const char *file)
 		size_t blen = 0;
 		if ((e = blob_path(c->reg->blob_root, blobs[i].hex, path, sizeof(path))) != FLT_OK)
 			goto blob_fail;
-		if ((e = fu_read_file(path, BLOB_MAX, &b, &blen, &why)) != FLT_OK) {
+		if ((e = flt_file_read_all(path, BLOB_MAX, &b, &blen, "backup.read")) != FLT_OK) {
 			/* Only a delete + gc racing this backup removes a referenced blob. */
 			rc = cli_fail(c, e == FLT_ENOTFOUND ? FLT_ECONFLICT : e,
-				      "blob %s vanished or is unreadable (%s); run the backup again", blobs[i].hex, why);
+				      "blob %s vanished or is unreadable (%s); run the backup again", blobs[i].hex, flt_strerror(e));
 			goto out;
 		}
 		e = blob_sha256_hex(b, blen, hex);
@@ -351,7 +351,7 @@ static int restore(struct cli *c, const char *file)
 				c->data_dir);
 	if (!(f = fopen(file, "rb")))
 		return cli_fail(c, FLT_EINVAL, "cannot open '%s': %s", file, strerror(errno));
-	if ((e = fu_mkdir_p(blob_root)) != FLT_OK) {
+	if ((e = flt_file_mkdirs(blob_root, 0750, NULL)) != FLT_OK) {
 		rc = cli_fail(c, e, "cannot create '%s': %s", blob_root, flt_strerror(e));
 		goto out;
 	}
@@ -391,7 +391,7 @@ static int restore(struct cli *c, const char *file)
 		} else if (!strcmp(name, BACKUP_DB) && !have_db) {
 			if ((e = read_member(f, len, BLOB_MAX, &m)) != FLT_OK)
 				goto corrupt;
-			e = fu_write_atomic(stdb, m.p, m.len, 0640);
+			e = flt_file_write_atomic(stdb, m.p, m.len, 0640, "restore.db");
 			flt_free(m.p);
 			m.p = NULL;
 			if (e) {
@@ -505,7 +505,7 @@ static int restore(struct cli *c, const char *file)
 		snprintf(dir, sizeof(dir), "%s/%.2s", blob_root, sg.hex[i]);
 		if (stat(to, &sb) == 0)
 			continue; /* same bytes already stored */
-		if (fu_mkdir_p(dir) != FLT_OK || rename(from, to) != 0 || fu_fsync_dir(dir) != FLT_OK) {
+		if (flt_file_mkdirs(dir, 0750, NULL) != FLT_OK || rename(from, to) != 0 || flt_fio_fsync_dir(dir, NULL) != FLT_OK) {
 			cJSON_Delete(doc);
 			cJSON_Delete(counters);
 			rc = cli_fail(c, FLT_EIO, "cannot move blob %s into the store: %s", sg.hex[i], strerror(errno));
@@ -518,7 +518,7 @@ static int restore(struct cli *c, const char *file)
 	unlink(side);
 	snprintf(side, sizeof(side), "%s-shm", dbpath);
 	unlink(side);
-	if (rename(stdb, dbpath) != 0 || fu_fsync_dir(c->data_dir) != FLT_OK) {
+	if (rename(stdb, dbpath) != 0 || flt_fio_fsync_dir(c->data_dir, NULL) != FLT_OK) {
 		cJSON_Delete(doc);
 		cJSON_Delete(counters);
 		rc = cli_fail(c, FLT_EIO, "cannot move the restored registry into place: %s", strerror(errno));
@@ -558,7 +558,7 @@ int cmd_restore(int argc, char **argv)
 	int rc;
 	if ((rc = cli_start(&c, &restore_spec, argc, argv)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
-	if (fu_mkdir_p(c.data_dir) != FLT_OK)
+	if (flt_file_mkdirs(c.data_dir, 0750, NULL) != FLT_OK)
 		return cli_end(&c, cli_fail(&c, FLT_EIO, "cannot create '%s': %s", c.data_dir, strerror(errno)));
 	return cli_end(&c, restore(&c, c.pos[0]));
 }

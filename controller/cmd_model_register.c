@@ -6,18 +6,19 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "blob_store.h"
 #include "cli_args.h"
 #include "cmds.h"
-#include "file_util.h"
 #include "flt/alloc.h"
 #include "model_resolve.h"
 #include "sig_json.h"
-#include "tar_io.h"
+#include "flt/atomicfile.h"
+#include "flt/golden.h"
 
-#define MODEL_MAX_BYTES (16ULL << 30)
-#define GOLDEN_MAX_BYTES (1ULL << 30)
+#define MODEL_MAX_BYTES ((uint64_t)SIZE_MAX > (16ULL << 30) ? (size_t)(16ULL << 30) : (size_t)(SIZE_MAX / 2))
+#define GOLDEN_MAX_BYTES ((size_t)256 << 20)
 #define MAX_KV 64
 
 static const struct cli_opt opts[] = {
@@ -28,7 +29,7 @@ static const struct cli_opt opts[] = {
 	{"metric", 0, 1, "K=V", "numeric metric (repeatable)"},
 	{"lineage", 0, 1, "K=V", "what made it: code=git:SHA, data=sha256:..., compute=... (repeatable)"},
 	{"parent", 0, 1, "REF", "a model version it was made from (repeatable)"},
-	{"golden", 0, 1, "DIR", "golden vectors: input_N.pb and output_N.pb TensorProto files"},
+	{"golden", 0, 1, "DIR", "golden vectors: an ONNX test_data_set (input_N.pb, output_N.pb) or folders of them"},
 	{"rtol", 0, 1, "R", "relative tolerance for golden outputs (default 1e-3)"},
 	{"atol", 0, 1, "A", "absolute tolerance for golden outputs (default 1e-5)"},
 	{0},
@@ -50,9 +51,9 @@ struct reg_input {
 	int n_tags, n_metrics, n_lineage;
 	struct reg_version parents[MAX_KV];
 	int n_parents;
-	unsigned char *model;
+	uint8_t *model;
 	size_t model_len;
-	unsigned char *golden;
+	uint8_t *golden; /* flt/golden.h bundle */
 	size_t golden_len;
 	int golden_count;
 	double rtol, atol;
@@ -87,15 +88,21 @@ static int parse_kvs(struct cli *c, const char *opt, struct cli_kv *out, int *n)
 	return CLI_CONTINUE;
 }
 
-static int is_golden_name(const char *n, const char *prefix)
+/* Golden vectors: DIR is one ONNX test_data_set (input_N.pb, output_N.pb) or
+ * a directory of them (one case each, in name order). Every file must decode
+ * as a TensorProto and each case must match the model's input and output
+ * counts; the cases go into the project's bundle format (flt/golden.h). */
+struct golden_files {
+	uint8_t *bufs[FLT_GOLDEN_MAX_CASES * FLT_GOLDEN_MAX_TENSORS * 2];
+	size_t n;
+};
+
+static int has_input0(const char *d)
 {
-	size_t pl = strlen(prefix), l = strlen(n);
-	if (strncmp(n, prefix, pl) != 0 || l < pl + 4 || strcmp(n + l - 3, ".pb") != 0)
-		return 0;
-	for (size_t i = pl; i < l - 3; i++)
-		if (n[i] < '0' || n[i] > '9')
-			return 0;
-	return l > pl + 3;
+	char p[4400];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/input_0.pb", d);
+	return stat(p, &sb) == 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -103,92 +110,124 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Bundles input_N.pb / output_N.pb from DIR into a ustar (sorted names),
- * the format documented in docs/registry.md until common/ defines one. */
+static int load_tensors(struct cli *c, const char *casedir, const char *prefix, struct golden_files *gf,
+			struct flt_golden_blob *out, size_t *n)
+{
+	size_t k = 0;
+	for (;; k++) {
+		char p[4400], why[160] = "";
+		struct stat sb;
+		snprintf(p, sizeof(p), "%s/%s_%zu.pb", casedir, prefix, k);
+		if (stat(p, &sb) != 0)
+			break;
+		if (k >= FLT_GOLDEN_MAX_TENSORS || gf->n >= sizeof(gf->bufs) / sizeof(gf->bufs[0]))
+			return cli_fail(c, FLT_EINVAL, "'%s' has more than %d %s tensors", casedir,
+					FLT_GOLDEN_MAX_TENSORS, prefix);
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		flt_err e = flt_file_read_all(p, GOLDEN_MAX_BYTES, &buf, &len, NULL);
+		if (e)
+			return cli_fail(c, FLT_EINVAL, "cannot read golden file '%s': %s", p, flt_strerror(e));
+		gf->bufs[gf->n++] = buf;
+		struct flt_rt_tensor t;
+		memset(&t, 0, sizeof(t));
+		if ((e = flt_rt_tensor_decode(buf, len, &t, NULL, why, sizeof(why))) != FLT_OK)
+			return cli_fail(c, FLT_EINVAL, "golden file '%s' is not a TensorProto: %s", p,
+					why[0] ? why : flt_strerror(e));
+		flt_rt_tensor_release(&t);
+		out[k].data = buf;
+		out[k].len = len;
+	}
+	*n = k;
+	if (k == 0)
+		return cli_fail(c, FLT_EINVAL, "'%s' has no %s_0.pb (expected an ONNX test_data_set layout)",
+				casedir, prefix);
+	return CLI_CONTINUE;
+}
+
 static int load_golden(struct cli *c, const char *dir, struct reg_input *in)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, n_in = 0, n_out = 0;
+	struct golden_files gf;
+	struct flt_golden g;
+	struct flt_golden_case cases[FLT_GOLDEN_MAX_CASES];
+	struct flt_golden_blob blobs[FLT_GOLDEN_MAX_CASES][2][FLT_GOLDEN_MAX_TENSORS];
+	char *names[FLT_GOLDEN_MAX_CASES + 1];
+	size_t ncase = 0, nnames = 0;
 	int rc = CLI_CONTINUE;
-	FILE *mem = NULL;
-	char *buf = NULL;
-	size_t blen = 0;
-	uint64_t total = 0;
-	if (!d)
-		return cli_fail(c, FLT_EINVAL, "cannot open golden directory '%s': %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		int isin = is_golden_name(de->d_name, "input_"), isout = is_golden_name(de->d_name, "output_");
-		if (!isin && !isout)
-			continue;
-		char **g = flt_reallocarray(names, n + 1, sizeof(*names));
-		if (!g || !(g[n] = flt_strdup(de->d_name))) {
-			names = g ? g : names;
+	DIR *d = NULL;
+	struct stat sb;
+	memset(&gf, 0, sizeof(gf));
+	memset(&g, 0, sizeof(g));
+	memset(cases, 0, sizeof(cases));
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return cli_fail(c, FLT_EINVAL, "golden directory '%s' does not exist or is not a directory", dir);
+	if (has_input0(dir)) {
+		names[nnames++] = flt_strdup(dir);
+	} else if ((d = opendir(dir)) != NULL) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			char p[4200];
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+			if (!has_input0(p))
+				continue;
+			if (nnames >= FLT_GOLDEN_MAX_CASES) {
+				rc = cli_fail(c, FLT_EINVAL, "'%s' holds more than %d test cases", dir,
+					      FLT_GOLDEN_MAX_CASES);
+				goto out;
+			}
+			names[nnames++] = flt_strdup(p);
+		}
+	}
+	for (size_t i = 0; i < nnames; i++)
+		if (!names[i]) {
 			rc = cli_fail(c, FLT_ENOMEM, "out of memory");
 			goto out;
 		}
-		names = g;
-		n++;
-		n_in += (size_t)isin;
-		n_out += (size_t)isout;
-	}
-	if (!n_in || !n_out) {
+	if (nnames == 0) {
 		rc = cli_fail(c, FLT_EINVAL,
-			      "golden directory '%s' needs input_N.pb and output_N.pb TensorProto files "
-			      "(as in an ONNX test_data_set)",
+			      "golden directory '%s' needs input_N.pb and output_N.pb TensorProto files (an ONNX "
+			      "test_data_set) or folders of them",
 			      dir);
 		goto out;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
-	mem = open_memstream(&buf, &blen);
-	if (!mem) {
-		rc = cli_fail(c, FLT_ENOMEM, "out of memory");
+	qsort(names, nnames, sizeof(names[0]), cmp_str);
+	for (ncase = 0; ncase < nnames; ncase++) {
+		struct flt_golden_case *gc = &cases[ncase];
+		gc->inputs = blobs[ncase][0];
+		gc->outputs = blobs[ncase][1];
+		if ((rc = load_tensors(c, names[ncase], "input", &gf, gc->inputs, &gc->n_inputs)) != CLI_CONTINUE ||
+		    (rc = load_tensors(c, names[ncase], "output", &gf, gc->outputs, &gc->n_outputs)) != CLI_CONTINUE)
+			goto out;
+		if (in->an && (gc->n_inputs != in->an->n_inputs || gc->n_outputs != in->an->n_outputs)) {
+			rc = cli_fail(c, FLT_EINVAL,
+				      "golden case '%s' has %zu inputs and %zu outputs; the model has %zu and %zu",
+				      names[ncase], gc->n_inputs, gc->n_outputs, in->an->n_inputs, in->an->n_outputs);
+			goto out;
+		}
+	}
+	g.rtol = in->rtol;
+	g.atol = in->atol;
+	g.cases = cases;
+	g.n_cases = ncase;
+	struct flt_json_err jerr;
+	memset(&jerr, 0, sizeof(jerr));
+	flt_err e = flt_golden_validate(&g, &jerr);
+	if (!e)
+		e = flt_golden_encode(&g, &in->golden, &in->golden_len);
+	if (e) {
+		rc = cli_fail(c, FLT_EINVAL, "cannot bundle the golden vectors in '%s': %s", dir, flt_strerror(e));
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		unsigned char *data = NULL;
-		size_t len = 0;
-		const char *why = "";
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		flt_err e = fu_read_file(path, GOLDEN_MAX_BYTES, &data, &len, &why);
-		if (e) {
-			rc = cli_fail(c, FLT_EINVAL, "cannot read golden file '%s': %s", path, why);
-			goto out;
-		}
-		/* A TensorProto is never empty: it carries at least its data type. */
-		if (len == 0 || (total += len) > GOLDEN_MAX_BYTES) {
-			flt_free(data);
-			rc = cli_fail(c, FLT_EINVAL, "golden file '%s' is %s", path,
-				      len ? "beyond the 1 GiB bundle limit" : "empty");
-			goto out;
-		}
-		e = tar_write_member(mem, names[i], data, len, 0444);
-		flt_free(data);
-		if (e) {
-			rc = cli_fail(c, e, "cannot bundle golden file '%s': %s", path, flt_strerror(e));
-			goto out;
-		}
-	}
-	if (tar_write_end(mem) != FLT_OK || fclose(mem) != 0) {
-		mem = NULL;
-		rc = cli_fail(c, FLT_EIO, "cannot bundle golden files");
-		goto out;
-	}
-	mem = NULL;
-	in->golden = (unsigned char *)buf;
-	in->golden_len = blen;
-	in->golden_count = (int)n_in;
-	buf = NULL;
+	in->golden_count = (int)ncase;
 out:
-	if (mem)
-		fclose(mem);
-	free(buf); /* open_memstream allocates with malloc */
-	for (size_t i = 0; i < n; i++)
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < nnames; i++)
 		flt_free(names[i]);
-	flt_free(names);
-	closedir(d);
+	for (size_t i = 0; i < gf.n; i++)
+		flt_free(gf.bufs[i]);
 	return rc;
 }
 
@@ -251,10 +290,11 @@ static int parse_inputs(struct cli *c, struct reg_input *in)
 
 static int load_model(struct cli *c, struct reg_input *in)
 {
-	const char *file = cli_get(c, "file"), *why = "";
-	flt_err e = fu_read_file(file, MODEL_MAX_BYTES, &in->model, &in->model_len, &why);
+	const char *file = cli_get(c, "file");
+	flt_err e = flt_file_read_all(file, MODEL_MAX_BYTES, &in->model, &in->model_len, "registry.model");
 	if (e)
-		return cli_fail(c, FLT_EINVAL, "cannot read '%s': %s; check the path and permissions", file, why);
+		return cli_fail(c, FLT_EINVAL, "cannot read '%s': %s; check the path and permissions", file,
+				e == FLT_EINVAL ? "not a regular file" : flt_strerror(e));
 	if (in->model_len == 0)
 		return cli_fail(c, FLT_EINVAL, "'%s' is empty; nothing registered", file);
 	if (strcmp(in->format, "onnx"))
@@ -458,7 +498,7 @@ int cmd_model_register(int argc, char **argv)
 	rc = cli_emit(&c, doc);
 out:
 	flt_free(in.model);
-	free(in.golden);
+	flt_free(in.golden);
 	cJSON_free(in.sig_json);
 	flt_rt_analysis_free(in.an);
 	return cli_end(&c, rc);

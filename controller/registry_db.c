@@ -11,7 +11,7 @@
 #define FLT_LOG_MODULE "registry"
 #include "flt/alloc.h"
 #include "flt/log.h"
-#include "file_util.h"
+#include "flt/atomicfile.h"
 #include "registry_db.h"
 
 /* busy_timeout covers ordinary contention; the retry loop covers the cases
@@ -320,10 +320,10 @@ flt_err flt_registry_open(const char *data_dir, int create, struct flt_registry 
 			e = FLT_ENOTFOUND;
 			goto out;
 		}
-		if ((e = fu_mkdir_p(r->data_dir)) != FLT_OK)
+		if ((e = flt_file_mkdirs(r->data_dir, 0750, "registry.mkdir")) != FLT_OK)
 			goto out;
 	}
-	if (create && (e = fu_mkdir_p(r->blob_root)) != FLT_OK)
+	if (create && (e = flt_file_mkdirs(r->blob_root, 0750, "registry.mkdir")) != FLT_OK)
 		goto out;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 	int rc = sqlite3_open_v2(r->db_path, &r->db, flags, NULL);

@@ -92,6 +92,12 @@ flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts 
 		return e;
 	if ((e = plan_build(onnx, max_batch, &m, err, errlen)))
 		return e;
+	if (opts && opts->max_arena_bytes && m->arena_bytes > opts->max_arena_bytes) {
+		size_t need = m->arena_bytes;
+		flt_rt_model_free(m);
+		return fail(err, errlen, FLT_ELIMIT, "the model needs a %zu-byte arena, limit is %zu",
+			    need, opts->max_arena_bytes);
+	}
 	if ((e = plan_make_contexts(m, conc))) {
 		size_t arena = m->arena_bytes;
 		flt_rt_model_free(m);
@@ -331,7 +337,7 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 			.node = st->node, .opset = st->opset, .n_in = st->n_in, .n_out = st->n_out,
 			.in = c->in_ptrs, .out = c->out_ptrs, .scratch_bytes = p->scratch_bytes[s],
 			.scratch = p->scratch_bytes[s] ? c->arena + p->scratch_off[s] : NULL,
-			.err = msg, .errlen = sizeof(msg)};
+			.state = p->state[s], .err = msg, .errlen = sizeof(msg)};
 		if ((e = st->op->run(&oc))) {
 			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
 				 msg[0] ? msg : flt_strerror(e));

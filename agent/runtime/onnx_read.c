@@ -402,12 +402,7 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 		}
 		goto out;
 	}
-	t->data = flt_malloc(t->nbytes);
-	if (!t->data) {
-		e = rd_nomem(r);
-		goto out;
-	}
-	t->owned = 1;
+	/* count before allocating: the dims alone must not size an allocation */
 	size_t have = t->dtype == ONNX_FLOAT ? n_f32 : t->dtype == ONNX_DOUBLE ? n_f64 : n_i64;
 	if (t->dtype == ONNX_COMPLEX64)
 		have = n_f32 / 2;
@@ -415,6 +410,12 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 		e = rd_fail(r, "tensor '%s': %zu values for %zu elements", t->name, have, t->nelem);
 		goto out;
 	}
+	t->data = flt_malloc(t->nbytes);
+	if (!t->data) {
+		e = rd_nomem(r);
+		goto out;
+	}
+	t->owned = 1;
 	for (size_t i = 0; i < t->nelem; i++) {
 		char *d = (char *)t->data + i * es;
 		switch (t->dtype) {
@@ -545,6 +546,9 @@ static void attr_clear(struct onnx_attr *a)
 	flt_free(a->s);
 	flt_free(a->floats);
 	flt_free(a->ints);
+	for (size_t i = 0; i < a->n_strings; i++)
+		flt_free(a->strings[i]);
+	flt_free(a->strings);
 	onnx_tensor_free(a->t);
 	memset(a, 0, sizeof(*a));
 }
@@ -555,7 +559,7 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 	struct pb_field f;
 	int rc;
 	flt_err e = FLT_OK;
-	size_t c_f = 0, c_i = 0;
+	size_t c_f = 0, c_i = 0, c_s = 0;
 	memset(a, 0, sizeof(*a));
 	while ((rc = pb_next(&b, &f)) > 0) {
 		switch (f.num) {
@@ -595,7 +599,8 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 			break;
 		case 7: e = push_floats(r, &a->floats, &a->n_floats, &c_f, &f, "attribute floats"); break;
 		case 8: e = push_ints(r, &a->ints, &a->n_ints, &c_i, &f, "attribute ints"); break;
-		default: break; /* graphs, strings, sparse tensors: not used by supported ops */
+		case 9: e = push_str(r, &a->strings, &a->n_strings, &c_s, &f, "attribute strings"); break;
+		default: break; /* graphs, sparse tensors: not used by supported ops */
 		}
 		if (e)
 			goto out;
@@ -610,6 +615,7 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 		else if (a->n_floats) a->type = ONNX_ATTR_FLOATS;
 		else if (a->n_ints) a->type = ONNX_ATTR_INTS;
 		else if (a->s) a->type = ONNX_ATTR_STRING;
+		else if (a->n_strings) a->type = ONNX_ATTR_STRINGS;
 	}
 out:
 	if (e)
@@ -806,7 +812,7 @@ flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, ch
 			}
 			if ((e = grow(&r, (void **)&m->opsets, &m->n_opsets, &c_ops, sizeof(*m->opsets))))
 				goto out;
-			struct flt_rt_opset *o = &m->opsets[m->n_opsets];
+			struct flt_rt_opset *o = &m->opsets[m->n_opsets++]; /* owned from here */
 			struct pb ob = {f.data, f.data + f.len};
 			struct pb_field of;
 			int orc;
@@ -816,7 +822,6 @@ flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, ch
 				if (of.num == 2 && of.wt == 0)
 					o->version = (int64_t)of.v;
 			}
-			m->n_opsets++;
 			if (orc < 0) {
 				e = rd_fail(&r, "corrupt OperatorSetIdProto");
 				goto out;

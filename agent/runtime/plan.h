@@ -12,6 +12,8 @@
 
 #define RT_NONE UINT32_MAX
 #define RT_ALIGN 64
+/* Most bytes of constants folded at load (shape arithmetic needs a few KiB). */
+#define RT_FOLD_LIMIT (64u << 20)
 
 enum rt_kind { RT_COMPUTED = 0, RT_INIT, RT_INPUT };
 
@@ -30,6 +32,7 @@ struct rt_plan {
 	uint8_t *folded;         /* per step: 1 if computed at load */
 	size_t *scratch_off;     /* per step */
 	size_t *scratch_bytes;   /* per step */
+	void **state;            /* per step: op_ctx.state from infer (also listed in owned) */
 	void **owned;            /* folded data, flt_malloc'd */
 	size_t n_owned;
 	size_t arena_bytes;

@@ -12,6 +12,15 @@
 
 #include "flt/alloc.h"
 #include "flt/dsse.h"
+#include "flt/config.h"
+
+/* Exhaustive bit loops run ECDSA verifications by the thousand: instant on the
+ * build host, minutes under qemu. Cross builds sample every few bits; native
+ * and ASan runs cover every bit. */
+static size_t bit_stride(size_t native)
+{
+	return strcmp(FLT_ARCH, "x86_64") == 0 ? native : native * 7;
+}
 
 #define TYPE "application/vnd.flotilla.test+json"
 
@@ -130,7 +139,7 @@ static void test_every_bit_flip_fails(void **state)
 	struct flt_trust_set ts = trust(1, 1, a);
 	size_t parsed = 0;
 
-	for (size_t bit = 0; bit < len * 8; bit++) {
+	for (size_t bit = 0; bit < len * 8; bit += bit_stride(1)) {
 		flt_dsse *x = NULL;
 		json[bit / 8] ^= (char)(1u << (bit % 8));
 		if (flt_dsse_parse(json, len, 0, &x, NULL) == FLT_OK) {
@@ -141,7 +150,7 @@ static void test_every_bit_flip_fails(void **state)
 		json[bit / 8] ^= (char)(1u << (bit % 8));
 	}
 	/* The loop did exercise verification, not just the parser. */
-	assert_true(parsed > 50);
+	assert_true(parsed > 50 / bit_stride(1));
 
 	/* The same on the decoded struct, bit by bit. */
 	for (size_t bit = 0; bit < env->payload_len * 8; bit++) {
@@ -149,7 +158,7 @@ static void test_every_bit_flip_fails(void **state)
 		assert_int_equal(flt_dsse_verify(env, TYPE, &ts, NULL, NULL), FLT_EVERIFY);
 		env->payload[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
-	for (size_t bit = 0; bit < env->sigs[0].sig_len * 8; bit++) {
+	for (size_t bit = 0; bit < env->sigs[0].sig_len * 8; bit += bit_stride(1)) {
 		env->sigs[0].sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		assert_int_equal(flt_dsse_verify(env, TYPE, &ts, NULL, NULL), FLT_EVERIFY);
 		env->sigs[0].sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
@@ -297,7 +306,7 @@ static void expect_parse(const char *json, flt_err want)
 	if (got == FLT_OK)
 		flt_dsse_free(x);
 	else
-		assert_int_not_equal(err.reason, FLT_REASON_NONE);
+		assert_int_equal(err.reason, got == FLT_ELIMIT ? FLT_REASON_TOO_LARGE : FLT_REASON_MALFORMED);
 }
 
 #define KID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -46,7 +46,7 @@ static void sample_model(struct flt_manifest *m, struct flt_tensor_sig *in, stru
 	m->chunk_size = 32768;
 	m->chunk_count = 4;
 	memcpy(m->chunk_index_sha256, SHA_B, 65);
-	m->chunk_index_size = 4 * 36;
+	m->chunk_index_size = 56 + 4 * 32;
 	m->has_runtime = true;
 	memcpy(m->format, "onnx", 5);
 	m->ir_version = 8;
@@ -120,8 +120,9 @@ static void test_round_trip(void **state)
 	m.rollback_of = 0;
 	m.latency_ms_max = 0;
 	m.min_firmware_version = 0;
-	m.artifact_size = 0;
-	m.chunk_count = 0;
+	m.artifact_size = 1;
+	m.chunk_count = 1;
+	m.chunk_index_size = 88;
 	cc_round_trip(&codec, &m, "generic");
 
 	/* an agent and a firmware release */
@@ -134,7 +135,7 @@ static void test_round_trip(void **state)
 	m.chunk_size = 1000000;
 	m.chunk_count = 3;
 	memcpy(m.chunk_index_sha256, SHA_B, 65);
-	m.chunk_index_size = 108;
+	m.chunk_index_size = 56 + 3 * 32;
 	m.issued_at = 1;
 	m.expires_at = 2;
 	cc_round_trip(&codec, &m, "agent");
@@ -178,6 +179,8 @@ static void test_rules(void **state)
 	REFUSED(m.version = 0);
 	REFUSED(m.chunk_count = 5);
 	REFUSED(m.chunk_size = 0);
+	REFUSED(m.chunk_index_size += 1);
+	REFUSED(m.artifact_size = 0; m.chunk_count = 0);
 	REFUSED(m.expires_at = m.issued_at);
 	REFUSED(m.rollback_of = 3);
 	REFUSED(m.has_runtime = false);

@@ -141,21 +141,20 @@ static void sample_telemetry(struct flt_telemetry_batch *b, struct flt_sample s[
 	s[0].type = FLT_SAMPLE_HEALTH;
 	s[0].u.health.cpu_pct = 3.25;
 	s[0].u.health.rss_bytes = 9000000;
+	s[0].u.health.has_pss = true;
 	s[0].u.health.pss_bytes = 8000000;
+	s[0].u.health.private_bytes = 7000000;
 	s[0].u.health.mem_avail_bytes = 1ull << 31;
 	s[0].u.health.mem_total_bytes = 1ull << 32;
 	s[0].u.health.disk_free_bytes = 1ull << 33;
+	s[0].u.health.disk_total_bytes = 1ull << 34;
 	s[0].u.health.uptime_s = 86400;
 	s[0].u.health.has_temp = true;
-	s[0].u.health.temp_mc = -5000;
-	s[0].u.health.tx_state = 1;
-	s[0].u.health.tx_events = 2;
-	s[0].u.health.tx_telemetry = 3;
-	s[0].u.health.tx_fetch = 4;
-	s[0].u.health.rx_desired = 5;
-	s[0].u.health.rx_keys = 6;
-	s[0].u.health.rx_ack = 7;
-	s[0].u.health.rx_chunks = 8;
+	s[0].u.health.temp_c = -5.5;
+	for (int i = 0; i < FLT_MQTT_PURPOSE_COUNT_; i++) {
+		s[0].u.health.mqtt_sent[i] = 100u + (unsigned)i;
+		s[0].u.health.mqtt_received[i] = 200u + (unsigned)i;
+	}
 	s[1].seq = 12;
 	s[1].time = 1764000000;
 	s[1].interval_s = 60;
@@ -163,10 +162,8 @@ static void sample_telemetry(struct flt_telemetry_batch *b, struct flt_sample s[
 	memcpy(s[1].u.model.name, "digits", 7);
 	s[1].u.model.version = 3;
 	s[1].u.model.requests = 1000;
-	s[1].u.model.err_input = 1;
-	s[1].u.model.err_runtime = 2;
-	s[1].u.model.err_timeout = 3;
-	s[1].u.model.err_overload = 4;
+	for (int i = 0; i < FLT_MODEL_ERR_COUNT_; i++)
+		s[1].u.model.errors[i] = 1u + (unsigned)i;
 	s[1].u.model.crashes = 0;
 	s[1].u.model.p50_us = 800;
 	s[1].u.model.p95_us = 1500;
@@ -339,6 +336,28 @@ static void test_telemetry(void **state)
 	char *text = NULL;
 	size_t len = 0;
 	assert_int_equal(flt_telemetry_encode(&b, &text, &len), FLT_EINVAL);
+	sample_telemetry(&b, s);
+	s[0].u.health.has_temp = false;
+	assert_int_equal(flt_telemetry_encode(&b, &text, &len), FLT_EINVAL); /* temp_c set without has_temp */
+	s[0].u.health.temp_c = 0;
+	s[0].u.health.has_pss = false;
+	s[0].u.health.pss_bytes = 0;
+	s[0].u.health.private_bytes = 0;
+	cc_round_trip(&c_tele, &b, "no-temp-no-pss");
+	/* pss without private on the wire */
+	const char *half = "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[{\"seq\":1,\"time\":0,"
+			   "\"interval_s\":0,\"health\":{\"cpu_pct\":0,\"rss_bytes\":0,\"pss_bytes\":0,"
+			   "\"mem_total_bytes\":0,\"mem_avail_bytes\":0,\"disk_free_bytes\":0,\"disk_total_bytes\":0,"
+			   "\"uptime_s\":0,\"mqtt\":{\"sent\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0},"
+			   "\"received\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0}}}}]}";
+	assert_int_equal(flt_telemetry_parse(half, strlen(half), &back, &e), FLT_EPARSE);
+	assert_non_null(strstr(e.msg, "come together"));
+	char *fixed = flt_strdup(half);
+	char *pp = strstr(fixed, "\"pss_bytes\":0,");
+	memcpy(pp + 1, "xss", 3);                  /* "xss_bytes" is simply unknown */
+	assert_int_equal(flt_telemetry_parse(fixed, strlen(fixed), &back, &e), FLT_EPARSE);
+	assert_non_null(strstr(e.msg, "unknown key 'xss_bytes'"));
+	flt_free(fixed);
 }
 
 static void test_ack(void **state)

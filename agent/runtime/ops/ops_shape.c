@@ -129,7 +129,8 @@ static flt_err reshape_infer(struct op_ctx *c)
 		const int64_t *s = op_attr_ints(c, "shape", &na);
 		if (na > FLT_RT_MAX_RANK)
 			return op_fail(c, FLT_EUNSUPPORTED, "rank %zu too large", na);
-		memcpy(shape, s, na * sizeof(int64_t));
+		if (na)
+			memcpy(shape, s, na * sizeof(int64_t));
 		n = na;
 	} else if ((e = op_const_ints(c, 1, shape, FLT_RT_MAX_RANK, &n))) {
 		return e;
@@ -789,7 +790,8 @@ static flt_err pad_spec(struct op_ctx *c, int64_t *pads, enum pad_mode *mode, fl
 		const int64_t *p = op_attr_ints(c, c->opset < 2 ? "paddings" : "pads", &n);
 		if (n != 2 * (size_t)x->rank)
 			return op_fail(c, FLT_EINVAL, "pads has %zu entries for rank %d", n, (int)x->rank);
-		memcpy(pads, p, n * 8);
+		if (n)
+			memcpy(pads, p, n * 8);
 		*value = op_attr_float(c, "value", 0.0f);
 	} else {
 		if ((e = op_const_ints(c, 1, pads, 2 * FLT_RT_MAX_RANK, &n)))

@@ -16,6 +16,14 @@ static const struct op_family families[] = {
 	{ops_conv, &ops_conv_count},
 	{ops_pool, &ops_pool_count},
 	{ops_reduce, &ops_reduce_count},
+	{ops_convtranspose, &ops_convtranspose_count},
+	{ops_resize, &ops_resize_count},
+	{ops_norm, &ops_norm_count},
+	{ops_expand, &ops_expand_count},
+	{ops_math, &ops_math_count},
+	{ops_ml_linear, &ops_ml_linear_count},
+	{ops_ml_tree, &ops_ml_tree_count},
+	{ops_ml_misc, &ops_ml_misc_count},
 };
 
 const struct op_backend *op_at(size_t i)

@@ -64,13 +64,13 @@ struct flt_manifest {
 	uint64_t version;                   /* >= 1, grows per name */
 	char label[FLT_MAX_LABEL + 1];     /* free text, may be "" */
 
-	uint64_t artifact_size;
+	uint64_t artifact_size;             /* >= 1 */
 	char artifact_sha256[65];
 
 	uint32_t chunk_size;                /* 1..FLT_MANIFEST_MAX_CHUNK_SIZE */
 	uint32_t chunk_count;               /* = ceil(artifact_size / chunk_size); on the wire for cross-checking */
 	char chunk_index_sha256[65];
-	uint64_t chunk_index_size;
+	uint64_t chunk_index_size;          /* = FLT_CHUNK_INDEX_HEADER_LEN + 32 * chunk_count */
 
 	/* runtime needs; has_runtime is true for every model (false for agent/firmware) */
 	bool has_runtime;

@@ -96,9 +96,13 @@ enum flt_mqtt_event_type {
 	 * connect, so the broker resends retained state each time). */
 	FLT_MQTT_EV_CONNECTED = 1,
 	/* A connect attempt failed; another follows after the backoff unless the
-	 * owner calls flt_mqtt_disconnect(). err: FLT_EAUTH (TLS handshake or
-	 * refused identity; detail holds Paho's/OpenSSL's text), FLT_ENOCONN,
-	 * FLT_ETIMEOUT, FLT_EINCOMPAT (broker refused the protocol), FLT_EBUSY. */
+	 * owner calls flt_mqtt_disconnect(). err: FLT_EAUTH when this side's TLS
+	 * checks failed (broker certificate untrusted, expired or not yet valid,
+	 * as with an unsynced clock; detail and flt_mqtt_tls_error() hold
+	 * OpenSSL's text) or the broker refused the identity in CONNACK;
+	 * FLT_ENOCONN (unreachable, or closed before CONNACK: this is also how a
+	 * broker refusing our certificate looks, OpenSSL gives Paho no text for
+	 * the peer's alert), FLT_ETIMEOUT, FLT_EINCOMPAT (protocol refused), FLT_EBUSY. */
 	FLT_MQTT_EV_CONNECT_FAILED,
 	/* An established connection was lost; reconnection is scheduled. err:
 	 * FLT_ENOCONN, FLT_ELIMIT (broker said packet too large), FLT_ECONFLICT
@@ -165,9 +169,16 @@ void flt_mqtt_free(struct flt_mqtt *c);
  * FLT_ECONFLICT (already subscribed), FLT_ENOMEM. `filter` is copied. */
 flt_err flt_mqtt_subscribe(struct flt_mqtt *c, const char *filter, unsigned flags) FLT_WUR;
 
+/* Removes a subscription added with flt_mqtt_subscribe() (e.g. art/<sha256>/#
+ * once an artifact is complete); if connected, unsubscribes now (best effort:
+ * a failure is logged, and the filter is not renewed on the next connect).
+ * Errors: FLT_EINVAL, FLT_ENOTFOUND (not subscribed). */
+flt_err flt_mqtt_unsubscribe(struct flt_mqtt *c, const char *filter) FLT_WUR;
+
 /* Starts connecting; the outcome arrives as CONNECTED or CONNECT_FAILED, and the
  * client keeps reconnecting until flt_mqtt_disconnect(). Errors: FLT_EBUSY
- * (already started), FLT_EIO (Paho refused the request; raw code logged). */
+ * (already started), FLT_EIO / FLT_ENOMEM (this attempt could not start; raw
+ * code logged; the next one is scheduled all the same). */
 flt_err flt_mqtt_connect(struct flt_mqtt *c) FLT_WUR;
 
 /* Stops reconnecting and disconnects cleanly (no Last Will), waiting at most

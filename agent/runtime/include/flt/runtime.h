@@ -88,6 +88,7 @@ struct flt_rt_tensor {
 struct flt_rt_opts {
 	uint32_t max_batch;             /* largest batch a run may use; 0 means 1 */
 	uint32_t max_concurrency;       /* run contexts (arenas) in the pool; 0 means 1 */
+	size_t max_arena_bytes;         /* refuse plans needing a larger arena; 0: no limit */
 };
 
 /* A loaded model: one immutable plan per batch size shared by every thread,
@@ -102,7 +103,9 @@ struct flt_rt_model;
  * unsupported operator and its node.
  * Errors: FLT_EPARSE (corrupt), FLT_EUNSUPPORTED (operators, opsets, IR version,
  * data types or symbolic dimensions this runtime lacks), FLT_EINVAL (shapes
- * inconsistent), FLT_ENOMEM. On success *out is owned by the caller. */
+ * inconsistent), FLT_EINCOMPAT (max_batch > 1 but no input has a batch
+ * dimension), FLT_ELIMIT (arena over max_arena_bytes, or more than 64 MiB of
+ * constants to fold), FLT_ENOMEM. On success *out is owned by the caller. */
 FLT_WUR flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts *opts,
 				  struct flt_rt_model **out, char *err, size_t errlen);
 
