@@ -129,8 +129,7 @@ static int write_backup(struct cli *c, const char *file)
 	size_t nblobs = 0;
 	FILE *f = NULL;
 	int fd = -1, rc = CLI_FAILURE;
-	unsigned char *dbbytes = NULL;
-	size_t dblen = 0;
+	FILE *dbf = NULL;
 	flt_err e;
 	snprintf(dbtmp, sizeof(dbtmp), "%s.db.XXXXXX", file);
 	snprintf(outtmp, sizeof(outtmp), "%s.tmp.XXXXXX", file);
@@ -157,8 +156,10 @@ static int write_backup(struct cli *c, const char *file)
 	sqlite3_finalize(st);
 	sqlite3_close(snap);
 	snap = NULL;
-	if ((e = flt_file_read_all(dbtmp, BLOB_MAX, &dbbytes, &dblen, "backup.read")) != FLT_OK) {
-		rc = cli_fail(c, e, "cannot read the snapshot: %s", flt_strerror(e));
+	/* The database grows with fleet history: stream it rather than hold it. */
+	struct stat dsb;
+	if (stat(dbtmp, &dsb) != 0 || !(dbf = fopen(dbtmp, "rb"))) {
+		rc = cli_fail(c, FLT_EIO, "cannot read the snapshot: %s", strerror(errno));
 		goto out;
 	}
 	if ((fd = mkstemp(outtmp)) < 0 || !(f = fdopen(fd, "wb"))) {
@@ -178,7 +179,7 @@ static int write_backup(struct cli *c, const char *file)
 	                  BACKUP_FORMAT, (long long)reg_now_ms(), reg_schema, nblobs,
 	                  (long long)versions);
 	if ((e = tar_write_member(f, BACKUP_META, meta, (uint64_t)ml, 0644)) != FLT_OK ||
-	    (e = tar_write_member(f, BACKUP_DB, dbbytes, dblen, 0640)) != FLT_OK) {
+	    (e = tar_write_file(f, BACKUP_DB, dbf, (uint64_t)dsb.st_size, 0640)) != FLT_OK) {
 		rc = cli_fail(c, e, "cannot write '%s': %s", file, flt_strerror(e));
 		goto out;
 	}
@@ -250,7 +251,8 @@ out:
 	if (outtmp[0])
 		unlink(outtmp);
 	flt_free(blobs);
-	flt_free(dbbytes);
+	if (dbf)
+		fclose(dbf);
 	return rc;
 }
 
@@ -303,6 +305,11 @@ struct staged {
 	char (*hex)[BLOB_HEX_LEN + 1];
 	size_t n;
 };
+
+static int file_sink(void *arg, const void *p, size_t n)
+{
+	return fwrite(p, 1, n, (FILE *)arg) == n ? 0 : -1;
+}
 
 static void rm_staging(const char *dir, const struct staged *sg)
 {
@@ -406,15 +413,24 @@ static int restore(struct cli *c, const char *file)
 			}
 			have_meta = 1;
 		} else if (!strcmp(name, BACKUP_DB) && !have_db) {
-			if ((e = read_member(f, len, BLOB_MAX, &m)) != FLT_OK)
-				goto corrupt;
-			e = flt_file_write_atomic(stdb, m.p, m.len, 0640, "restore.db");
-			flt_free(m.p);
-			m.p = NULL;
-			if (e) {
-				rc = cli_fail(c, e, "cannot write '%s': %s", stdb, flt_strerror(e));
+			/* Streamed into the staging directory (private until the
+			 * final rename, so a plain write + fsync suffices). */
+			FILE *out = fopen(stdb, "wb");
+			if (!out) {
+				rc = cli_fail(c, FLT_EIO, "cannot write '%s': %s", stdb,
+				              strerror(errno));
 				goto out;
 			}
+			e = tar_read_data(f, len, file_sink, out);
+			int werr = fflush(out) != 0 || fsync(fileno(out)) != 0;
+			werr |= fclose(out) != 0;
+			if (e == FLT_EIO || (!e && werr)) {
+				rc = cli_fail(c, FLT_EIO, "cannot write '%s': %s", stdb,
+				              strerror(errno));
+				goto out;
+			}
+			if (e)
+				goto corrupt;
 			have_db = 1;
 		} else if (!strncmp(name, BLOB_PREFIX, strlen(BLOB_PREFIX)) && have_meta) {
 			const char *rest = name + strlen(BLOB_PREFIX), *hexname = rest + 3;
