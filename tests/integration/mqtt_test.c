@@ -577,6 +577,70 @@ static void test_two_clients_one_process(void **state)
 	WAIT_FOR(ra.n_msgs == 2);
 	assert_string_equal(ra.msgs[1].payload, "x");
 
+	/* Unsubscribed: b's next message there is not delivered; one b sends after
+	 * it on a still-subscribed topic is, and in order, so it marks the end. */
+	assert_int_equal(flt_mqtt_unsubscribe(a, "two/extra"), FLT_OK);
+	assert_int_equal(flt_mqtt_unsubscribe(a, "two/extra"), FLT_ENOTFOUND);
+	/* The UNSUBACK is not an event either: wait for it through a round trip. */
+	assert_int_equal(flt_mqtt_subscribe(a, "two/sync", 0), FLT_OK);
+	assert_int_equal(publish(b, "two/sync", "s", true, NULL), FLT_OK);
+	WAIT_FOR(ra.n_msgs == 3);
+	assert_int_equal(publish(b, "two/extra", "y", false, NULL), FLT_OK);
+	assert_int_equal(publish(b, "two/a/in", "end", false, NULL), FLT_OK);
+	WAIT_FOR(ra.n_msgs == 4);
+	assert_string_equal(ra.msgs[3].payload, "end");
+
+	/* An empty retained publish clears the retained message. */
+	rb.n_pubs = 0;
+	assert_int_equal(flt_mqtt_publish(b, "two/extra", NULL, 0, 1, true, 0, NULL), FLT_OK);
+	WAIT_FOR(rb.n_pubs == 1);
+	assert_int_equal(rb.pub_err[0], FLT_OK);
+	struct rec rc;
+	base_opts(&o, tt_mosq_uri(m), "dev-c");
+	struct flt_mqtt *c = client(&o, &rc, "two/extra", "two/sync", NULL);
+	assert_int_equal(flt_mqtt_connect(c), FLT_OK);
+	WAIT_FOR(rc.connected == 1);
+	assert_int_equal(publish(b, "two/sync", "after", false, NULL), FLT_OK);
+	WAIT_FOR(rc.n_msgs >= 1 && strcmp(rc.msgs[rc.n_msgs - 1].payload, "after") == 0);
+	for (int i = 0; i < rc.n_msgs; i++)
+		assert_string_not_equal(rc.msgs[i].topic, "two/extra");
+
+	drop_all();
+	tt_mosq_free(m);
+}
+
+/* Publishes the broker never acknowledged must still complete, once, when the
+ * broker comes back without the session, or their slots would leak. */
+static void test_inflight_completes_after_broker_loss(void **state)
+{
+	(void)state;
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt_opts o;
+	struct rec ra;
+
+	base_opts(&o, tt_mosq_uri(m), "if-a");
+	o.max_inflight = 4;
+	struct flt_mqtt *a = client(&o, &ra, NULL);
+	assert_int_equal(flt_mqtt_connect(a), FLT_OK);
+	WAIT_FOR(ra.connected == 1);
+
+	assert_int_equal(kill(tt_mosq_pid(m), SIGSTOP), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(publish(a, "if/t", "pending", false, NULL), FLT_OK);
+	assert_int_equal(publish(a, "if/t", "one too many", false, NULL), FLT_EBUSY);
+	assert_int_equal(tt_mosq_kill(m), 0);
+	WAIT_FOR(ra.disconnected == 1);
+	assert_int_equal(tt_mosq_restart(m), 0);
+	WAIT_FOR(ra.connected == 2 && ra.n_pubs == 4);
+	print_message("in-flight outcomes: %s %s %s %s\n", flt_errname(ra.pub_err[0]),
+		      flt_errname(ra.pub_err[1]), flt_errname(ra.pub_err[2]), flt_errname(ra.pub_err[3]));
+	/* Every slot is free again. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(publish(a, "if/t", "again", false, NULL), FLT_OK);
+	WAIT_FOR(ra.n_pubs == 8);
+	for (int i = 4; i < 8; i++)
+		assert_int_equal(ra.pub_err[i], FLT_OK);
+
 	drop_all();
 	tt_mosq_free(m);
 }
@@ -601,6 +665,7 @@ int main(void)
 		cmocka_unit_test_setup(test_packet_limit_fallback, reset),
 		cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
 		cmocka_unit_test_setup(test_two_clients_one_process, reset),
+		cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
