@@ -115,7 +115,7 @@ int cmd_model_delete(int argc, char **argv)
 	}
 	sqlite3_reset(st);
 	if ((e = reg_exec(c.reg, REG_Q_VERSION_TOMBSTONE, "ii", v.id, reg_now_ms())) != FLT_OK ||
-	    (e = reg_exec(c.reg, REG_Q_VERSION_CLEAR_CHILDREN, "i", v.id)) != FLT_OK ||
+	    (e = reg_exec(c.reg, REG_Q_VERSION_CLEAR_TAGS, "i", v.id)) != FLT_OK ||
 	    (e = reg_exec(c.reg, REG_Q_VERSION_CLEAR_METRICS, "i", v.id)) != FLT_OK ||
 	    (e = reg_exec(c.reg, REG_Q_VERSION_CLEAR_ALIASES, "i", v.id)) != FLT_OK)
 		goto fail;

@@ -266,6 +266,50 @@ out:
 	flt_free(buf);
 }
 
+/* --compare GOT WANT: every WANT/output_K.pb against GOT/output_K.pb (what
+ * `flotilla-agent infer --output-dir` wrote), with the given tolerances. */
+static int compare_dirs(const char *got_dir, const char *want_dir, double rtol, double atol)
+{
+	char **names = NULL, path[4096], err[512], why[1024];
+	size_t n = list_dir(want_dir, "output_", &names);
+	int bad = 0;
+	if (!n) {
+		printf("FAIL: no output_*.pb in %s\n", want_dir);
+		return 1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct flt_rt_tensor got = {0}, want = {0};
+		uint8_t *gb = NULL, *wb = NULL;
+		size_t gl = 0, wl = 0;
+		const char *res = NULL;
+		snprintf(path, sizeof(path), "%s/%s", want_dir, names[k]);
+		if (read_file(path, &wb, &wl) ||
+		    flt_rt_tensor_decode(wb, wl, &want, NULL, err, sizeof(err)))
+			res = "expected tensor unreadable";
+		snprintf(path, sizeof(path), "%s/%s", got_dir, names[k]);
+		if (!res && (read_file(path, &gb, &gl) ||
+			     flt_rt_tensor_decode(gb, gl, &got, NULL, err, sizeof(err))))
+			res = "output missing or unreadable";
+		if (!res)
+			res = compare(&got, &want, rtol, atol, why, sizeof(why));
+		printf("%s %s%s%s\n", res ? "FAIL" : "PASS", names[k], res ? ": " : "", res ? res : "");
+		bad |= res != NULL;
+		flt_rt_tensor_release(&got);
+		flt_rt_tensor_release(&want);
+		flt_free(gb);
+		flt_free(wb);
+	}
+	free_list(names, n);
+	return bad;
+}
+
+static int parse_tol(const char *s, double *out)
+{
+	char *end;
+	*out = strtod(s, &end);
+	return *end || !(*out >= 0);
+}
+
 int main(int argc, char **argv)
 {
 	long min_pass = 0;
@@ -279,6 +323,17 @@ int main(int argc, char **argv)
 				fprintf(stderr, "conformance: bad --min-pass\n");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--compare") && i + 2 < argc) {
+			double rtol = 1e-3, atol = 1e-7;
+			const char *got = argv[++i], *want = argv[++i];
+			for (i++; i + 1 < argc; i += 2) {
+				if ((strcmp(argv[i], "--rtol") && strcmp(argv[i], "--atol")) ||
+				    parse_tol(argv[i + 1], argv[i][2] == 'r' ? &rtol : &atol)) {
+					fprintf(stderr, "conformance: bad --compare option '%s'\n", argv[i]);
+					return 2;
+				}
+			}
+			return compare_dirs(got, want, rtol, atol);
 		} else if (!strcmp(argv[i], "--ml")) {
 			ml_outputs = 1;
 		} else if (!strcmp(argv[i], "-v")) {
@@ -286,12 +341,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
 			filter = argv[++i];
 		} else {
-			fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n");
+			fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
+				"       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
 			return 2;
 		}
 	}
 	if (i != argc - 1) {
-		fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n");
+		fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
+				"       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
 		return 2;
 	}
 	const char *dir = argv[i];

@@ -383,7 +383,41 @@ def preprocessing():
             [("Y", TensorProto.FLOAT, [n, f])], [f32(nz.transform(xte))])
 
 
+def fuzz_seed():
+    """A tiny ONNX-ML model for the fuzz corpus: Scaler, a two-tree forest
+    (every branch mode, a missing-value flag, double thresholds) with string
+    labels, and a ZipMap."""
+    tree = dict(nodes_treeids=[0, 0, 0, 0, 0, 1, 1, 1], nodes_nodeids=[0, 1, 2, 3, 4, 0, 1, 2],
+                nodes_featureids=[0, 1, 0, 0, 0, 1, 0, 0],
+                nodes_modes=["BRANCH_LT", "BRANCH_NEQ", "LEAF", "LEAF", "LEAF", "BRANCH_GTE",
+                             "LEAF", "LEAF"],
+                nodes_values=[0.5, 1.0, 0, 0, 0, -0.25, 0, 0],
+                nodes_truenodeids=[1, 2, 0, 0, 0, 1, 0, 0],
+                nodes_falsenodeids=[4, 3, 0, 0, 0, 2, 0, 0],
+                nodes_missing_value_tracks_true=[1, 0, 0, 0, 0, 0, 0, 0],
+                class_treeids=[0, 0, 0, 1, 1], class_nodeids=[2, 3, 4, 1, 2],
+                class_ids=[0, 1, 2, 1, 0], class_weights=[0.5, 1.0, 0.25, 0.75, -0.5])
+    nodes = [helper.make_node("Scaler", ["X"], ["s"], domain=ML, offset=[0.1], scale=[2.0]),
+             helper.make_node("TreeEnsembleClassifier", ["s"], ["label", "probabilities"],
+                              domain=ML, classlabels_strings=["a", "b", "c"], base_values=[0, 0, 0.1],
+                              post_transform="SOFTMAX",
+                              **as_tensors(tree, ["nodes_values", "class_weights"])),
+             helper.make_node("ZipMap", ["probabilities"], ["map"], domain=ML,
+                              classlabels_strings=["a", "b", "c"])]
+    graph = helper.make_graph(nodes, "fuzz_ml",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, [2, 2])],
+                              [helper.make_tensor_value_info("label", TensorProto.STRING, [2]),
+                               helper.make_tensor_value_info("map", TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                    helper.make_opsetid(ML, 3)])
+    model.ir_version = 8
+    path = os.path.join(HERE, "..", "..", "fuzz", "corpus", "onnx", "ml_forest_zipmap.onnx")
+    onnx.save(model, path)
+    print("wrote", os.path.normpath(path))
+
+
 if __name__ == "__main__":
     linear_models()
     tree_models()
     preprocessing()
+    fuzz_seed()
