@@ -536,9 +536,14 @@ flt_err flt_json_add_double(cJSON *obj, const char *key, double v)
 
 	if (!isfinite(v))
 		return FLT_EINVAL;
-	/* %.17g reads back as the same double; the C locale is assumed, as
-	 * cJSON's own parser assumes it. */
-	snprintf(buf, sizeof(buf), "%.17g", v);
+	/* The shortest of 15..17 significant digits that reads back as the same
+	 * double: 0.05 stays "0.05", and every value still round-trips exactly.
+	 * The C locale is assumed, as cJSON's own parser assumes it. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
 	return add_raw(obj, key, buf);
 }
 

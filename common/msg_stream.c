@@ -14,14 +14,17 @@ static const char *const tele_batch_keys[] = { "v", "epoch", "low_seq", "dropped
 static const char *const event_keys[] = { "seq",  "time", "kind",   "name",    "version",
 					  "deployment_id", "step", "reason", "message", NULL };
 static const char *const sample_keys[] = { "seq", "time", "interval_s", "health", "model", NULL };
-static const char *const health_keys[] = { "cpu_pct",   "rss_bytes", "pss_bytes", "mem_avail_bytes",
-					   "mem_total_bytes", "disk_free_bytes", "uptime_s", "temp_mc",
-					   "mqtt_tx", "mqtt_rx", NULL };
-static const char *const tx_keys[] = { "state", "events", "telemetry", "fetch", NULL };
-static const char *const rx_keys[] = { "desired", "keys", "ack", "chunks", NULL };
+static const char *const health_keys[] = { "cpu_pct",         "rss_bytes",       "pss_bytes",
+					   "private_bytes",   "mem_total_bytes", "mem_avail_bytes",
+					   "disk_free_bytes", "disk_total_bytes", "uptime_s",
+					   "temp_c",          "mqtt",            NULL };
+static const char *const mqtt_keys[] = { "sent", "received", NULL };
+/* indexed by enum flt_mqtt_purpose */
+static const char *const purpose_keys[] = { "chunks", "telemetry", "state", "other", NULL };
 static const char *const model_keys[] = { "name",     "version",   "requests", "errors",    "crashes",
 					  "latency_us", "bytes_in", "bytes_out", "last_used", NULL };
-static const char *const errors_keys[] = { "input", "runtime", "timeout", "overload", NULL };
+/* indexed by enum flt_model_error */
+static const char *const errors_keys[] = { "bad_input", "runtime", "busy", "timeout", "internal", NULL };
 static const char *const lat_keys[] = { "p50", "p95", "p99", NULL };
 
 #define MAX_CPU_PCT 100000.0
@@ -338,22 +341,30 @@ static flt_err sample_check(const struct flt_sample *s, bool with_seq, struct fl
 		const struct flt_health *h = &s->u.health;
 		if (!isfinite(h->cpu_pct) || h->cpu_pct < 0 || h->cpu_pct > MAX_CPU_PCT)
 			INVALID("health: 'cpu_pct' out of range");
-		if (h->rss_bytes > SAFE || h->pss_bytes > SAFE || h->mem_avail_bytes > SAFE ||
-		    h->mem_total_bytes > SAFE || h->disk_free_bytes > SAFE || h->uptime_s > SAFE ||
-		    h->tx_state > SAFE || h->tx_events > SAFE || h->tx_telemetry > SAFE || h->tx_fetch > SAFE ||
-		    h->rx_desired > SAFE || h->rx_keys > SAFE || h->rx_ack > SAFE || h->rx_chunks > SAFE)
+		if (h->rss_bytes > SAFE || h->pss_bytes > SAFE || h->private_bytes > SAFE ||
+		    h->mem_avail_bytes > SAFE || h->mem_total_bytes > SAFE || h->disk_free_bytes > SAFE ||
+		    h->disk_total_bytes > SAFE || h->uptime_s > SAFE)
 			INVALID("health: number above 2^53-1");
-		if (h->has_temp && (h->temp_mc < -273150 || h->temp_mc > 1000000))
-			INVALID("health: 'temp_mc' out of range");
+		if (!h->has_pss && (h->pss_bytes || h->private_bytes))
+			INVALID("health: pss/private without has_pss");
+		for (int i = 0; i < FLT_MQTT_PURPOSE_COUNT_; i++)
+			if (h->mqtt_sent[i] > SAFE || h->mqtt_received[i] > SAFE)
+				INVALID("health: mqtt bytes above 2^53-1");
+		if (h->has_temp && (!isfinite(h->temp_c) || h->temp_c < -273.15 || h->temp_c > 1000))
+			INVALID("health: 'temp_c' out of range");
+		if (!h->has_temp && h->temp_c != 0)
+			INVALID("health: temp_c without has_temp");
 	} else if (s->type == FLT_SAMPLE_MODEL) {
 		const struct flt_model_usage *m = &s->u.model;
 		if (!flt_ident_valid(m->name) || m->version < 1)
 			INVALID("model: bad name or version");
-		if (m->version > SAFE || m->requests > SAFE || m->err_input > SAFE || m->err_runtime > SAFE ||
-		    m->err_timeout > SAFE || m->err_overload > SAFE || m->crashes > SAFE || m->p50_us > SAFE ||
+		if (m->version > SAFE || m->requests > SAFE || m->crashes > SAFE || m->p50_us > SAFE ||
 		    m->p95_us > SAFE || m->p99_us > SAFE || m->bytes_in > SAFE || m->bytes_out > SAFE ||
 		    m->last_used < 0 || m->last_used > (int64_t)SAFE)
 			INVALID("model: number out of range");
+		for (int i = 0; i < FLT_MODEL_ERR_COUNT_; i++)
+			if (m->errors[i] > SAFE)
+				INVALID("model: error count above 2^53-1");
 	} else {
 		INVALID("unknown sample type");
 	}
@@ -361,35 +372,66 @@ out:
 	return rc;
 }
 
+static flt_err read_counts(const cJSON *o, const char *key, const char *const *keys, uint64_t *out, size_t n,
+			   struct flt_json_err *err)
+{
+	const cJSON *t = NULL;
+	flt_err rc = FLT_OK;
+
+	CHECK(flt_json_get_obj(o, key, &t, err));
+	CHECK(flt_json_check_keys(t, keys, err));
+	for (size_t i = 0; i < n; i++)
+		CHECK(flt_json_get_uint(t, keys[i], SAFE, &out[i], err));
+out:
+	if (rc != FLT_OK)
+		flt_json_err_prefix(err, key);
+	return rc;
+}
+
+static flt_err write_counts(cJSON *o, const char *key, const char *const *keys, const uint64_t *v, size_t n)
+{
+	cJSON *t = cJSON_AddObjectToObject(o, key);
+	flt_err rc = FLT_OK;
+
+	if (!t)
+		return FLT_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		CHECK(flt_json_add_uint(t, keys[i], v[i]));
+out:
+	return rc;
+}
+
 static flt_err read_health(const cJSON *o, struct flt_health *h, struct flt_json_err *err)
 {
 	const cJSON *t = NULL;
+	bool pss, priv;
 	flt_err rc = FLT_OK;
 
 	CHECK(flt_json_check_keys(o, health_keys, err));
 	CHECK(flt_json_get_double(o, "cpu_pct", 0, MAX_CPU_PCT, &h->cpu_pct, err));
 	CHECK(flt_json_get_uint(o, "rss_bytes", SAFE, &h->rss_bytes, err));
-	CHECK(flt_json_get_uint(o, "pss_bytes", SAFE, &h->pss_bytes, err));
-	CHECK(flt_json_get_uint(o, "mem_avail_bytes", SAFE, &h->mem_avail_bytes, err));
+	pss = flt_json_has(o, "pss_bytes");
+	priv = flt_json_has(o, "private_bytes");
+	if (pss != priv)
+		INVALID("'pss_bytes' and 'private_bytes' come together");
+	if (pss) {
+		CHECK(flt_json_get_uint(o, "pss_bytes", SAFE, &h->pss_bytes, err));
+		CHECK(flt_json_get_uint(o, "private_bytes", SAFE, &h->private_bytes, err));
+		h->has_pss = true;
+	}
 	CHECK(flt_json_get_uint(o, "mem_total_bytes", SAFE, &h->mem_total_bytes, err));
+	CHECK(flt_json_get_uint(o, "mem_avail_bytes", SAFE, &h->mem_avail_bytes, err));
 	CHECK(flt_json_get_uint(o, "disk_free_bytes", SAFE, &h->disk_free_bytes, err));
+	CHECK(flt_json_get_uint(o, "disk_total_bytes", SAFE, &h->disk_total_bytes, err));
 	CHECK(flt_json_get_uint(o, "uptime_s", SAFE, &h->uptime_s, err));
-	if (flt_json_has(o, "temp_mc")) {
-		CHECK(flt_json_get_int(o, "temp_mc", &h->temp_mc, err));
+	if (flt_json_has(o, "temp_c")) {
+		CHECK(flt_json_get_double(o, "temp_c", -273.15, 1000, &h->temp_c, err));
 		h->has_temp = true;
 	}
-	CHECK(flt_json_get_obj(o, "mqtt_tx", &t, err));
-	CHECK(flt_json_check_keys(t, tx_keys, err));
-	CHECK(flt_json_get_uint(t, "state", SAFE, &h->tx_state, err));
-	CHECK(flt_json_get_uint(t, "events", SAFE, &h->tx_events, err));
-	CHECK(flt_json_get_uint(t, "telemetry", SAFE, &h->tx_telemetry, err));
-	CHECK(flt_json_get_uint(t, "fetch", SAFE, &h->tx_fetch, err));
-	CHECK(flt_json_get_obj(o, "mqtt_rx", &t, err));
-	CHECK(flt_json_check_keys(t, rx_keys, err));
-	CHECK(flt_json_get_uint(t, "desired", SAFE, &h->rx_desired, err));
-	CHECK(flt_json_get_uint(t, "keys", SAFE, &h->rx_keys, err));
-	CHECK(flt_json_get_uint(t, "ack", SAFE, &h->rx_ack, err));
-	CHECK(flt_json_get_uint(t, "chunks", SAFE, &h->rx_chunks, err));
+	CHECK(flt_json_get_obj(o, "mqtt", &t, err));
+	CHECK(flt_json_check_keys(t, mqtt_keys, err));
+	CHECK(read_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_MQTT_PURPOSE_COUNT_, err));
+	CHECK(read_counts(t, "received", purpose_keys, h->mqtt_received, FLT_MQTT_PURPOSE_COUNT_, err));
 out:
 	if (rc != FLT_OK)
 		flt_json_err_prefix(err, "health");
@@ -405,12 +447,7 @@ static flt_err read_model(const cJSON *o, struct flt_model_usage *m, struct flt_
 	CHECK(flt_json_get_ident(o, "name", m->name, err));
 	CHECK(flt_json_get_uint(o, "version", SAFE, &m->version, err));
 	CHECK(flt_json_get_uint(o, "requests", SAFE, &m->requests, err));
-	CHECK(flt_json_get_obj(o, "errors", &t, err));
-	CHECK(flt_json_check_keys(t, errors_keys, err));
-	CHECK(flt_json_get_uint(t, "input", SAFE, &m->err_input, err));
-	CHECK(flt_json_get_uint(t, "runtime", SAFE, &m->err_runtime, err));
-	CHECK(flt_json_get_uint(t, "timeout", SAFE, &m->err_timeout, err));
-	CHECK(flt_json_get_uint(t, "overload", SAFE, &m->err_overload, err));
+	CHECK(read_counts(o, "errors", errors_keys, m->errors, FLT_MODEL_ERR_COUNT_, err));
 	CHECK(flt_json_get_uint(o, "crashes", SAFE, &m->crashes, err));
 	CHECK(flt_json_get_obj(o, "latency_us", &t, err));
 	CHECK(flt_json_check_keys(t, lat_keys, err));
@@ -474,27 +511,22 @@ static flt_err write_sample(cJSON *o, const struct flt_sample *s, bool with_seq)
 			goto out;
 		CHECK(flt_json_add_double(b, "cpu_pct", h->cpu_pct));
 		CHECK(flt_json_add_uint(b, "rss_bytes", h->rss_bytes));
-		CHECK(flt_json_add_uint(b, "pss_bytes", h->pss_bytes));
-		CHECK(flt_json_add_uint(b, "mem_avail_bytes", h->mem_avail_bytes));
+		if (h->has_pss) {
+			CHECK(flt_json_add_uint(b, "pss_bytes", h->pss_bytes));
+			CHECK(flt_json_add_uint(b, "private_bytes", h->private_bytes));
+		}
 		CHECK(flt_json_add_uint(b, "mem_total_bytes", h->mem_total_bytes));
+		CHECK(flt_json_add_uint(b, "mem_avail_bytes", h->mem_avail_bytes));
 		CHECK(flt_json_add_uint(b, "disk_free_bytes", h->disk_free_bytes));
+		CHECK(flt_json_add_uint(b, "disk_total_bytes", h->disk_total_bytes));
 		CHECK(flt_json_add_uint(b, "uptime_s", h->uptime_s));
 		if (h->has_temp)
-			CHECK(flt_json_add_int(b, "temp_mc", h->temp_mc));
+			CHECK(flt_json_add_double(b, "temp_c", h->temp_c));
 		rc = FLT_ENOMEM;
-		if (!(t = cJSON_AddObjectToObject(b, "mqtt_tx")))
+		if (!(t = cJSON_AddObjectToObject(b, "mqtt")))
 			goto out;
-		CHECK(flt_json_add_uint(t, "state", h->tx_state));
-		CHECK(flt_json_add_uint(t, "events", h->tx_events));
-		CHECK(flt_json_add_uint(t, "telemetry", h->tx_telemetry));
-		CHECK(flt_json_add_uint(t, "fetch", h->tx_fetch));
-		rc = FLT_ENOMEM;
-		if (!(t = cJSON_AddObjectToObject(b, "mqtt_rx")))
-			goto out;
-		CHECK(flt_json_add_uint(t, "desired", h->rx_desired));
-		CHECK(flt_json_add_uint(t, "keys", h->rx_keys));
-		CHECK(flt_json_add_uint(t, "ack", h->rx_ack));
-		CHECK(flt_json_add_uint(t, "chunks", h->rx_chunks));
+		CHECK(write_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_MQTT_PURPOSE_COUNT_));
+		CHECK(write_counts(t, "received", purpose_keys, h->mqtt_received, FLT_MQTT_PURPOSE_COUNT_));
 	} else {
 		const struct flt_model_usage *m = &s->u.model;
 		if (!(b = cJSON_AddObjectToObject(o, "model")))
@@ -502,13 +534,7 @@ static flt_err write_sample(cJSON *o, const struct flt_sample *s, bool with_seq)
 		CHECK(flt_json_add_str(b, "name", m->name));
 		CHECK(flt_json_add_uint(b, "version", m->version));
 		CHECK(flt_json_add_uint(b, "requests", m->requests));
-		rc = FLT_ENOMEM;
-		if (!(t = cJSON_AddObjectToObject(b, "errors")))
-			goto out;
-		CHECK(flt_json_add_uint(t, "input", m->err_input));
-		CHECK(flt_json_add_uint(t, "runtime", m->err_runtime));
-		CHECK(flt_json_add_uint(t, "timeout", m->err_timeout));
-		CHECK(flt_json_add_uint(t, "overload", m->err_overload));
+		CHECK(write_counts(b, "errors", errors_keys, m->errors, FLT_MODEL_ERR_COUNT_));
 		CHECK(flt_json_add_uint(b, "crashes", m->crashes));
 		rc = FLT_ENOMEM;
 		if (!(t = cJSON_AddObjectToObject(b, "latency_us")))

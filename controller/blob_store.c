@@ -11,7 +11,7 @@
 
 #define FLT_LOG_MODULE "blobs"
 #include "blob_store.h"
-#include "file_util.h"
+#include "flt/atomicfile.h"
 #include "flt/alloc.h"
 #include "flt/log.h"
 
@@ -69,10 +69,10 @@ static flt_err place(const char *root, const char *hex, const void *buf, size_t 
 		return FLT_OK;
 	}
 	snprintf(dir, sizeof(dir), "%s/%.2s", root, hex);
-	if ((e = fu_mkdir_p(dir)) != FLT_OK)
+	if ((e = flt_file_mkdirs(dir, 0750, "registry.blobdir")) != FLT_OK)
 		return e;
 	/* Blobs are immutable: 0444 keeps an accidental writer out. */
-	if ((e = fu_write_atomic(path, buf, len, 0444)) != FLT_OK) {
+	if ((e = flt_file_write_atomic(path, buf, len, 0444, "registry.blob")) != FLT_OK) {
 		flt_log_err("cannot write blob %s: %s", path, flt_strerror(e));
 		return e;
 	}
@@ -81,7 +81,8 @@ static flt_err place(const char *root, const char *hex, const void *buf, size_t 
 	return FLT_OK;
 }
 
-flt_err blob_put(const char *root, const void *buf, size_t len, char hex[BLOB_HEX_LEN + 1], int *created)
+flt_err blob_put(const char *root, const void *buf, size_t len, char hex[BLOB_HEX_LEN + 1],
+                 int *created)
 {
 	char h[BLOB_HEX_LEN + 1];
 	flt_err e = blob_sha256_hex(buf, len, h);

@@ -337,7 +337,7 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 			.node = st->node, .opset = st->opset, .n_in = st->n_in, .n_out = st->n_out,
 			.in = c->in_ptrs, .out = c->out_ptrs, .scratch_bytes = p->scratch_bytes[s],
 			.scratch = p->scratch_bytes[s] ? c->arena + p->scratch_off[s] : NULL,
-			.err = msg, .errlen = sizeof(msg)};
+			.state = p->state[s], .err = msg, .errlen = sizeof(msg)};
 		if ((e = st->op->run(&oc))) {
 			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
 				 msg[0] ? msg : flt_strerror(e));

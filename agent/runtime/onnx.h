@@ -52,6 +52,8 @@ struct onnx_attr {
 	size_t n_floats;
 	int64_t *ints;         /* owned */
 	size_t n_ints;
+	char **strings;        /* owned NUL-terminated copies (ONNX-ML labels, node modes) */
+	size_t n_strings;
 	struct onnx_tensor *t; /* owned */
 };
 

@@ -546,6 +546,9 @@ static void attr_clear(struct onnx_attr *a)
 	flt_free(a->s);
 	flt_free(a->floats);
 	flt_free(a->ints);
+	for (size_t i = 0; i < a->n_strings; i++)
+		flt_free(a->strings[i]);
+	flt_free(a->strings);
 	onnx_tensor_free(a->t);
 	memset(a, 0, sizeof(*a));
 }
@@ -556,7 +559,7 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 	struct pb_field f;
 	int rc;
 	flt_err e = FLT_OK;
-	size_t c_f = 0, c_i = 0;
+	size_t c_f = 0, c_i = 0, c_s = 0;
 	memset(a, 0, sizeof(*a));
 	while ((rc = pb_next(&b, &f)) > 0) {
 		switch (f.num) {
@@ -596,7 +599,8 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 			break;
 		case 7: e = push_floats(r, &a->floats, &a->n_floats, &c_f, &f, "attribute floats"); break;
 		case 8: e = push_ints(r, &a->ints, &a->n_ints, &c_i, &f, "attribute ints"); break;
-		default: break; /* graphs, strings, sparse tensors: not used by supported ops */
+		case 9: e = push_str(r, &a->strings, &a->n_strings, &c_s, &f, "attribute strings"); break;
+		default: break; /* graphs, sparse tensors: not used by supported ops */
 		}
 		if (e)
 			goto out;
@@ -611,6 +615,7 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 		else if (a->n_floats) a->type = ONNX_ATTR_FLOATS;
 		else if (a->n_ints) a->type = ONNX_ATTR_INTS;
 		else if (a->s) a->type = ONNX_ATTR_STRING;
+		else if (a->n_strings) a->type = ONNX_ATTR_STRINGS;
 	}
 out:
 	if (e)

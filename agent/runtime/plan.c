@@ -139,6 +139,7 @@ static void plan_clear(struct rt_plan *p)
 	flt_free(p->folded);
 	flt_free(p->scratch_off);
 	flt_free(p->scratch_bytes);
+	flt_free(p->state);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -252,11 +253,12 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 	p->folded = flt_calloc(m->n_steps + 1, 1);
 	p->scratch_off = flt_calloc(m->n_steps + 1, sizeof(size_t));
 	p->scratch_bytes = flt_calloc(m->n_steps + 1, sizeof(size_t));
+	p->state = flt_calloc(m->n_steps + 1, sizeof(void *));
 	p->owned = flt_calloc(m->n_vals + m->n_steps + 1, sizeof(void *));
 	last = flt_calloc(m->n_vals, sizeof(*last));
 	inp = flt_calloc(m->max_io + 1, sizeof(*inp));
 	outp = flt_calloc(m->max_io + 1, sizeof(*outp));
-	if (!p->vals || !p->off || !p->folded || !p->scratch_off || !p->scratch_bytes || !p->owned ||
+	if (!p->vals || !p->off || !p->folded || !p->scratch_off || !p->scratch_bytes || !p->state || !p->owned ||
 	    !last || !inp || !outp) {
 		e = fail(err, errlen, FLT_ENOMEM, "out of memory planning the model");
 		goto out;
@@ -301,7 +303,13 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 		struct op_ctx c = {.node = st->node, .opset = st->opset, .n_in = st->n_in,
 				   .n_out = st->n_out, .in = inp, .out = outp, .err = msg,
 				   .errlen = sizeof(msg)};
-		if ((e = st->op->infer(&c))) {
+		e = st->op->infer(&c);
+		if (c.state) {
+			/* owned at once, so every exit below frees it with the plan */
+			p->owned[p->n_owned++] = c.state;
+			p->state[s] = c.state;
+		}
+		if (e) {
 			if (needs_data)
 				*needs_data = c.needs_data;
 			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,

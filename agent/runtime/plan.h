@@ -32,6 +32,7 @@ struct rt_plan {
 	uint8_t *folded;         /* per step: 1 if computed at load */
 	size_t *scratch_off;     /* per step */
 	size_t *scratch_bytes;   /* per step */
+	void **state;            /* per step: op_ctx.state from infer (also listed in owned) */
 	void **owned;            /* folded data, flt_malloc'd */
 	size_t n_owned;
 	size_t arena_bytes;

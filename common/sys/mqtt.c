@@ -113,6 +113,7 @@ struct flt_mqtt {
 	unsigned fail_logged;
 	int64_t next_attempt_ms;
 	MQTTAsync_token sub_token;
+	bool sub_index_stale; /* subs changed since the connect-time SUBSCRIBE */
 	bool connack_session;
 	int srv_reason;
 	flt_mqtt_token next_token;
@@ -600,7 +601,9 @@ static flt_err start_attempt(struct flt_mqtt *c)
 	co.context = c;
 	if (c->will_topic) {
 		will.topicName = c->will_topic;
-		will.message = NULL;
+		/* Paho takes the binary payload only when message is NULL, and an
+		 * empty one only as a string. */
+		will.message = c->o.will_len ? NULL : "";
 		will.payload.len = (int)c->o.will_len;
 		will.payload.data = c->will_payload;
 		will.retained = c->o.will_retained ? 1 : 0;
@@ -630,6 +633,8 @@ static flt_err start_attempt(struct flt_mqtt *c)
 		err = FLT_EIO;
 	}
 out:
+	if (err == FLT_ENOMEM)
+		schedule_retry(c);
 	MQTTProperties_free(&props);
 	return err;
 }
@@ -876,6 +881,31 @@ flt_err flt_mqtt_subscribe(struct flt_mqtt *c, const char *filter, unsigned flag
 	return FLT_OK;
 }
 
+flt_err flt_mqtt_unsubscribe(struct flt_mqtt *c, const char *filter)
+{
+	if (!c || !filter)
+		return FLT_EINVAL;
+	unsigned i = 0;
+	while (i < c->n_subs && strcmp(c->subs[i].filter, filter) != 0)
+		i++;
+	if (i == c->n_subs)
+		return FLT_ENOTFOUND;
+	if (c->st == ST_UP || c->st == ST_SUBSCRIBING) {
+		MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+		int rc = MQTTAsync_unsubscribe(c->h, filter, &ro);
+		if (rc != MQTTASYNC_SUCCESS)
+			flt_log_warn("unsubscribe %s: %d (%s)", filter, rc, code_str(rc));
+	}
+	flt_free(c->subs[i].filter);
+	/* Keep the order: a connect-time SUBACK maps reason codes by index. A
+	 * SUBACK in flight for the old list is then matched by token only. */
+	memmove(&c->subs[i], &c->subs[i + 1], (c->n_subs - i - 1) * sizeof c->subs[0]);
+	c->n_subs--;
+	if (c->st == ST_SUBSCRIBING)
+		c->sub_index_stale = true;
+	return FLT_OK;
+}
+
 static void subscribe_all(struct flt_mqtt *c)
 {
 	char *filters[MAX_SUBS];
@@ -908,6 +938,7 @@ static void subscribe_all(struct flt_mqtt *c)
 		return;
 	}
 	c->sub_token = ro.token;
+	c->sub_index_stale = false;
 	for (unsigned i = 0; i < c->n_subs; i++)
 		c->subs[i].token = ro.token;
 	c->st = ST_SUBSCRIBING;
@@ -1090,6 +1121,13 @@ static void handle_ctl(struct flt_mqtt *c, struct ctl_node *n, flt_mqtt_handler 
 {
 	switch (n->type) {
 	case CTL_CONNACK:
+		if (c->st == ST_STOPPED) {
+			/* Stopped while this attempt was in flight: honour the stop. */
+			MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer5;
+			int rc = MQTTAsync_disconnect(c->h, &d);
+			flt_log_dbg("late CONNACK after stop, disconnecting: %d", rc);
+			break;
+		}
 		if (c->st != ST_CONNECTING)
 			break;
 		c->attempt = 0;
@@ -1114,7 +1152,7 @@ static void handle_ctl(struct flt_mqtt *c, struct ctl_node *n, flt_mqtt_handler 
 		break;
 	case CTL_SUBACK:
 		if (c->st == ST_SUBSCRIBING && n->token == c->sub_token) {
-			for (int i = 0; i < n->n_codes && i < (int)c->n_subs; i++)
+			for (int i = 0; i < n->n_codes && i < (int)c->n_subs && !c->sub_index_stale; i++)
 				if (n->codes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR)
 					emit_sub_failed(c, h, arg, &c->subs[i], n->codes[i]);
 			emit_connected(c, h, arg, c->connack_session);

@@ -21,6 +21,10 @@ struct stats {
 };
 
 static int verbose;
+/* ONNX-ML graphs (--ml): a label output declared as strings or a ZipMap
+ * output declared as seq(map) is accepted when the loaded model produces it
+ * as int64 / float (the runtime's mapping, agent/runtime/ops/ops_ml.h). */
+static int ml_outputs;
 
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
@@ -175,7 +179,7 @@ static void run_case(const char *group_dir, const char *name, struct stats *st)
 	for (size_t i = 0; i < an->n_inputs + an->n_outputs; i++) {
 		const struct flt_rt_value_info *vi =
 			i < an->n_inputs ? &an->inputs[i] : &an->outputs[i - an->n_inputs];
-		if (!io_ok(vi->dtype)) {
+		if (!io_ok(vi->dtype) && !(ml_outputs && i >= an->n_inputs)) {
 			printf("SKIP %s: graph %s '%s' is %s\n", name, i < an->n_inputs ? "input" : "output",
 			       vi->name, flt_rt_dtype_name(vi->dtype));
 			st->skip++;
@@ -197,6 +201,14 @@ static void run_case(const char *group_dir, const char *name, struct stats *st)
 		st->fail++;
 		goto out;
 	}
+	for (size_t k = 0; k < flt_rt_model_n_outputs(m); k++)
+		if (!io_ok(flt_rt_model_output(m, k)->dtype)) {
+			printf("FAIL %s: output '%s' is %s after load\n", name,
+			       flt_rt_model_output(m, k)->name,
+			       flt_rt_dtype_name(flt_rt_model_output(m, k)->dtype));
+			st->fail++;
+			goto out;
+		}
 	snprintf(path, sizeof(path), "%s/%s", group_dir, name);
 	n_sets = list_dir(path, "test_data_set_", &sets);
 	for (size_t s = 0; s < n_sets && !result; s++) {
@@ -254,6 +266,50 @@ out:
 	flt_free(buf);
 }
 
+/* --compare GOT WANT: every WANT/output_K.pb against GOT/output_K.pb (what
+ * `flotilla-agent infer --output-dir` wrote), with the given tolerances. */
+static int compare_dirs(const char *got_dir, const char *want_dir, double rtol, double atol)
+{
+	char **names = NULL, path[4096], err[512], why[1024];
+	size_t n = list_dir(want_dir, "output_", &names);
+	int bad = 0;
+	if (!n) {
+		printf("FAIL: no output_*.pb in %s\n", want_dir);
+		return 1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct flt_rt_tensor got = {0}, want = {0};
+		uint8_t *gb = NULL, *wb = NULL;
+		size_t gl = 0, wl = 0;
+		const char *res = NULL;
+		snprintf(path, sizeof(path), "%s/%s", want_dir, names[k]);
+		if (read_file(path, &wb, &wl) ||
+		    flt_rt_tensor_decode(wb, wl, &want, NULL, err, sizeof(err)))
+			res = "expected tensor unreadable";
+		snprintf(path, sizeof(path), "%s/%s", got_dir, names[k]);
+		if (!res && (read_file(path, &gb, &gl) ||
+			     flt_rt_tensor_decode(gb, gl, &got, NULL, err, sizeof(err))))
+			res = "output missing or unreadable";
+		if (!res)
+			res = compare(&got, &want, rtol, atol, why, sizeof(why));
+		printf("%s %s%s%s\n", res ? "FAIL" : "PASS", names[k], res ? ": " : "", res ? res : "");
+		bad |= res != NULL;
+		flt_rt_tensor_release(&got);
+		flt_rt_tensor_release(&want);
+		flt_free(gb);
+		flt_free(wb);
+	}
+	free_list(names, n);
+	return bad;
+}
+
+static int parse_tol(const char *s, double *out)
+{
+	char *end;
+	*out = strtod(s, &end);
+	return *end || !(*out >= 0);
+}
+
 int main(int argc, char **argv)
 {
 	long min_pass = 0;
@@ -267,17 +323,32 @@ int main(int argc, char **argv)
 				fprintf(stderr, "conformance: bad --min-pass\n");
 				return 2;
 			}
+		} else if (!strcmp(argv[i], "--compare") && i + 2 < argc) {
+			double rtol = 1e-3, atol = 1e-7;
+			const char *got = argv[++i], *want = argv[++i];
+			for (i++; i + 1 < argc; i += 2) {
+				if ((strcmp(argv[i], "--rtol") && strcmp(argv[i], "--atol")) ||
+				    parse_tol(argv[i + 1], argv[i][2] == 'r' ? &rtol : &atol)) {
+					fprintf(stderr, "conformance: bad --compare option '%s'\n", argv[i]);
+					return 2;
+				}
+			}
+			return compare_dirs(got, want, rtol, atol);
+		} else if (!strcmp(argv[i], "--ml")) {
+			ml_outputs = 1;
 		} else if (!strcmp(argv[i], "-v")) {
 			verbose = 1;
 		} else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
 			filter = argv[++i];
 		} else {
-			fprintf(stderr, "usage: conformance [-v] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n");
+			fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
+				"       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
 			return 2;
 		}
 	}
 	if (i != argc - 1) {
-		fprintf(stderr, "usage: conformance [-v] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n");
+		fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
+				"       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
 		return 2;
 	}
 	const char *dir = argv[i];

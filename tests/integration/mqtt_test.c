@@ -91,6 +91,15 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	}
 }
 
+/* Index of the PUBLISHED event for a token, -1 if not yet seen. */
+static int pub_index(const struct rec *r, flt_mqtt_token t)
+{
+	for (int i = 0; i < r->n_pubs; i++)
+		if (r->pub_tok[i] == t)
+			return i;
+	return -1;
+}
+
 /* Clients of the running test, all pumped by WAIT_FOR. */
 static struct {
 	struct flt_mqtt *c;
@@ -577,7 +586,125 @@ static void test_two_clients_one_process(void **state)
 	WAIT_FOR(ra.n_msgs == 2);
 	assert_string_equal(ra.msgs[1].payload, "x");
 
+	/* Unsubscribed: b's next message there is not delivered; one b sends after
+	 * it on a still-subscribed topic is, and in order, so it marks the end. */
+	assert_int_equal(flt_mqtt_unsubscribe(a, "two/extra"), FLT_OK);
+	assert_int_equal(flt_mqtt_unsubscribe(a, "two/extra"), FLT_ENOTFOUND);
+	/* The UNSUBACK is not an event either: wait for it through a round trip. */
+	assert_int_equal(flt_mqtt_subscribe(a, "two/sync", 0), FLT_OK);
+	assert_int_equal(publish(b, "two/sync", "s", true, NULL), FLT_OK);
+	WAIT_FOR(ra.n_msgs == 3);
+	assert_int_equal(publish(b, "two/extra", "y", false, NULL), FLT_OK);
+	assert_int_equal(publish(b, "two/a/in", "end", false, NULL), FLT_OK);
+	WAIT_FOR(ra.n_msgs == 4);
+	assert_string_equal(ra.msgs[3].payload, "end");
+
+	/* An empty retained publish clears the retained message. */
+	flt_mqtt_token clear = 0;
+	assert_int_equal(flt_mqtt_publish(b, "two/extra", NULL, 0, 1, true, 0, &clear), FLT_OK);
+	WAIT_FOR(pub_index(&rb, clear) >= 0);
+	assert_int_equal(rb.pub_err[pub_index(&rb, clear)], FLT_OK);
+	struct rec rc;
+	base_opts(&o, tt_mosq_uri(m), "dev-c");
+	struct flt_mqtt *c = client(&o, &rc, "two/extra", "two/sync", NULL);
+	assert_int_equal(flt_mqtt_connect(c), FLT_OK);
+	WAIT_FOR(rc.connected == 1);
+	assert_int_equal(publish(b, "two/sync", "after", false, NULL), FLT_OK);
+	WAIT_FOR(rc.n_msgs >= 1 && strcmp(rc.msgs[rc.n_msgs - 1].payload, "after") == 0);
+	for (int i = 0; i < rc.n_msgs; i++)
+		assert_string_not_equal(rc.msgs[i].topic, "two/extra");
+
 	drop_all();
+	tt_mosq_free(m);
+}
+
+/* Publishes the broker never acknowledged must still complete, once, when the
+ * broker comes back without the session, or their slots would leak. */
+static void test_inflight_completes_after_broker_loss(void **state)
+{
+	(void)state;
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt_opts o;
+	struct rec ra;
+
+	base_opts(&o, tt_mosq_uri(m), "if-a");
+	o.max_inflight = 4;
+	struct flt_mqtt *a = client(&o, &ra, NULL);
+	assert_int_equal(flt_mqtt_connect(a), FLT_OK);
+	WAIT_FOR(ra.connected == 1);
+
+	assert_int_equal(kill(tt_mosq_pid(m), SIGSTOP), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(publish(a, "if/t", "pending", false, NULL), FLT_OK);
+	assert_int_equal(publish(a, "if/t", "one too many", false, NULL), FLT_EBUSY);
+	assert_int_equal(tt_mosq_kill(m), 0);
+	WAIT_FOR(ra.disconnected == 1);
+	assert_int_equal(tt_mosq_restart(m), 0);
+	WAIT_FOR(ra.connected == 2 && ra.n_pubs == 4);
+	print_message("in-flight outcomes: %s %s %s %s\n", flt_errname(ra.pub_err[0]),
+		      flt_errname(ra.pub_err[1]), flt_errname(ra.pub_err[2]), flt_errname(ra.pub_err[3]));
+	/* Every slot is free again. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(publish(a, "if/t", "again", false, NULL), FLT_OK);
+	WAIT_FOR(ra.n_pubs == 8);
+	for (int i = 4; i < 8; i++)
+		assert_int_equal(ra.pub_err[i], FLT_OK);
+
+	drop_all();
+	tt_mosq_free(m);
+}
+
+/* The fleet simulator's shape: many sessions in one process, one owner loop. */
+static void test_many_clients_one_process(void **state)
+{
+	(void)state;
+	enum { N = 24 };
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt *cl[N];
+	static struct rec rec[N];
+	struct flt_mqtt_opts o;
+
+	for (int i = 0; i < N; i++) {
+		char id[32], filter[64];
+		snprintf(id, sizeof id, "sim-%d", i);
+		snprintf(filter, sizeof filter, "flotilla/v1/dev/sim-%d/down/#", i);
+		base_opts(&o, tt_mosq_uri(m), id);
+		memset(&rec[i], 0, sizeof rec[i]);
+		assert_int_equal(flt_mqtt_new(&o, &cl[i]), FLT_OK);
+		assert_int_equal(flt_mqtt_subscribe(cl[i], filter, 0), FLT_OK);
+		assert_int_equal(flt_mqtt_connect(cl[i]), FLT_OK);
+	}
+	int64_t dl = tt_now_ms() + WAIT_MS;
+	for (int done = 0; done < N;) {
+		assert_true(tt_now_ms() < dl);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(flt_mqtt_poll(cl[i], 0, on_event, &rec[i]), FLT_OK);
+			done += rec[i].connected == 1;
+		}
+	}
+	/* Each one publishes to the next one's down/ topic. */
+	for (int i = 0; i < N; i++) {
+		char topic[64], payload[32];
+		snprintf(topic, sizeof topic, "flotilla/v1/dev/sim-%d/down/desired", (i + 1) % N);
+		snprintf(payload, sizeof payload, "from-%d", i);
+		assert_int_equal(publish(cl[i], topic, payload, false, NULL), FLT_OK);
+	}
+	for (int done = 0; done < N;) {
+		assert_true(tt_now_ms() < dl);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(flt_mqtt_poll(cl[i], 0, on_event, &rec[i]), FLT_OK);
+			done += rec[i].n_msgs == 1 && rec[i].n_pubs == 1;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "from-%d", (i + N - 1) % N);
+		assert_string_equal(rec[i].msgs[0].payload, want);
+		assert_int_equal(rec[i].pub_err[0], FLT_OK);
+		flt_mqtt_free(cl[i]);
+	}
 	tt_mosq_free(m);
 }
 
@@ -601,6 +728,8 @@ int main(void)
 		cmocka_unit_test_setup(test_packet_limit_fallback, reset),
 		cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
 		cmocka_unit_test_setup(test_two_clients_one_process, reset),
+		cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
+		cmocka_unit_test_setup(test_many_clients_one_process, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,6 +261,11 @@ int tt_mosq_restart(struct tt_mosq *m)
 	return -1;
 }
 
+int tt_mosq_pid(struct tt_mosq *m)
+{
+	return tt_mosq_running(m) ? (int)tt_proc_pid(m->proc) : 0;
+}
+
 int tt_mosq_reload(struct tt_mosq *m)
 {
 	if (!tt_mosq_running(m))

@@ -47,6 +47,8 @@ int tt_mosq_stop(struct tt_mosq *m);
 int tt_mosq_kill(struct tt_mosq *m);
 /* Starts the stopped broker again on the same port and config; waits until ready. */
 int tt_mosq_restart(struct tt_mosq *m);
+/* The broker's process id (0 when not running), e.g. to SIGSTOP it. */
+int tt_mosq_pid(struct tt_mosq *m);
 /* SIGHUP: Mosquitto reloads its ACL and some settings. */
 int tt_mosq_reload(struct tt_mosq *m);
 

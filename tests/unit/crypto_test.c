@@ -16,6 +16,15 @@
 
 #include "flt/alloc.h"
 #include "flt/crypto.h"
+#include "flt/config.h"
+
+/* Exhaustive bit loops run ECDSA verifications by the thousand: instant on the
+ * build host, minutes under qemu. Cross builds sample every few bits; native
+ * and ASan runs cover every bit. */
+static size_t bit_stride(size_t native)
+{
+	return strcmp(FLT_ARCH, "x86_64") == 0 ? native : native * 7;
+}
 
 static void test_sha256_vectors(void **state)
 {
@@ -255,7 +264,7 @@ static void test_sign_verify(void **state)
 	assert_int_equal(flt_key_verify(a, msg, sizeof msg, sig, siglen), FLT_OK);
 	assert_int_equal(flt_key_verify(b, msg, sizeof msg, sig, siglen), FLT_EVERIFY);
 	assert_int_equal(flt_key_verify(a, msg, sizeof msg - 1, sig, siglen), FLT_EVERIFY);
-	for (size_t i = 0; i < siglen * 8; i++) {
+	for (size_t i = 0; i < siglen * 8; i += bit_stride(1)) {
 		sig[i / 8] ^= (uint8_t)(1u << (i % 8));
 		assert_int_equal(flt_key_verify(a, msg, sizeof msg, sig, siglen), FLT_EVERIFY);
 		sig[i / 8] ^= (uint8_t)(1u << (i % 8));

@@ -219,7 +219,7 @@ static void test_encode(void **state)
 	assert_int_equal(flt_json_push_int(a, -1), FLT_OK);
 	assert_int_equal(flt_json_push_str(a, "z"), FLT_OK);
 	assert_int_equal(flt_json_print(o, &out, &len), FLT_OK);
-	assert_string_equal(out, "{\"u\":9007199254740991,\"i\":-5,\"s\":\"x\",\"d\":0.10000000000000001,"
+	assert_string_equal(out, "{\"u\":9007199254740991,\"i\":-5,\"s\":\"x\",\"d\":0.1,"
 				 "\"a\":[1,-1,\"z\"]}");
 	/* and it reads back exactly */
 	cJSON *back = NULL;
@@ -228,6 +228,21 @@ static void test_encode(void **state)
 	assert_int_equal(flt_json_parse(out, len, 4096, 0, &back, NULL), FLT_OK);
 	assert_int_equal(flt_json_get_double(back, "d", 0, 1, &d, NULL), FLT_OK);
 	assert_true(d == 0.1);
+	/* a value that needs all 17 digits still reads back exactly */
+	cJSON *o2 = cJSON_CreateObject();
+	char *t2 = NULL;
+	size_t l2 = 0;
+	const double hard = 0.1 + 0.2;
+	assert_int_equal(flt_json_add_double(o2, "x", hard), FLT_OK);
+	assert_int_equal(flt_json_print(o2, &t2, &l2), FLT_OK);
+	assert_string_equal(t2, "{\"x\":0.30000000000000004}");
+	cJSON *b2 = NULL;
+	assert_int_equal(flt_json_parse(t2, l2, 100, 0, &b2, NULL), FLT_OK);
+	assert_int_equal(flt_json_get_double(b2, "x", 0, 1, &d, NULL), FLT_OK);
+	assert_true(d == hard);
+	cJSON_Delete(b2);
+	cJSON_Delete(o2);
+	flt_free(t2);
 	assert_int_equal(flt_json_get_uint(back, "u", UINT64_MAX, &u, NULL), FLT_OK);
 	assert_true(u == FLT_JSON_MAX_SAFE_INT);
 	cJSON_Delete(back);

@@ -118,6 +118,9 @@ static void test_offline_behaviour(void **state)
 	}
 	assert_int_equal(flt_mqtt_subscribe(c, "t/0", 0), FLT_ECONFLICT);
 	assert_int_equal(flt_mqtt_subscribe(c, "t/x", 0), FLT_ELIMIT);
+	assert_int_equal(flt_mqtt_unsubscribe(c, "t/0"), FLT_OK);
+	assert_int_equal(flt_mqtt_unsubscribe(c, "t/0"), FLT_ENOTFOUND);
+	assert_int_equal(flt_mqtt_subscribe(c, "t/x", 0), FLT_OK);
 	assert_int_equal(flt_mqtt_disconnect(c, 0), FLT_OK);
 	flt_mqtt_free(c);
 	flt_mqtt_free(NULL);

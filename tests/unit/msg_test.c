@@ -36,7 +36,8 @@
 	{                                                                                            \
 		type *v = flt_calloc(1, sizeof(*v));                                                 \
 		flt_err rc;                                                                          \
-		assert_non_null(v);                                                                  \
+		if (!v)                                                                              \
+			return FLT_ENOMEM;                                                           \
 		rc = parse(b, l, v, e);                                                              \
 		if (rc != FLT_OK) {                                                                  \
 			flt_free(v);                                                                 \
@@ -141,21 +142,20 @@ static void sample_telemetry(struct flt_telemetry_batch *b, struct flt_sample s[
 	s[0].type = FLT_SAMPLE_HEALTH;
 	s[0].u.health.cpu_pct = 3.25;
 	s[0].u.health.rss_bytes = 9000000;
+	s[0].u.health.has_pss = true;
 	s[0].u.health.pss_bytes = 8000000;
+	s[0].u.health.private_bytes = 7000000;
 	s[0].u.health.mem_avail_bytes = 1ull << 31;
 	s[0].u.health.mem_total_bytes = 1ull << 32;
 	s[0].u.health.disk_free_bytes = 1ull << 33;
+	s[0].u.health.disk_total_bytes = 1ull << 34;
 	s[0].u.health.uptime_s = 86400;
 	s[0].u.health.has_temp = true;
-	s[0].u.health.temp_mc = -5000;
-	s[0].u.health.tx_state = 1;
-	s[0].u.health.tx_events = 2;
-	s[0].u.health.tx_telemetry = 3;
-	s[0].u.health.tx_fetch = 4;
-	s[0].u.health.rx_desired = 5;
-	s[0].u.health.rx_keys = 6;
-	s[0].u.health.rx_ack = 7;
-	s[0].u.health.rx_chunks = 8;
+	s[0].u.health.temp_c = -5.5;
+	for (int i = 0; i < FLT_MQTT_PURPOSE_COUNT_; i++) {
+		s[0].u.health.mqtt_sent[i] = 100u + (unsigned)i;
+		s[0].u.health.mqtt_received[i] = 200u + (unsigned)i;
+	}
 	s[1].seq = 12;
 	s[1].time = 1764000000;
 	s[1].interval_s = 60;
@@ -163,10 +163,8 @@ static void sample_telemetry(struct flt_telemetry_batch *b, struct flt_sample s[
 	memcpy(s[1].u.model.name, "digits", 7);
 	s[1].u.model.version = 3;
 	s[1].u.model.requests = 1000;
-	s[1].u.model.err_input = 1;
-	s[1].u.model.err_runtime = 2;
-	s[1].u.model.err_timeout = 3;
-	s[1].u.model.err_overload = 4;
+	for (int i = 0; i < FLT_MODEL_ERR_COUNT_; i++)
+		s[1].u.model.errors[i] = 1u + (unsigned)i;
 	s[1].u.model.crashes = 0;
 	s[1].u.model.p50_us = 800;
 	s[1].u.model.p95_us = 1500;
@@ -189,6 +187,7 @@ static void test_status(void **state)
 
 	cc_round_trip(&c_status, &s, "online");
 	cc_strict(&c_status, &s, req);
+	cc_torture(&c_status, &s);
 	s.online = false;
 	cc_round_trip(&c_status, &s, "offline");
 	assert_int_equal(flt_status_parse("{\"v\":1,\"status\":\"online\"}", 25, &back, &e), FLT_OK);
@@ -212,6 +211,7 @@ static void test_state(void **state)
 	sample_state(&s, r);
 	cc_round_trip(&c_state, &s, "full");
 	cc_strict(&c_state, &s, req);
+	cc_torture(&c_state, &s);
 	assert_int_equal(flt_state_encode(&s, &text, &len), FLT_OK);
 	assert_int_equal(flt_state_parse(text, len, &back, NULL), FLT_OK);
 	assert_int_equal(back->max_packet_size, 262144);
@@ -263,6 +263,7 @@ static void test_events(void **state)
 	ev[1].message[0] = '\0';
 	cc_round_trip(&c_events, &b, "two");
 	cc_strict(&c_events, &b, req);
+	cc_torture(&c_events, &b);
 
 	/* queue items -> batch */
 	for (int i = 0; i < 2; i++)
@@ -315,6 +316,7 @@ static void test_telemetry(void **state)
 	sample_telemetry(&b, s);
 	cc_round_trip(&c_tele, &b, "health-and-model");
 	cc_strict(&c_tele, &b, req);
+	cc_torture(&c_tele, &b);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(flt_sample_item_encode(&s[i], &items[i], &lens[i]), FLT_OK);
 	struct flt_stream_item si[2] = { { 11, items[0], lens[0] }, { 12, items[1], lens[1] } };
@@ -339,6 +341,28 @@ static void test_telemetry(void **state)
 	char *text = NULL;
 	size_t len = 0;
 	assert_int_equal(flt_telemetry_encode(&b, &text, &len), FLT_EINVAL);
+	sample_telemetry(&b, s);
+	s[0].u.health.has_temp = false;
+	assert_int_equal(flt_telemetry_encode(&b, &text, &len), FLT_EINVAL); /* temp_c set without has_temp */
+	s[0].u.health.temp_c = 0;
+	s[0].u.health.has_pss = false;
+	s[0].u.health.pss_bytes = 0;
+	s[0].u.health.private_bytes = 0;
+	cc_round_trip(&c_tele, &b, "no-temp-no-pss");
+	/* pss without private on the wire */
+	const char *half = "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[{\"seq\":1,\"time\":0,"
+			   "\"interval_s\":0,\"health\":{\"cpu_pct\":0,\"rss_bytes\":0,\"pss_bytes\":0,"
+			   "\"mem_total_bytes\":0,\"mem_avail_bytes\":0,\"disk_free_bytes\":0,\"disk_total_bytes\":0,"
+			   "\"uptime_s\":0,\"mqtt\":{\"sent\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0},"
+			   "\"received\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0}}}}]}";
+	assert_int_equal(flt_telemetry_parse(half, strlen(half), &back, &e), FLT_EPARSE);
+	assert_non_null(strstr(e.msg, "come together"));
+	char *fixed = flt_strdup(half);
+	char *pp = strstr(fixed, "\"pss_bytes\":0,");
+	memcpy(pp + 1, "xss", 3);                  /* "xss_bytes" is simply unknown */
+	assert_int_equal(flt_telemetry_parse(fixed, strlen(fixed), &back, &e), FLT_EPARSE);
+	assert_non_null(strstr(e.msg, "unknown key 'xss_bytes'"));
+	flt_free(fixed);
 }
 
 static void test_ack(void **state)
@@ -353,6 +377,7 @@ static void test_ack(void **state)
 
 	cc_round_trip(&c_ack, &a, "both");
 	cc_strict(&c_ack, &a, req);
+	cc_torture(&c_ack, &a);
 	a.acks[1].stream = FLT_STREAM_TELEMETRY;
 	assert_int_equal(flt_ack_encode(&a, &text, &len), FLT_EINVAL);
 	a.acks[1].stream = FLT_STREAM_EVENTS;
@@ -387,6 +412,7 @@ static void test_fetch(void **state)
 	f.n_ranges = 3;
 	cc_round_trip(&c_fetch, &f, "three-ranges");
 	cc_strict(&c_fetch, &f, req);
+	cc_torture(&c_fetch, &f);
 
 	f.ranges[2].first = 20; /* overlaps */
 	assert_int_equal(flt_fetch_encode(&f, &text, &len), FLT_EINVAL);

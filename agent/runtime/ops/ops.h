@@ -64,6 +64,11 @@ struct op_ctx {
 	char *err;                        /* message buffer for op_fail */
 	size_t errlen;
 	int needs_data;                   /* set by op_const_* when an input is not constant */
+	/* Per-plan state an op derives once from its attributes (e.g. a tree
+	 * ensemble's node index): infer() may set it to a flt_malloc'd block,
+	 * which the plan then owns (freed with it, also if infer fails); run()
+	 * sees the same block and must only read it. */
+	void *state;
 };
 
 typedef flt_err (*op_infer_fn)(struct op_ctx *c);
@@ -175,5 +180,11 @@ extern const struct op_backend ops_expand[];
 extern const size_t ops_expand_count;
 extern const struct op_backend ops_math[];
 extern const size_t ops_math_count;
+extern const struct op_backend ops_ml_linear[];
+extern const size_t ops_ml_linear_count;
+extern const struct op_backend ops_ml_tree[];
+extern const size_t ops_ml_tree_count;
+extern const struct op_backend ops_ml_misc[];
+extern const size_t ops_ml_misc_count;
 
 #endif

@@ -21,6 +21,9 @@ static const struct op_family families[] = {
 	{ops_norm, &ops_norm_count},
 	{ops_expand, &ops_expand_count},
 	{ops_math, &ops_math_count},
+	{ops_ml_linear, &ops_ml_linear_count},
+	{ops_ml_tree, &ops_ml_tree_count},
+	{ops_ml_misc, &ops_ml_misc_count},
 };
 
 const struct op_backend *op_at(size_t i)

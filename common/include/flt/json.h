@@ -144,7 +144,8 @@ bool flt_json_utf8_valid(const char *s, size_t len);
  * double would not round-trip it), FLT_ENOMEM. */
 FLT_WUR flt_err flt_json_add_uint(cJSON *obj, const char *key, uint64_t v);
 FLT_WUR flt_err flt_json_add_int(cJSON *obj, const char *key, int64_t v);
-/* Adds a finite double printed with 17 digits (exact round trip); FLT_EINVAL if not finite. */
+/* Adds a finite double in the shortest of 15..17 significant digits that
+ * reads back exactly; FLT_EINVAL if not finite. */
 FLT_WUR flt_err flt_json_add_double(cJSON *obj, const char *key, double v);
 /* Adds a string member (copied); FLT_EINVAL for NULL, FLT_ENOMEM. */
 FLT_WUR flt_err flt_json_add_str(cJSON *obj, const char *key, const char *v);

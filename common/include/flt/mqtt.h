@@ -169,9 +169,16 @@ void flt_mqtt_free(struct flt_mqtt *c);
  * FLT_ECONFLICT (already subscribed), FLT_ENOMEM. `filter` is copied. */
 flt_err flt_mqtt_subscribe(struct flt_mqtt *c, const char *filter, unsigned flags) FLT_WUR;
 
+/* Removes a subscription added with flt_mqtt_subscribe() (e.g. art/<sha256>/#
+ * once an artifact is complete); if connected, unsubscribes now (best effort:
+ * a failure is logged, and the filter is not renewed on the next connect).
+ * Errors: FLT_EINVAL, FLT_ENOTFOUND (not subscribed). */
+flt_err flt_mqtt_unsubscribe(struct flt_mqtt *c, const char *filter) FLT_WUR;
+
 /* Starts connecting; the outcome arrives as CONNECTED or CONNECT_FAILED, and the
  * client keeps reconnecting until flt_mqtt_disconnect(). Errors: FLT_EBUSY
- * (already started), FLT_EIO (Paho refused the request; raw code logged). */
+ * (already started), FLT_EIO / FLT_ENOMEM (this attempt could not start; raw
+ * code logged; the next one is scheduled all the same). */
 flt_err flt_mqtt_connect(struct flt_mqtt *c) FLT_WUR;
 
 /* Stops reconnecting and disconnects cleanly (no Last Will), waiting at most

@@ -171,29 +171,51 @@ FLT_WUR flt_err flt_events_from_items(uint64_t epoch, uint64_t low_seq, uint64_t
 
 /* Telemetry samples: a health snapshot of the device or the consumption of
  * one model version. Counters are deltas over the interval_s seconds ending at
- * `time`; gauges are values at `time`. */
+ * `time`; gauges are values at `time`. Shapes follow what agent/health.c and
+ * agent/usage.c measure (docs/telemetry.md). */
+
+/* What MQTT payload bytes were spent on (same split as agent/health.h). */
+enum flt_mqtt_purpose {
+	FLT_MQTT_PURPOSE_CHUNKS = 0, /* artifact chunks and fetch requests */
+	FLT_MQTT_PURPOSE_TELEMETRY,  /* telemetry and events */
+	FLT_MQTT_PURPOSE_STATE,      /* desired/reported state, keys, acks, status */
+	FLT_MQTT_PURPOSE_OTHER,
+	FLT_MQTT_PURPOSE_COUNT_
+};
+
 struct flt_health {
-	double cpu_pct;              /* 0..100 * cores, agent process */
-	uint64_t rss_bytes, pss_bytes;
-	uint64_t mem_avail_bytes, mem_total_bytes;
-	uint64_t disk_free_bytes;
+	double cpu_pct;              /* agent CPU over the interval, % of one core, 0..100000 */
+	uint64_t rss_bytes;
+	bool has_pss;                /* false on kernels without smaps_rollup */
+	uint64_t pss_bytes, private_bytes;
+	uint64_t mem_total_bytes, mem_avail_bytes; /* system */
+	uint64_t disk_free_bytes, disk_total_bytes; /* data directory's filesystem */
 	uint64_t uptime_s;           /* device uptime */
 	bool has_temp;
-	int64_t temp_mc;             /* SoC temperature, milli-degrees Celsius */
-	/* MQTT payload bytes per purpose (deltas) */
-	uint64_t tx_state, tx_events, tx_telemetry, tx_fetch;
-	uint64_t rx_desired, rx_keys, rx_ack, rx_chunks;
+	double temp_c;               /* hottest thermal zone, -273.15..1000 */
+	uint64_t mqtt_sent[FLT_MQTT_PURPOSE_COUNT_];     /* deltas */
+	uint64_t mqtt_received[FLT_MQTT_PURPOSE_COUNT_];
+};
+
+/* Failed requests by kind (same kinds as agent/usage.h, without "ok"). */
+enum flt_model_error {
+	FLT_MODEL_ERR_BAD_INPUT = 0,
+	FLT_MODEL_ERR_RUNTIME,
+	FLT_MODEL_ERR_BUSY,
+	FLT_MODEL_ERR_TIMEOUT,
+	FLT_MODEL_ERR_INTERNAL,
+	FLT_MODEL_ERR_COUNT_
 };
 
 struct flt_model_usage {
 	char name[FLT_IDENT_MAX + 1];
 	uint64_t version;
-	uint64_t requests;
-	uint64_t err_input, err_runtime, err_timeout, err_overload; /* failed requests by kind */
-	uint64_t crashes;
-	uint64_t p50_us, p95_us, p99_us; /* latency of successful requests; 0 when none */
+	uint64_t requests;                        /* all outcomes */
+	uint64_t errors[FLT_MODEL_ERR_COUNT_];
+	uint64_t crashes;                         /* agent restarts while this version was active */
+	uint64_t p50_us, p95_us, p99_us;          /* latency of successful requests; 0 when none */
 	uint64_t bytes_in, bytes_out;
-	int64_t last_used;               /* Unix seconds; 0 = never */
+	int64_t last_used;                        /* Unix seconds; 0 = never */
 };
 
 enum flt_sample_type { FLT_SAMPLE_HEALTH = 0, FLT_SAMPLE_MODEL };

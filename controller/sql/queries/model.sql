@@ -82,10 +82,6 @@ JOIN models m ON m.id = a.model_id
 JOIN model_versions v ON v.id = a.version_id
 WHERE m.name = ?1 AND a.alias = ?2 AND v.deleted_ms IS NULL;
 
--- name: version_count_all
-SELECT count(*) FROM model_versions v JOIN models m ON m.id = v.model_id
-WHERE m.name = ?1 AND v.deleted_ms IS NULL;
-
 -- name: version_list
 -- ?1 name glob or NULL, ?2 JSON array of "k=v" tags every row must carry or NULL,
 -- ?3 1 to include archived versions, ?4 row limit (-1 for none).
@@ -137,9 +133,6 @@ SELECT key, value, logged_ms FROM metrics m1 WHERE version_id = ?1
             ORDER BY logged_ms DESC, id DESC LIMIT 1)
 ORDER BY key;
 
--- name: version_metric_count
-SELECT count(*) FROM metrics WHERE version_id = ?1;
-
 -- name: model_metric_history
 SELECT v.version, mt.value, mt.logged_ms
 FROM models m JOIN model_versions v ON v.model_id = m.id
@@ -184,7 +177,7 @@ SELECT device_id FROM deployments WHERE version_id = ?1 AND until_ms IS NULL ORD
 -- name: version_tombstone
 UPDATE model_versions SET deleted_ms = ?2, blob_sha256 = NULL, golden_sha256 = NULL WHERE id = ?1;
 
--- name: version_clear_children
+-- name: version_clear_tags
 DELETE FROM version_tags WHERE version_id = ?1;
 
 -- name: version_clear_metrics
@@ -195,9 +188,6 @@ DELETE FROM aliases WHERE version_id = ?1;
 
 -- name: version_blobs
 SELECT blob_sha256, golden_sha256 FROM model_versions WHERE id = ?1;
-
--- name: model_version_ids
-SELECT id FROM model_versions WHERE model_id = ?1 AND deleted_ms IS NULL ORDER BY version;
 
 -- name: update_request_insert
 INSERT INTO update_requests (model_id, version_id, target, state, requested_ms)

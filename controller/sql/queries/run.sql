@@ -24,9 +24,6 @@ WHERE r.experiment_id = ?1
 ORDER BY CASE WHEN ?3 THEN -lm.value ELSE lm.value END, r.id
 LIMIT 1;
 
--- name: run_count
-SELECT count(*) FROM runs WHERE experiment_id = ?1;
-
 -- name: run_for_version
 SELECT id FROM runs WHERE experiment_id = ?1 AND version_id = ?2 ORDER BY id LIMIT 1;
 

@@ -1,0 +1,1 @@
+BvariableJ<1Ä%C¥×BÐ8iB=OC¥£BläLBÐA CúA¨~vBÃšCòGóAWUzBwÖGC?ÖB+ùTB
