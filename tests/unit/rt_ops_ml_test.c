@@ -305,6 +305,14 @@ static void test_tree_multiclass_strings_softmax_zero(void **state)
 	assert_float_equal(z[3], 0, 0);
 	assert_float_equal(z[4], 0, 0);
 	assert_float_equal(z[5], 1, 1e-6);
+	/* analysis reports the label as the int64 tensor a run returns */
+	struct flt_rt_analysis *a = NULL;
+	assert_int_equal(flt_rt_analyze(r.buf, len, &a), FLT_OK);
+	assert_true(a->runnable);
+	assert_int_equal(a->outputs[0].dtype, I64);
+	assert_int_equal(a->outputs[0].rank, 1);
+	assert_int_equal(a->outputs[1].dtype, F);
+	flt_rt_analysis_free(a);
 	res_free(&r);
 }
 
