@@ -6,6 +6,7 @@
 #ifndef FLT_TEST_CODEC_CHECK_H
 #define FLT_TEST_CODEC_CHECK_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,66 @@ static inline void cc_strict(const struct cc_codec *c, const void *sample, const
 	/* the walk restores every mutation */
 	assert_int_equal(cc_decode_tree(c, root, &e), FLT_OK);
 	cJSON_Delete(root);
+	flt_free(text);
+}
+
+/* Allocation-failure torture (curl style): routes cJSON through flt_malloc
+ * (in this test binary only), then makes the Nth allocation fail for every N
+ * until a decode and an encode succeed. Each failure must be clean: an error,
+ * no output, no leak (the ASan build checks leaks). */
+static void *cc_hook_malloc(size_t n)
+{
+	return flt_malloc(n);
+}
+
+static inline void cc_torture(const struct cc_codec *c, const void *sample)
+{
+	cJSON_Hooks hooks = { cc_hook_malloc, flt_free };
+	char *text = NULL;
+	size_t len = 0;
+	bool dec_ok = false, enc_ok = false;
+
+	assert_int_equal(c->encode(sample, &text, &len), FLT_OK);
+	cJSON_InitHooks(&hooks);
+	for (long n = 0; n < 100000 && !(dec_ok && enc_ok); n++) {
+		void *m = NULL;
+		char *out = NULL;
+		size_t olen = 0;
+		flt_err rc;
+
+		if (!dec_ok) {
+			flt_alloc_fail_after(n);
+			rc = c->decode(text, len, &m, NULL);
+			flt_alloc_fail_reset();
+			if (rc == FLT_OK) {
+				dec_ok = true;
+				c->free(m);
+			} else {
+				/* cJSON reports a failed allocation as a parse failure */
+				if (rc != FLT_ENOMEM && rc != FLT_EPARSE)
+					fail_msg("%s: decode with allocation %ld failing returned %d", c->name, n, rc);
+				assert_null(m);
+			}
+		}
+		if (!enc_ok) {
+			flt_alloc_fail_after(n);
+			rc = c->encode(sample, &out, &olen);
+			flt_alloc_fail_reset();
+			if (rc == FLT_OK) {
+				enc_ok = true;
+				assert_int_equal(olen, len);
+				assert_memory_equal(out, text, len);
+				flt_free(out);
+			} else if (rc != FLT_ENOMEM && rc != FLT_EINVAL) {
+				/* EINVAL: the desired-state encoder re-parses each
+				 * envelope, and cJSON reports its failed allocation as
+				 * invalid text */
+				fail_msg("%s: encode with allocation %ld failing returned %d", c->name, n, rc);
+			}
+		}
+	}
+	cJSON_InitHooks(NULL);
+	assert_true(dec_ok && enc_ok);
 	flt_free(text);
 }
 

@@ -92,6 +92,7 @@ static void test_strict(void **state)
 
 	sample(&d, e);
 	cc_strict(&codec, &d, required);
+	cc_torture(&codec, &d);
 }
 
 static void test_rules(void **state)

@@ -158,6 +158,7 @@ static void test_strict(void **state)
 
 	sample_model(&m, &in, &out);
 	cc_strict(&codec, &m, required);
+	cc_torture(&codec, &m);
 }
 
 static void test_rules(void **state)
