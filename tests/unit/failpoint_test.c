@@ -202,7 +202,7 @@ static void test_crash_kills_without_atexit(void **state)
 	(void)state;
 	assert_int_equal(tu_mkdtemp(dir, sizeof(dir), "crash"), 0);
 	snprintf(marker, sizeof(marker), "%s/marker", dir);
-	pid_t pid = fork();
+	pid_t pid = tu_fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		atexit_marker_fd = open(marker, O_WRONLY | O_CREAT, 0600);
@@ -224,7 +224,7 @@ int main(void)
 {
 	/* Before any failpoint call in this process: a child sees a malformed variable
 	 * at its first use; then the parent arms through the variable. */
-	pid_t pid = fork();
+	pid_t pid = tu_fork();
 	if (pid == 0) {
 		setenv(FLT_FP_ENV, "x.y=error;broken", 1);
 		flt_log_set_sink(capture_sink, NULL);

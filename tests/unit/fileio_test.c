@@ -53,7 +53,7 @@ static int teardown(void **state)
 
 static int run_child(int (*body)(struct fx *, const char *), struct fx *f, const char *arg)
 {
-	pid_t pid = fork();
+	pid_t pid = tu_fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0)

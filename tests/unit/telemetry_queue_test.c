@@ -454,6 +454,11 @@ static void child_append(const char *path, int wfd)
 static void test_killed_mid_append_loses_nothing(void **state)
 {
 	struct fx *f = *state;
+	if (getenv("FLT_EMULATED")) {
+		/* qemu-user here crashes in fork(); the native and ASan runs cover this. */
+		fprintf(stderr, "skipped under the emulator: fork() is unreliable there\n");
+		skip();
+	}
 	int p[2];
 	assert_int_equal(pipe(p), 0);
 	pid_t pid = fork();

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -224,6 +225,11 @@ static void *record_loop(void *arg)
 static void test_concurrent_record_and_snapshot(void **state)
 {
 	(void)state;
+	if (getenv("FLT_EMULATED")) {
+		/* qemu-user here crashes in pthread_create(); native and ASan runs cover this. */
+		fprintf(stderr, "skipped under the emulator: threads are unreliable there\n");
+		skip();
+	}
 	struct flt_usage *u = NULL;
 	assert_int_equal(flt_usage_new(4, &u), FLT_OK);
 	pthread_t t[THREADS];
