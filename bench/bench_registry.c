@@ -31,9 +31,11 @@ static void quiet(int on)
 }
 
 /* Runs one flotilla command line in-process; returns its exit code. */
-static int cli(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5, const char *a6)
+static int cli(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+               const char *a6)
 {
-	const char *v[] = {"flotilla", a1, a2, a3, a4, a5, a6, "--data-dir", dd, "-o", "json", NULL};
+	const char *v[] = {"flotilla", a1,           a2, a3,   a4,     a5,
+	                   a6,         "--data-dir", dd, "-o", "json", NULL};
 	char *argv[16];
 	int n = 0;
 	for (int i = 0; i < 7; i++)
@@ -52,8 +54,8 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* Median milliseconds of `reps` runs. */
-static double time_cmd(int reps, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
-		       const char *a6)
+static double time_cmd(int reps, const char *a1, const char *a2, const char *a3, const char *a4,
+                       const char *a5, const char *a6)
 {
 	double t[64];
 	if (reps > 64)
@@ -65,7 +67,8 @@ static double time_cmd(int reps, const char *a1, const char *a2, const char *a3,
 		t[i] = (bench_now() - t0) * 1000.0;
 		quiet(0);
 		if (rc != 0) {
-			fprintf(stderr, "bench_registry: '%s %s %s' exited %d\n", a1, a2, a3 ? a3 : "", rc);
+			fprintf(stderr, "bench_registry: '%s %s %s' exited %d\n", a1, a2,
+			        a3 ? a3 : "", rc);
 			return -1;
 		}
 	}
@@ -95,21 +98,29 @@ static int populate(int names, int versions)
 		goto out;
 	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO models (name, next_version, created_ms) VALUES (?1, ?2, 0)", -1, &m,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-			       "INSERT INTO model_versions (model_id, version, format, framework, blob_sha256, size, "
-			       "ir_version, producer, param_count, param_bytes, peak_memory_bytes, runnable, "
-			       "signature_json, created_ms) SELECT ?1, ?2, format, framework, blob_sha256, size, "
-			       "ir_version, producer, param_count, param_bytes, peak_memory_bytes, runnable, "
-			       "signature_json, ?3 FROM model_versions WHERE id = 1",
-			       -1, &v, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO version_tags VALUES (?1, 'stage', ?2)", -1, &t, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO metrics (version_id, key, value, logged_ms) VALUES (?1, ?2, ?3, ?4)",
-			       -1, &mt, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO version_ops SELECT ?1, domain, op_type, count, supported FROM "
-				   "version_ops WHERE version_id = 1",
-			       -1, &op, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(
+	        db, "INSERT INTO models (name, next_version, created_ms) VALUES (?1, ?2, 0)", -1,
+	        &m, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO model_versions (model_id, version, format, framework, blob_sha256, "
+	        "size, "
+	        "ir_version, producer, param_count, param_bytes, peak_memory_bytes, runnable, "
+	        "signature_json, created_ms) SELECT ?1, ?2, format, framework, blob_sha256, size, "
+	        "ir_version, producer, param_count, param_bytes, peak_memory_bytes, runnable, "
+	        "signature_json, ?3 FROM model_versions WHERE id = 1",
+	        -1, &v, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO version_tags VALUES (?1, 'stage', ?2)", -1, &t,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO metrics (version_id, key, value, logged_ms) VALUES (?1, ?2, ?3, ?4)",
+	        -1, &mt, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        db,
+	        "INSERT INTO version_ops SELECT ?1, domain, op_type, count, supported FROM "
+	        "version_ops WHERE version_id = 1",
+	        -1, &op, NULL) != SQLITE_OK)
 		goto out;
 	for (int i = 0; i < names; i++) {
 		char name[32];
@@ -137,7 +148,8 @@ static int populate(int names, int versions)
 			sqlite3_reset(op);
 			for (int j = 0; j < 3; j++) {
 				sqlite3_bind_int64(mt, 1, vid);
-				sqlite3_bind_text(mt, 2, j == 2 ? "loss" : "acc", -1, SQLITE_STATIC);
+				sqlite3_bind_text(mt, 2, j == 2 ? "loss" : "acc", -1,
+				                  SQLITE_STATIC);
 				sqlite3_bind_double(mt, 3, 0.5 + 0.4 * k / versions + 0.001 * j);
 				sqlite3_bind_int64(mt, 4, 1700000000000LL + k * 10 + j);
 				if (sqlite3_step(mt) != SQLITE_DONE)
@@ -151,7 +163,8 @@ static int populate(int names, int versions)
 	rc = 0;
 out:
 	if (rc)
-		fprintf(stderr, "bench_registry: populate: %s\n", db ? sqlite3_errmsg(db) : "open failed");
+		fprintf(stderr, "bench_registry: populate: %s\n",
+		        db ? sqlite3_errmsg(db) : "open failed");
 	sqlite3_finalize(m);
 	sqlite3_finalize(v);
 	sqlite3_finalize(t);
@@ -180,40 +193,43 @@ int main(void)
 	 * one write transaction with its fsync). Same bytes: the blob is written once. */
 	double t0 = bench_now();
 	for (int i = 0; i < regs; i++) {
-		const char *v[] = {"flotilla", "model", "register", "onnx", "-n", "seed", "-f", model, "--metric",
-				   "acc=0.5", "--data-dir", dd, NULL};
+		const char *v[] = {"flotilla",   "model", "register", "onnx",     "-n",
+		                   "seed",       "-f",    model,      "--metric", "acc=0.5",
+		                   "--data-dir", dd,      NULL};
 		quiet(1);
 		int r = flt_controller_cli(12, (char **)v);
 		quiet(0);
 		if (r != 0) {
-			fprintf(stderr, "bench_registry: register exited %d (model %s)\n", r, model);
+			fprintf(stderr, "bench_registry: register exited %d (model %s)\n", r,
+			        model);
 			goto out;
 		}
 	}
 	double rate = regs / (bench_now() - t0);
-	snprintf(notes, sizeof(notes), "%d in-process `model register onnx` (593-byte Conv model, fsync on)", regs);
-	bench_emit("bench_registry", &(struct bench_fig){"register rate", rate, "versions/s", NULL, 0, NULL, NULL, 0,
-							 notes});
+	snprintf(notes, sizeof(notes),
+	         "%d in-process `model register onnx` (593-byte Conv model, fsync on)", regs);
+	bench_emit("bench_registry", &(struct bench_fig){"register rate", rate, "versions/s", NULL,
+	                                                 0, NULL, NULL, 0, notes});
 
 	if (populate(names, versions) != 0)
 		goto out;
 	int total = names * versions + regs;
-	snprintf(notes, sizeof(notes), "%d versions in %d names (%d each)%s; median of 15", total, names + 1,
-		 versions, full ? "" : "; BENCH=quick: 20,000 instead of 100,000");
+	snprintf(notes, sizeof(notes), "%d versions in %d names (%d each)%s; median of 15", total,
+	         names + 1, versions, full ? "" : "; BENCH=quick: 20,000 instead of 100,000");
 	double l = time_cmd(15, "model", "list", "--name", "model-0123", NULL, NULL);
 	double s = time_cmd(15, "model", "show", "model-0123:latest", NULL, NULL, NULL);
 	double m = time_cmd(15, "model", "metrics", "model-0123", "--key", "acc", NULL);
 	double g = time_cmd(15, "model", "list", "--name", "model-012*", "--tag", "stage=prod");
 	if (l < 0 || s < 0 || m < 0 || g < 0)
 		goto out;
-	bench_emit("bench_registry", &(struct bench_fig){"model list --name X", l, "ms", NULL, 0, "value", "<=", 50,
-							 notes});
-	bench_emit("bench_registry", &(struct bench_fig){"model show NAME:latest", s, "ms", NULL, 0, "value", "<=",
-							 50, notes});
-	bench_emit("bench_registry", &(struct bench_fig){"model metrics NAME --key K", m, "ms", NULL, 0, "value",
-							 "<=", 50, notes});
-	bench_emit("bench_registry", &(struct bench_fig){"model list --name GLOB --tag k=v", g, "ms", NULL, 0,
-							 "value", "<=", 50, notes});
+	bench_emit("bench_registry", &(struct bench_fig){"model list --name X", l, "ms", NULL, 0,
+	                                                 "value", "<=", 50, notes});
+	bench_emit("bench_registry", &(struct bench_fig){"model show NAME:latest", s, "ms", NULL, 0,
+	                                                 "value", "<=", 50, notes});
+	bench_emit("bench_registry", &(struct bench_fig){"model metrics NAME --key K", m, "ms",
+	                                                 NULL, 0, "value", "<=", 50, notes});
+	bench_emit("bench_registry", &(struct bench_fig){"model list --name GLOB --tag k=v", g,
+	                                                 "ms", NULL, 0, "value", "<=", 50, notes});
 	rc = 0;
 out:
 	if (!getenv("BENCH_KEEP"))

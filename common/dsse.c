@@ -75,6 +75,19 @@ flt_err flt_dsse_pae_hash(const char *payload_type, const uint8_t *payload, size
 	return flt_sha256_final(&c, out);
 }
 
+flt_err flt_trust_set_add(struct flt_trust_set *ts, const flt_key *key)
+{
+	if (!ts || !key || ts->nkeys > FLT_TRUST_MAX_KEYS)
+		return FLT_EINVAL;
+	for (size_t i = 0; i < ts->nkeys; i++)
+		if (strcmp(flt_key_id(ts->keys[i]), flt_key_id(key)) == 0)
+			return FLT_OK;
+	if (ts->nkeys == FLT_TRUST_MAX_KEYS)
+		return FLT_ELIMIT;
+	ts->keys[ts->nkeys++] = key;
+	return FLT_OK;
+}
+
 void flt_dsse_free(flt_dsse *env)
 {
 	if (!env)

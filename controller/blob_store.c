@@ -81,7 +81,8 @@ static flt_err place(const char *root, const char *hex, const void *buf, size_t 
 	return FLT_OK;
 }
 
-flt_err blob_put(const char *root, const void *buf, size_t len, char hex[BLOB_HEX_LEN + 1], int *created)
+flt_err blob_put(const char *root, const void *buf, size_t len, char hex[BLOB_HEX_LEN + 1],
+                 int *created)
 {
 	char h[BLOB_HEX_LEN + 1];
 	flt_err e = blob_sha256_hex(buf, len, h);

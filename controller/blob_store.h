@@ -24,7 +24,7 @@ FLT_WUR flt_err blob_path(const char *root, const char *hex, char *out, size_t c
 /* Stores `buf` under its hash unless a file is already there. *hex gets the
  * hash; *created (optional) is 1 when this call wrote the file. */
 FLT_WUR flt_err blob_put(const char *root, const void *buf, size_t len, char hex[BLOB_HEX_LEN + 1],
-			 int *created);
+                         int *created);
 
 /* Inside a write transaction: makes sure the blob file exists (rewriting it
  * from buf if a concurrent GC removed it) and records its row. */

@@ -13,10 +13,10 @@
 #include "model_resolve.h"
 
 static const struct cli_opt common_opts[] = {
-	{"data-dir", 0, 1, "DIR", "data directory (default $FLOTILLA_DATA_DIR or /var/lib/flotilla)"},
-	{"output", 'o', 1, "json|table", "output format (default table)"},
-	{"help", 'h', 0, NULL, "show this help"},
-	{0},
+    {"data-dir", 0, 1, "DIR", "data directory (default $FLOTILLA_DATA_DIR or /var/lib/flotilla)"},
+    {"output", 'o', 1, "json|table", "output format (default table)"},
+    {"help", 'h', 0, NULL, "show this help"},
+    {0},
 };
 
 static void print_opts(FILE *f, const struct cli_opt *o)
@@ -24,11 +24,11 @@ static void print_opts(FILE *f, const struct cli_opt *o)
 	for (; o && o->name; o++) {
 		char left[64];
 		if (o->shrt)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->name, o->has_arg ? " " : "",
-				 o->has_arg ? o->metavar : "");
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->name,
+			         o->has_arg ? " " : "", o->has_arg ? o->metavar : "");
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->has_arg ? " " : "",
-				 o->has_arg ? o->metavar : "");
+			         o->has_arg ? o->metavar : "");
 		fprintf(f, "  %-28s %s\n", left, o->help);
 	}
 }
@@ -42,10 +42,12 @@ static void help(const struct cli_spec *s)
 	       "6 verification refused\n");
 }
 
-static const struct cli_opt *find_opt(const struct cli_opt *tab, const char *name, size_t nlen, char shrt)
+static const struct cli_opt *find_opt(const struct cli_opt *tab, const char *name, size_t nlen,
+                                      char shrt)
 {
 	for (const struct cli_opt *o = tab; o && o->name; o++) {
-		if (shrt ? o->shrt == shrt : (strlen(o->name) == nlen && !strncmp(o->name, name, nlen)))
+		if (shrt ? o->shrt == shrt
+		         : (strlen(o->name) == nlen && !strncmp(o->name, name, nlen)))
 			return o;
 	}
 	return NULL;
@@ -58,7 +60,8 @@ int cli_usage(const struct cli *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "flotilla %s: %s; see 'flotilla %s --help'\n", c->spec->path, msg, c->spec->path);
+	fprintf(stderr, "flotilla %s: %s; see 'flotilla %s --help'\n", c->spec->path, msg,
+	        c->spec->path);
 	return CLI_USAGE;
 }
 
@@ -100,12 +103,14 @@ int cli_start(struct cli *c, const struct cli_spec *spec, int argc, char **argv)
 				return cli_usage(c, "unknown option '%s'", a);
 			if (eq) {
 				if (!o->has_arg)
-					return cli_usage(c, "option '--%s' takes no value", o->name);
+					return cli_usage(c, "option '--%s' takes no value",
+					                 o->name);
 				val = eq + 1;
 			}
 		} else {
 			if (a[2] != '\0')
-				return cli_usage(c, "unknown option '%s' (write short options separately)", a);
+				return cli_usage(
+				    c, "unknown option '%s' (write short options separately)", a);
 			o = find_opt(spec->opts, NULL, 0, a[1]);
 			if (!o)
 				o = find_opt(common_opts, NULL, 0, a[1]);
@@ -114,7 +119,8 @@ int cli_start(struct cli *c, const struct cli_spec *spec, int argc, char **argv)
 		}
 		if (o->has_arg && !val) {
 			if (i + 1 >= argc)
-				return cli_usage(c, "option '--%s' needs a value (%s)", o->name, o->metavar);
+				return cli_usage(c, "option '--%s' needs a value (%s)", o->name,
+				                 o->metavar);
 			val = argv[++i];
 		}
 		if (!strcmp(o->name, "help")) {
@@ -143,7 +149,8 @@ int cli_start(struct cli *c, const struct cli_spec *spec, int argc, char **argv)
 		c->n_vals++;
 	}
 	if (c->n_pos < spec->min_pos)
-		return cli_usage(c, "missing argument (usage: flotilla %s %s)", spec->path, spec->synopsis);
+		return cli_usage(c, "missing argument (usage: flotilla %s %s)", spec->path,
+		                 spec->synopsis);
 	return CLI_CONTINUE;
 }
 
@@ -187,21 +194,15 @@ const char *cli_nth(const struct cli *c, const char *name, int k)
 int cli_exit_code(flt_err e)
 {
 	switch (e) {
-	case FLT_OK:
-		return CLI_OK;
-	case FLT_ENOTFOUND:
-		return CLI_NOTFOUND;
-	case FLT_ECONFLICT:
-		return CLI_CONFLICT;
+	case FLT_OK: return CLI_OK;
+	case FLT_ENOTFOUND: return CLI_NOTFOUND;
+	case FLT_ECONFLICT: return CLI_CONFLICT;
 	case FLT_EINVAL:
 	case FLT_EPARSE:
-	case FLT_EINCOMPAT:
-		return CLI_INVALID;
+	case FLT_EINCOMPAT: return CLI_INVALID;
 	case FLT_EVERIFY:
-	case FLT_EAUTH:
-		return CLI_REFUSED;
-	default:
-		return CLI_FAILURE;
+	case FLT_EAUTH: return CLI_REFUSED;
+	default: return CLI_FAILURE;
 	}
 }
 
@@ -220,25 +221,30 @@ int cli_registry(struct cli *c, int create)
 {
 	flt_err e = flt_registry_open(c->data_dir, create, &c->reg);
 	switch (e) {
-	case FLT_OK:
-		return CLI_CONTINUE;
+	case FLT_OK: return CLI_CONTINUE;
 	case FLT_ENOTFOUND:
-		return cli_fail(c, e, "no registry in '%s'; register a model first or pass --data-dir",
-				c->data_dir);
+		return cli_fail(c, e,
+		                "no registry in '%s'; register a model first or pass --data-dir",
+		                c->data_dir);
 	case FLT_EINCOMPAT:
-		return cli_fail(c, e, "the registry in '%s' was made by a newer flotilla; upgrade flotilla",
-				c->data_dir);
+		return cli_fail(
+		    c, e, "the registry in '%s' was made by a newer flotilla; upgrade flotilla",
+		    c->data_dir);
 	case FLT_EPARSE:
-		return cli_fail(c, e, "'%s/registry.db' is not a registry database; restore it from a backup",
-				c->data_dir);
+		return cli_fail(
+		    c, e, "'%s/registry.db' is not a registry database; restore it from a backup",
+		    c->data_dir);
 	case FLT_EAUTH:
-		return cli_fail(c, e, "no permission to use the registry in '%s'; check its owner and mode",
-				c->data_dir);
+		return cli_fail(
+		    c, e, "no permission to use the registry in '%s'; check its owner and mode",
+		    c->data_dir);
 	case FLT_EBUSY:
-		return cli_fail(c, e, "the registry in '%s' stayed locked; retry when other writers finish",
-				c->data_dir);
+		return cli_fail(
+		    c, e, "the registry in '%s' stayed locked; retry when other writers finish",
+		    c->data_dir);
 	default:
-		return cli_fail(c, e, "cannot open the registry in '%s': %s", c->data_dir, flt_strerror(e));
+		return cli_fail(c, e, "cannot open the registry in '%s': %s", c->data_dir,
+		                flt_strerror(e));
 	}
 }
 
@@ -287,7 +293,8 @@ static void scalar_text(const cJSON *v, char *buf, size_t cap)
 		{
 			char one[256];
 			scalar_text(x, one, sizeof(one));
-			int k = snprintf(buf + off, cap - off, "%s%s=%s", off ? "," : "", x->string, one);
+			int k = snprintf(buf + off, cap - off, "%s%s=%s", off ? "," : "", x->string,
+			                 one);
 			if (k < 0 || (size_t)k >= cap - off)
 				break;
 			off += (size_t)k;
@@ -324,7 +331,8 @@ static void print_rows(const cJSON *arr, int indent)
 			char buf[1024];
 			if (i >= ncol)
 				break;
-			scalar_text(cJSON_GetObjectItemCaseSensitive(row, k->string), buf, sizeof(buf));
+			scalar_text(cJSON_GetObjectItemCaseSensitive(row, k->string), buf,
+			            sizeof(buf));
 			int l = (int)strlen(buf);
 			if (l > w[i])
 				w[i] = l > 60 ? 60 : l;
@@ -340,7 +348,9 @@ static void print_rows(const cJSON *arr, int indent)
 		char up[128];
 		size_t j;
 		for (j = 0; k->string[j] && j < sizeof(up) - 1; j++)
-			up[j] = (k->string[j] >= 'a' && k->string[j] <= 'z') ? (char)(k->string[j] - 32) : k->string[j];
+			up[j] = (k->string[j] >= 'a' && k->string[j] <= 'z')
+			            ? (char)(k->string[j] - 32)
+			            : k->string[j];
 		up[j] = '\0';
 		if (i + 1 < ncol)
 			printf("%-*s  ", w[i], up);
@@ -357,7 +367,8 @@ static void print_rows(const cJSON *arr, int indent)
 			char buf[1024];
 			if (i >= ncol)
 				break;
-			scalar_text(cJSON_GetObjectItemCaseSensitive(row, k->string), buf, sizeof(buf));
+			scalar_text(cJSON_GetObjectItemCaseSensitive(row, k->string), buf,
+			            sizeof(buf));
 			if (i + 1 < ncol)
 				printf("%-*s  ", w[i], buf);
 			else
@@ -376,7 +387,8 @@ static void print_object(const cJSON *o, int indent)
 		int nested_obj = 0;
 		if (cJSON_IsObject(x)) {
 			const cJSON *y;
-			cJSON_ArrayForEach(y, x) nested_obj |= cJSON_IsObject(y) || cJSON_IsArray(y);
+			cJSON_ArrayForEach(y, x) nested_obj |=
+			    cJSON_IsObject(y) || cJSON_IsArray(y);
 		}
 		if (nested_rows) {
 			printf("%*s%s:\n", indent, "", x->string);
@@ -395,14 +407,16 @@ static void print_object(const cJSON *o, int indent)
 int cli_emit(const struct cli *c, cJSON *doc)
 {
 	if (!doc) {
-		fprintf(stderr, "flotilla %s: out of memory while building the output\n", c->spec->path);
+		fprintf(stderr, "flotilla %s: out of memory while building the output\n",
+		        c->spec->path);
 		return CLI_FAILURE;
 	}
 	if (c->json) {
 		char *s = cJSON_PrintUnformatted(doc);
 		if (!s) {
 			cJSON_Delete(doc);
-			fprintf(stderr, "flotilla %s: out of memory while printing\n", c->spec->path);
+			fprintf(stderr, "flotilla %s: out of memory while printing\n",
+			        c->spec->path);
 			return CLI_FAILURE;
 		}
 		fputs(s, stdout);
@@ -427,8 +441,9 @@ flt_err cli_parse_kv(const char *s, struct cli_kv *kv)
 	size_t klen = (size_t)(eq - s), vlen = strlen(eq + 1);
 	for (size_t i = 0; i < klen; i++) {
 		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '.' || ch == '-' || ch == ':' || ch == '/'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-' ||
+		      ch == ':' || ch == '/'))
 			return FLT_EINVAL;
 	}
 	if (vlen == 0 || vlen >= sizeof(kv->value))
@@ -456,21 +471,27 @@ int cli_resolve(struct cli *c, const char *text, struct reg_version *out)
 {
 	struct flt_model_ref ref;
 	if (flt_model_ref_parse(text, &ref) != FLT_OK)
-		return cli_fail(c, FLT_EINVAL,
-				"'%s' is not a model reference; write NAME, NAME:VERSION, NAME:latest or "
-				"NAME@alias (names match [a-z0-9][a-z0-9._-]{0,63})",
-				text);
+		return cli_fail(
+		    c, FLT_EINVAL,
+		    "'%s' is not a model reference; write NAME, NAME:VERSION, NAME:latest or "
+		    "NAME@alias (names match [a-z0-9][a-z0-9._-]{0,63})",
+		    text);
 	flt_err e = reg_resolve(c->reg, &ref, out);
 	if (e == FLT_ENOTFOUND) {
 		switch (ref.kind) {
 		case FLT_REF_VERSION:
-			return cli_fail(c, e, "model '%s' has no version %" PRId64 "; see 'flotilla model list --name %s'",
-					ref.name, ref.version, ref.name);
+			return cli_fail(c, e,
+			                "model '%s' has no version %" PRId64
+			                "; see 'flotilla model list --name %s'",
+			                ref.name, ref.version, ref.name);
 		case FLT_REF_ALIAS:
-			return cli_fail(c, e, "model '%s' has no alias '%s'; see 'flotilla model show %s'",
-					ref.name, ref.alias, ref.name);
+			return cli_fail(
+			    c, e, "model '%s' has no alias '%s'; see 'flotilla model show %s'",
+			    ref.name, ref.alias, ref.name);
 		default:
-			return cli_fail(c, e, "no live version of model '%s'; see 'flotilla model list'", ref.name);
+			return cli_fail(c, e,
+			                "no live version of model '%s'; see 'flotilla model list'",
+			                ref.name);
 		}
 	}
 	if (e)

@@ -21,20 +21,20 @@ enum {
 };
 
 #define CLI_MAX_VALUES 256
-#define CLI_MAX_POS 8
+#define CLI_MAX_POS    8
 
 struct cli_opt {
-	const char *name;  /* long name without dashes */
-	char shrt;         /* short letter or 0 */
+	const char *name; /* long name without dashes */
+	char shrt;        /* short letter or 0 */
 	int has_arg;
 	const char *metavar;
 	const char *help;
 };
 
 struct cli_spec {
-	const char *path;     /* "model register" */
-	const char *synopsis; /* after the path: "onnx|generic -n NAME -f FILE" */
-	const char *about;    /* one line */
+	const char *path;           /* "model register" */
+	const char *synopsis;       /* after the path: "onnx|generic -n NAME -f FILE" */
+	const char *about;          /* one line */
 	const struct cli_opt *opts; /* terminated by {0} */
 	int min_pos, max_pos;
 };
@@ -72,7 +72,8 @@ const char *cli_nth(const struct cli *c, const char *name, int i);
 int cli_exit_code(flt_err e);
 
 /* Prints "flotilla <path>: <message>" to stderr and returns cli_exit_code(e). */
-int cli_fail(const struct cli *c, flt_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_fail(const struct cli *c, flt_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prints a usage error and returns 2. */
 int cli_usage(const struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

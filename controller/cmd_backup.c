@@ -22,18 +22,22 @@
 #include "tar_io.h"
 
 #define BACKUP_FORMAT 1
-#define BACKUP_META "flotilla-backup.json"
-#define BACKUP_DB "registry.db"
-#define BLOB_PREFIX "blobs/sha256/"
-#define BLOB_MAX ((uint64_t)SIZE_MAX > (16ULL << 30) ? (size_t)(16ULL << 30) : (size_t)(SIZE_MAX / 2))
+#define BACKUP_META   "flotilla-backup.json"
+#define BACKUP_DB     "registry.db"
+#define BLOB_PREFIX   "blobs/sha256/"
+#define BLOB_MAX                                                                                   \
+	((uint64_t)SIZE_MAX > (16ULL << 30) ? (size_t)(16ULL << 30) : (size_t)(SIZE_MAX / 2))
 
 static const struct cli_opt backup_opts[] = {{0}};
 
 static const struct cli_spec backup_spec = {
-	"backup", "FILE",
-	"Writes the registry and every blob it references to FILE (one tar), consistent while other "
-	"commands and 'flotilla serve' write.",
-	backup_opts, 1, 1,
+    "backup",
+    "FILE",
+    "Writes the registry and every blob it references to FILE (one tar), consistent while other "
+    "commands and 'flotilla serve' write.",
+    backup_opts,
+    1,
+    1,
 };
 
 /* Snapshots the live registry into `path` with the online backup API. The
@@ -62,9 +66,9 @@ static flt_err snapshot(struct flt_registry *r, const char *path, sqlite3 **out)
 	}
 	char *msg = NULL;
 	rc = sqlite3_exec(dst,
-			  "PRAGMA journal_mode=DELETE;"
-			  "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM blob_refs);",
-			  NULL, NULL, &msg);
+	                  "PRAGMA journal_mode=DELETE;"
+	                  "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM blob_refs);",
+	                  NULL, NULL, &msg);
 	sqlite3_free(msg);
 	if (rc != SQLITE_OK) {
 		e = reg_sqlerr(r, rc, "backup prune");
@@ -125,15 +129,15 @@ static int write_backup(struct cli *c, const char *file)
 	size_t nblobs = 0;
 	FILE *f = NULL;
 	int fd = -1, rc = CLI_FAILURE;
-	unsigned char *dbbytes = NULL;
-	size_t dblen = 0;
+	FILE *dbf = NULL;
 	flt_err e;
 	snprintf(dbtmp, sizeof(dbtmp), "%s.db.XXXXXX", file);
 	snprintf(outtmp, sizeof(outtmp), "%s.tmp.XXXXXX", file);
 	int dfd = mkstemp(dbtmp);
 	if (dfd < 0)
-		return cli_fail(c, FLT_EIO, "cannot create a file next to '%s': %s; check the directory", file,
-				strerror(errno));
+		return cli_fail(c, FLT_EIO,
+		                "cannot create a file next to '%s': %s; check the directory", file,
+		                strerror(errno));
 	close(dfd);
 	if ((e = snapshot(c->reg, dbtmp, &snap)) != FLT_OK) {
 		rc = cli_fail(c, e, "cannot snapshot the registry: %s", flt_strerror(e));
@@ -145,15 +149,17 @@ static int write_backup(struct cli *c, const char *file)
 	}
 	int64_t versions = 0;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(snap, "SELECT count(*) FROM model_versions WHERE deleted_ms IS NULL", -1, &st, NULL) ==
-		    SQLITE_OK &&
+	if (sqlite3_prepare_v2(snap, "SELECT count(*) FROM model_versions WHERE deleted_ms IS NULL",
+	                       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		versions = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(snap);
 	snap = NULL;
-	if ((e = flt_file_read_all(dbtmp, BLOB_MAX, &dbbytes, &dblen, "backup.read")) != FLT_OK) {
-		rc = cli_fail(c, e, "cannot read the snapshot: %s", flt_strerror(e));
+	/* The database grows with fleet history: stream it rather than hold it. */
+	struct stat dsb;
+	if (stat(dbtmp, &dsb) != 0 || !(dbf = fopen(dbtmp, "rb"))) {
+		rc = cli_fail(c, FLT_EIO, "cannot read the snapshot: %s", strerror(errno));
 		goto out;
 	}
 	if ((fd = mkstemp(outtmp)) < 0 || !(f = fdopen(fd, "wb"))) {
@@ -168,10 +174,12 @@ static int write_backup(struct cli *c, const char *file)
 	}
 	char meta[256];
 	int ml = snprintf(meta, sizeof(meta),
-			  "{\"format\":%d,\"created_ms\":%lld,\"schema_version\":%d,\"blobs\":%zu,\"versions\":%lld}\n",
-			  BACKUP_FORMAT, (long long)reg_now_ms(), reg_schema, nblobs, (long long)versions);
+	                  "{\"format\":%d,\"created_ms\":%lld,\"schema_version\":%d,\"blobs\":%zu,"
+	                  "\"versions\":%lld}\n",
+	                  BACKUP_FORMAT, (long long)reg_now_ms(), reg_schema, nblobs,
+	                  (long long)versions);
 	if ((e = tar_write_member(f, BACKUP_META, meta, (uint64_t)ml, 0644)) != FLT_OK ||
-	    (e = tar_write_member(f, BACKUP_DB, dbbytes, dblen, 0640)) != FLT_OK) {
+	    (e = tar_write_file(f, BACKUP_DB, dbf, (uint64_t)dsb.st_size, 0640)) != FLT_OK) {
 		rc = cli_fail(c, e, "cannot write '%s': %s", file, flt_strerror(e));
 		goto out;
 	}
@@ -183,15 +191,18 @@ static int write_backup(struct cli *c, const char *file)
 			goto blob_fail;
 		if ((e = flt_file_read_all(path, BLOB_MAX, &b, &blen, "backup.read")) != FLT_OK) {
 			/* Only a delete + gc racing this backup removes a referenced blob. */
-			rc = cli_fail(c, e == FLT_ENOTFOUND ? FLT_ECONFLICT : e,
-				      "blob %s vanished or is unreadable (%s); run the backup again", blobs[i].hex, flt_strerror(e));
+			rc =
+			    cli_fail(c, e == FLT_ENOTFOUND ? FLT_ECONFLICT : e,
+			             "blob %s vanished or is unreadable (%s); run the backup again",
+			             blobs[i].hex, flt_strerror(e));
 			goto out;
 		}
 		e = blob_sha256_hex(b, blen, hex);
 		if (!e && strcmp(hex, blobs[i].hex)) {
 			flt_free(b);
-			rc = cli_fail(c, FLT_EVERIFY, "blob %s does not match its hash; the store is damaged",
-				      blobs[i].hex);
+			rc = cli_fail(c, FLT_EVERIFY,
+			              "blob %s does not match its hash; the store is damaged",
+			              blobs[i].hex);
 			goto out;
 		}
 		snprintf(name, sizeof(name), BLOB_PREFIX "%.2s/%s", blobs[i].hex, blobs[i].hex);
@@ -201,7 +212,7 @@ static int write_backup(struct cli *c, const char *file)
 		if (e)
 			goto blob_fail;
 		continue;
-blob_fail:
+	blob_fail:
 		rc = cli_fail(c, e, "cannot back up blob %s: %s", blobs[i].hex, flt_strerror(e));
 		goto out;
 	}
@@ -216,7 +227,8 @@ blob_fail:
 	}
 	f = NULL;
 	if (rename(outtmp, file) != 0) {
-		rc = cli_fail(c, FLT_EIO, "cannot move the backup to '%s': %s", file, strerror(errno));
+		rc = cli_fail(c, FLT_EIO, "cannot move the backup to '%s': %s", file,
+		              strerror(errno));
 		goto out;
 	}
 	outtmp[0] = '\0';
@@ -239,7 +251,8 @@ out:
 	if (outtmp[0])
 		unlink(outtmp);
 	flt_free(blobs);
-	flt_free(dbbytes);
+	if (dbf)
+		fclose(dbf);
 	return rc;
 }
 
@@ -257,15 +270,18 @@ int cmd_backup(int argc, char **argv)
 /* ---- restore ----------------------------------------------------------------- */
 
 static const struct cli_opt restore_opts[] = {
-	{"force", 0, 0, NULL, "replace an existing registry (stop 'flotilla serve' first)"},
-	{0},
+    {"force", 0, 0, NULL, "replace an existing registry (stop 'flotilla serve' first)"},
+    {0},
 };
 
 static const struct cli_spec restore_spec = {
-	"restore", "FILE [--force]",
-	"Restores a backup into the data directory. Serials and next versions are raised above "
-	"anything published after the backup (max(stored + 1, Unix time in ms)).",
-	restore_opts, 1, 1,
+    "restore",
+    "FILE [--force]",
+    "Restores a backup into the data directory. Serials and next versions are raised above "
+    "anything published after the backup (max(stored + 1, Unix time in ms)).",
+    restore_opts,
+    1,
+    1,
 };
 
 struct membuf {
@@ -290,6 +306,11 @@ struct staged {
 	size_t n;
 };
 
+static int file_sink(void *arg, const void *p, size_t n)
+{
+	return fwrite(p, 1, n, (FILE *)arg) == n ? 0 : -1;
+}
+
 static void rm_staging(const char *dir, const struct staged *sg)
 {
 	char p[4200];
@@ -300,7 +321,7 @@ static void rm_staging(const char *dir, const struct staged *sg)
 		rmdir(p);
 	}
 	static const char *const files[] = {"registry.db", "registry.db-wal", "registry.db-shm",
-					    "registry.db-journal"};
+	                                    "registry.db-journal"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
 		unlink(p);
@@ -346,9 +367,10 @@ static int restore(struct cli *c, const char *file)
 	staging[0] = '\0';
 	if (stat(dbpath, &sb) == 0 && !cli_flag(c, "force"))
 		return cli_fail(c, FLT_ECONFLICT,
-				"'%s' already holds a registry; restore into an empty --data-dir or pass --force "
-				"(after stopping 'flotilla serve')",
-				c->data_dir);
+		                "'%s' already holds a registry; restore into an empty --data-dir "
+		                "or pass --force "
+		                "(after stopping 'flotilla serve')",
+		                c->data_dir);
 	if (!(f = fopen(file, "rb")))
 		return cli_fail(c, FLT_EINVAL, "cannot open '%s': %s", file, strerror(errno));
 	if ((e = flt_file_mkdirs(blob_root, 0750, NULL)) != FLT_OK) {
@@ -358,8 +380,8 @@ static int restore(struct cli *c, const char *file)
 	snprintf(staging, sizeof(staging), "%s/.restore-XXXXXX", c->data_dir);
 	if (!mkdtemp(staging)) {
 		staging[0] = '\0';
-		rc = cli_fail(c, FLT_EIO, "cannot create a staging directory in '%s': %s", c->data_dir,
-			      strerror(errno));
+		rc = cli_fail(c, FLT_EIO, "cannot create a staging directory in '%s': %s",
+		              c->data_dir, strerror(errno));
 		goto out;
 	}
 	snprintf(stdb, sizeof(stdb), "%s/registry.db", staging);
@@ -384,38 +406,52 @@ static int restore(struct cli *c, const char *file)
 			flt_free(m.p);
 			m.p = NULL;
 			if (!ok) {
-				rc = cli_fail(c, FLT_EINCOMPAT, "'%s' is a backup format this flotilla does not read", file);
+				rc = cli_fail(c, FLT_EINCOMPAT,
+				              "'%s' is a backup format this flotilla does not read",
+				              file);
 				goto out;
 			}
 			have_meta = 1;
 		} else if (!strcmp(name, BACKUP_DB) && !have_db) {
-			if ((e = read_member(f, len, BLOB_MAX, &m)) != FLT_OK)
-				goto corrupt;
-			e = flt_file_write_atomic(stdb, m.p, m.len, 0640, "restore.db");
-			flt_free(m.p);
-			m.p = NULL;
-			if (e) {
-				rc = cli_fail(c, e, "cannot write '%s': %s", stdb, flt_strerror(e));
+			/* Streamed into the staging directory (private until the
+			 * final rename, so a plain write + fsync suffices). */
+			FILE *out = fopen(stdb, "wb");
+			if (!out) {
+				rc = cli_fail(c, FLT_EIO, "cannot write '%s': %s", stdb,
+				              strerror(errno));
 				goto out;
 			}
+			e = tar_read_data(f, len, file_sink, out);
+			int werr = fflush(out) != 0 || fsync(fileno(out)) != 0;
+			werr |= fclose(out) != 0;
+			if (e == FLT_EIO || (!e && werr)) {
+				rc = cli_fail(c, FLT_EIO, "cannot write '%s': %s", stdb,
+				              strerror(errno));
+				goto out;
+			}
+			if (e)
+				goto corrupt;
 			have_db = 1;
 		} else if (!strncmp(name, BLOB_PREFIX, strlen(BLOB_PREFIX)) && have_meta) {
 			const char *rest = name + strlen(BLOB_PREFIX), *hexname = rest + 3;
 			char hex[BLOB_HEX_LEN + 1];
-			if (strlen(rest) != 3 + BLOB_HEX_LEN || rest[2] != '/' || !blob_hex_valid(hexname) ||
-			    strncmp(rest, hexname, 2))
+			if (strlen(rest) != 3 + BLOB_HEX_LEN || rest[2] != '/' ||
+			    !blob_hex_valid(hexname) || strncmp(rest, hexname, 2))
 				goto corrupt;
 			if ((e = read_member(f, len, BLOB_MAX, &m)) != FLT_OK)
 				goto corrupt;
 			e = blob_sha256_hex(m.p, m.len, hex);
 			if (!e && strcmp(hex, hexname)) {
-				rc = cli_fail(c, FLT_EVERIFY, "blob %s in '%s' does not match its hash; the backup is "
-							      "damaged, nothing restored",
-					      hexname, file);
+				rc = cli_fail(
+				    c, FLT_EVERIFY,
+				    "blob %s in '%s' does not match its hash; the backup is "
+				    "damaged, nothing restored",
+				    hexname, file);
 				goto out;
 			}
 			if (!e) {
-				char(*g)[BLOB_HEX_LEN + 1] = flt_reallocarray(sg.hex, sg.n + 1, sizeof(*sg.hex));
+				char(*g)[BLOB_HEX_LEN + 1] =
+				    flt_reallocarray(sg.hex, sg.n + 1, sizeof(*sg.hex));
 				if (!g)
 					e = FLT_ENOMEM;
 				else
@@ -428,7 +464,8 @@ static int restore(struct cli *c, const char *file)
 			flt_free(m.p);
 			m.p = NULL;
 			if (e) {
-				rc = cli_fail(c, e, "cannot store blob %s: %s", hexname, flt_strerror(e));
+				rc = cli_fail(c, e, "cannot store blob %s: %s", hexname,
+				              flt_strerror(e));
 				goto out;
 			}
 			nblobs++;
@@ -440,13 +477,17 @@ static int restore(struct cli *c, const char *file)
 		goto corrupt;
 	/* Open the staged copy as a registry: upgrades an older schema. */
 	if ((e = flt_registry_open(staging, 0, &r)) != FLT_OK) {
-		rc = cli_fail(c, e, "the database in '%s' does not open as a registry: %s; nothing restored", file,
-			      flt_strerror(e));
+		rc = cli_fail(
+		    c, e, "the database in '%s' does not open as a registry: %s; nothing restored",
+		    file, flt_strerror(e));
 		goto out;
 	}
 	int64_t ok_check = 0;
-	if ((e = reg_query_int(r, REG_Q_RESTORE_QUICK_CHECK, &ok_check, "")) != FLT_OK || ok_check != 1) {
-		rc = cli_fail(c, FLT_EVERIFY, "the database in '%s' fails its integrity check; nothing restored", file);
+	if ((e = reg_query_int(r, REG_Q_RESTORE_QUICK_CHECK, &ok_check, "")) != FLT_OK ||
+	    ok_check != 1) {
+		rc = cli_fail(c, FLT_EVERIFY,
+		              "the database in '%s' fails its integrity check; nothing restored",
+		              file);
 		goto out;
 	}
 	/* Every referenced blob must now be in the store. */
@@ -457,10 +498,13 @@ static int restore(struct cli *c, const char *file)
 	while (!(e = reg_step(r, st, &row)) && row) {
 		char path[4300];
 		const char *h = (const char *)sqlite3_column_text(st, 0);
-		if (!h || blob_path(stage_root, h, path, sizeof(path)) != FLT_OK || stat(path, &sb) != 0) {
+		if (!h || blob_path(stage_root, h, path, sizeof(path)) != FLT_OK ||
+		    stat(path, &sb) != 0) {
 			sqlite3_reset(st);
-			rc = cli_fail(c, FLT_EVERIFY, "'%s' lacks blob %s that its registry references; nothing restored",
-				      file, h ? h : "?");
+			rc = cli_fail(
+			    c, FLT_EVERIFY,
+			    "'%s' lacks blob %s that its registry references; nothing restored",
+			    file, h ? h : "?");
 			goto out;
 		}
 	}
@@ -475,7 +519,8 @@ static int restore(struct cli *c, const char *file)
 	char names[16][64];
 	int nc = 0;
 	while (!(e = reg_step(r, st, &row)) && row && nc < 16)
-		snprintf(names[nc++], sizeof(names[0]), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(names[nc++], sizeof(names[0]), "%s",
+		         (const char *)sqlite3_column_text(st, 0));
 	sqlite3_reset(st);
 	for (int i = 0; !e && i < nc; i++)
 		e = reg_exec(r, REG_Q_COUNTER_RAISE, "ti", names[i], floor);
@@ -492,7 +537,7 @@ static int restore(struct cli *c, const char *file)
 		goto dberr;
 	while (!(e = reg_step(r, st, &row)) && row)
 		cJSON_AddNumberToObject(counters, (const char *)sqlite3_column_text(st, 0),
-					(double)sqlite3_column_int64(st, 1));
+		                        (double)sqlite3_column_int64(st, 1));
 	sqlite3_reset(st);
 	int schema = 0;
 	e = reg_schema_version(r, &schema);
@@ -505,10 +550,12 @@ static int restore(struct cli *c, const char *file)
 		snprintf(dir, sizeof(dir), "%s/%.2s", blob_root, sg.hex[i]);
 		if (stat(to, &sb) == 0)
 			continue; /* same bytes already stored */
-		if (flt_file_mkdirs(dir, 0750, NULL) != FLT_OK || rename(from, to) != 0 || flt_fio_fsync_dir(dir, NULL) != FLT_OK) {
+		if (flt_file_mkdirs(dir, 0750, NULL) != FLT_OK || rename(from, to) != 0 ||
+		    flt_fio_fsync_dir(dir, NULL) != FLT_OK) {
 			cJSON_Delete(doc);
 			cJSON_Delete(counters);
-			rc = cli_fail(c, FLT_EIO, "cannot move blob %s into the store: %s", sg.hex[i], strerror(errno));
+			rc = cli_fail(c, FLT_EIO, "cannot move blob %s into the store: %s",
+			              sg.hex[i], strerror(errno));
 			goto out;
 		}
 	}
@@ -521,7 +568,8 @@ static int restore(struct cli *c, const char *file)
 	if (rename(stdb, dbpath) != 0 || flt_fio_fsync_dir(c->data_dir, NULL) != FLT_OK) {
 		cJSON_Delete(doc);
 		cJSON_Delete(counters);
-		rc = cli_fail(c, FLT_EIO, "cannot move the restored registry into place: %s", strerror(errno));
+		rc = cli_fail(c, FLT_EIO, "cannot move the restored registry into place: %s",
+		              strerror(errno));
 		goto out;
 	}
 	if (doc) {
@@ -536,8 +584,10 @@ static int restore(struct cli *c, const char *file)
 	rc = cli_emit(c, doc);
 	goto out;
 corrupt:
-	rc = cli_fail(c, FLT_EINVAL, "'%s' is not a complete flotilla backup (truncated or corrupt); nothing restored",
-		      file);
+	rc = cli_fail(
+	    c, FLT_EINVAL,
+	    "'%s' is not a complete flotilla backup (truncated or corrupt); nothing restored",
+	    file);
 	goto out;
 dberr:
 	rc = cli_fail(c, e, "cannot finish the restore: %s; nothing restored", flt_strerror(e));
@@ -559,6 +609,7 @@ int cmd_restore(int argc, char **argv)
 	if ((rc = cli_start(&c, &restore_spec, argc, argv)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if (flt_file_mkdirs(c.data_dir, 0750, NULL) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, FLT_EIO, "cannot create '%s': %s", c.data_dir, strerror(errno)));
+		return cli_end(&c, cli_fail(&c, FLT_EIO, "cannot create '%s': %s", c.data_dir,
+		                            strerror(errno)));
 	return cli_end(&c, restore(&c, c.pos[0]));
 }

@@ -12,20 +12,20 @@ struct sub {
 };
 
 static const struct sub subs[] = {
-	{"register", "register an ONNX or generic model file as a new version", cmd_model_register},
-	{"list", "list versions (--name GLOB, --tag k=v)", cmd_model_list},
-	{"show", "everything about one version", cmd_model_show},
-	{"lineage", "what made a version and what was made from it", cmd_model_lineage},
-	{"diff", "signature, operator, size, parameter and metric changes", cmd_model_diff},
-	{"metrics", "a metric's history across versions", cmd_model_metrics},
-	{"metric", "metric log REF k=v: record metrics later", cmd_model_metric},
-	{"tag", "tag add|rm REF k=v|k", cmd_model_tag},
-	{"alias", "alias set REF ALIAS | alias rm NAME ALIAS", cmd_model_alias},
-	{"archive", "hide a version from latest and new rollouts", cmd_model_archive},
-	{"delete", "delete a version no device runs", cmd_model_delete},
-	{"gc", "collect unreferenced blobs", cmd_model_gc},
-	{"promote", "register an experiment's best run under a new name", cmd_model_promote},
-	{"update", "request that every device running NAME moves to a version", cmd_model_update},
+    {"register", "register an ONNX or generic model file as a new version", cmd_model_register},
+    {"list", "list versions (--name GLOB, --tag k=v)", cmd_model_list},
+    {"show", "everything about one version", cmd_model_show},
+    {"lineage", "what made a version and what was made from it", cmd_model_lineage},
+    {"diff", "signature, operator, size, parameter and metric changes", cmd_model_diff},
+    {"metrics", "a metric's history across versions", cmd_model_metrics},
+    {"metric", "metric log REF k=v: record metrics later", cmd_model_metric},
+    {"tag", "tag add|rm REF k=v|k", cmd_model_tag},
+    {"alias", "alias set REF ALIAS | alias rm NAME ALIAS", cmd_model_alias},
+    {"archive", "hide a version from latest and new rollouts", cmd_model_archive},
+    {"delete", "delete a version no device runs", cmd_model_delete},
+    {"gc", "collect unreferenced blobs", cmd_model_gc},
+    {"promote", "register an experiment's best run under a new name", cmd_model_promote},
+    {"update", "request that every device running NAME moves to a version", cmd_model_update},
 };
 
 static void usage(FILE *f)
@@ -49,6 +49,7 @@ int cmd_model(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(argv[1], subs[i].name))
 			return subs[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "flotilla model: unknown subcommand '%s'; see 'flotilla model --help'\n", argv[1]);
+	fprintf(stderr, "flotilla model: unknown subcommand '%s'; see 'flotilla model --help'\n",
+	        argv[1]);
 	return CLI_USAGE;
 }

@@ -14,9 +14,12 @@
 static const struct cli_opt no_opts[] = {{0}};
 
 static const struct cli_spec spec = {
-	"model diff", "REF_A REF_B",
-	"Compares two versions from the point of view of an application written against REF_A.",
-	no_opts, 2, 2,
+    "model diff",
+    "REF_A REF_B",
+    "Compares two versions from the point of view of an application written against REF_A.",
+    no_opts,
+    2,
+    2,
 };
 
 static void add_delta(cJSON *doc, const char *key, const cJSON *a, const cJSON *b)
@@ -24,8 +27,12 @@ static void add_delta(cJSON *doc, const char *key, const cJSON *a, const cJSON *
 	cJSON *o = cJSON_AddObjectToObject(doc, key);
 	if (!o)
 		return;
-	cJSON_AddItemToObject(o, "a", a && cJSON_IsNumber(a) ? cJSON_CreateNumber(a->valuedouble) : cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "b", b && cJSON_IsNumber(b) ? cJSON_CreateNumber(b->valuedouble) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "a",
+	                      a && cJSON_IsNumber(a) ? cJSON_CreateNumber(a->valuedouble)
+	                                             : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "b",
+	                      b && cJSON_IsNumber(b) ? cJSON_CreateNumber(b->valuedouble)
+	                                             : cJSON_CreateNull());
 	if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
 		cJSON_AddNumberToObject(o, "delta", b->valuedouble - a->valuedouble);
 	else
@@ -39,8 +46,10 @@ static const cJSON *find_op(const cJSON *ops, const cJSON *op)
 	const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "op_type"));
 	cJSON_ArrayForEach(x, ops)
 	{
-		const char *d2 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "domain"));
-		const char *t2 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "op_type"));
+		const char *d2 =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "domain"));
+		const char *t2 =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "op_type"));
 		if (d && t && d2 && t2 && !strcmp(d, d2) && !strcmp(t, t2))
 			return x;
 	}
@@ -60,7 +69,8 @@ static void op_text(const cJSON *op, char *buf, size_t cap)
 static void diff_ops(cJSON *doc, const cJSON *a, const cJSON *b)
 {
 	cJSON *o = cJSON_AddObjectToObject(doc, "operators");
-	cJSON *added = cJSON_AddArrayToObject(o, "added"), *removed = cJSON_AddArrayToObject(o, "removed");
+	cJSON *added = cJSON_AddArrayToObject(o, "added"),
+	      *removed = cJSON_AddArrayToObject(o, "removed");
 	cJSON *changed = cJSON_AddArrayToObject(o, "count_changed");
 	const cJSON *x;
 	char buf[160];
@@ -99,11 +109,13 @@ static void diff_opsets(cJSON *doc, const cJSON *a, const cJSON *b)
 	for (int pass = 0; pass < 2; pass++) {
 		cJSON_ArrayForEach(x, (pass ? b : a))
 		{
-			const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "domain"));
+			const char *d =
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "domain"));
 			const cJSON *other = NULL;
 			cJSON_ArrayForEach(y, (pass ? a : b))
 			{
-				const char *d2 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(y, "domain"));
+				const char *d2 = cJSON_GetStringValue(
+				    cJSON_GetObjectItemCaseSensitive(y, "domain"));
 				if (d && d2 && !strcmp(d, d2))
 					other = y;
 			}
@@ -112,11 +124,14 @@ static void diff_opsets(cJSON *doc, const cJSON *a, const cJSON *b)
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "domain", d ? d : "?");
 			const cJSON *va = pass ? other : x, *vb = pass ? x : other;
-			add_delta(o, "version", va ? cJSON_GetObjectItemCaseSensitive(va, "version") : NULL,
-				  vb ? cJSON_GetObjectItemCaseSensitive(vb, "version") : NULL);
+			add_delta(o, "version",
+			          va ? cJSON_GetObjectItemCaseSensitive(va, "version") : NULL,
+			          vb ? cJSON_GetObjectItemCaseSensitive(vb, "version") : NULL);
 			cJSON *ver = cJSON_DetachItemFromObjectCaseSensitive(o, "version");
-			cJSON_AddItemToObject(o, "a", cJSON_DetachItemFromObjectCaseSensitive(ver, "a"));
-			cJSON_AddItemToObject(o, "b", cJSON_DetachItemFromObjectCaseSensitive(ver, "b"));
+			cJSON_AddItemToObject(o, "a",
+			                      cJSON_DetachItemFromObjectCaseSensitive(ver, "a"));
+			cJSON_AddItemToObject(o, "b",
+			                      cJSON_DetachItemFromObjectCaseSensitive(ver, "b"));
 			cJSON_Delete(ver);
 			cJSON_AddItemToArray(arr, o);
 		}
@@ -130,16 +145,20 @@ static void diff_metrics(cJSON *doc, const cJSON *a, const cJSON *b)
 	for (int pass = 0; pass < 2; pass++) {
 		cJSON_ArrayForEach(x, (pass ? b : a))
 		{
-			const cJSON *other = cJSON_GetObjectItemCaseSensitive(pass ? a : b, x->string);
+			const cJSON *other =
+			    cJSON_GetObjectItemCaseSensitive(pass ? a : b, x->string);
 			if (pass && other)
 				continue;
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "key", x->string);
 			const cJSON *va = pass ? other : x, *vb = pass ? x : other;
-			cJSON_AddItemToObject(o, "a", va ? cJSON_CreateNumber(va->valuedouble) : cJSON_CreateNull());
-			cJSON_AddItemToObject(o, "b", vb ? cJSON_CreateNumber(vb->valuedouble) : cJSON_CreateNull());
+			cJSON_AddItemToObject(
+			    o, "a", va ? cJSON_CreateNumber(va->valuedouble) : cJSON_CreateNull());
+			cJSON_AddItemToObject(
+			    o, "b", vb ? cJSON_CreateNumber(vb->valuedouble) : cJSON_CreateNull());
 			if (va && vb)
-				cJSON_AddNumberToObject(o, "delta", vb->valuedouble - va->valuedouble);
+				cJSON_AddNumberToObject(o, "delta",
+				                        vb->valuedouble - va->valuedouble);
 			else
 				cJSON_AddNullToObject(o, "delta");
 			cJSON_AddItemToArray(arr, o);
@@ -181,9 +200,11 @@ static flt_err diff_signature(cJSON *doc, const cJSON *a, const cJSON *b)
 	}
 	flt_free(ch);
 	int known = !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(a, "inputs")) &&
-		    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(b, "inputs"));
+	            !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(b, "inputs"));
 	cJSON_AddStringToObject(doc, "compatibility",
-				!known ? "unknown (no recorded signature)" : breaking ? "breaking" : "compatible");
+	                        !known     ? "unknown (no recorded signature)"
+	                        : breaking ? "breaking"
+	                                   : "compatible");
 	return e;
 }
 
@@ -199,11 +220,13 @@ int cmd_model_diff(int argc, char **argv)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin_read(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "cannot read the registry: %s", flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "cannot read the registry: %s", flt_strerror(e)));
 	if ((rc = cli_resolve(&c, c.pos[0], &va)) != CLI_CONTINUE ||
 	    (rc = cli_resolve(&c, c.pos[1], &vb)) != CLI_CONTINUE)
 		goto out;
-	if ((e = show_version(c.reg, &va, &a)) != FLT_OK || (e = show_version(c.reg, &vb, &b)) != FLT_OK)
+	if ((e = show_version(c.reg, &va, &a)) != FLT_OK ||
+	    (e = show_version(c.reg, &vb, &b)) != FLT_OK)
 		goto fail;
 	doc = cJSON_CreateObject();
 	if (!doc) {
@@ -214,16 +237,22 @@ int cmd_model_diff(int argc, char **argv)
 	cJSON_AddStringToObject(doc, "b", vb.ref);
 	if ((e = diff_signature(doc, a, b)) != FLT_OK)
 		goto fail;
-	diff_ops(doc, cJSON_GetObjectItemCaseSensitive(a, "operators"), cJSON_GetObjectItemCaseSensitive(b, "operators"));
-	diff_opsets(doc, cJSON_GetObjectItemCaseSensitive(a, "opsets"), cJSON_GetObjectItemCaseSensitive(b, "opsets"));
-	static const char *const nums[] = {"size", "param_count", "param_bytes", "peak_memory_bytes", "ir_version"};
+	diff_ops(doc, cJSON_GetObjectItemCaseSensitive(a, "operators"),
+	         cJSON_GetObjectItemCaseSensitive(b, "operators"));
+	diff_opsets(doc, cJSON_GetObjectItemCaseSensitive(a, "opsets"),
+	            cJSON_GetObjectItemCaseSensitive(b, "opsets"));
+	static const char *const nums[] = {"size", "param_count", "param_bytes",
+	                                   "peak_memory_bytes", "ir_version"};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
 		add_delta(doc, nums[i], cJSON_GetObjectItemCaseSensitive(a, nums[i]),
-			  cJSON_GetObjectItemCaseSensitive(b, nums[i]));
-	cJSON *same = cJSON_GetObjectItemCaseSensitive(a, "sha256"), *sameb = cJSON_GetObjectItemCaseSensitive(b, "sha256");
-	cJSON_AddBoolToObject(doc, "same_bytes", cJSON_IsString(same) && cJSON_IsString(sameb) &&
-							 !strcmp(same->valuestring, sameb->valuestring));
-	diff_metrics(doc, cJSON_GetObjectItemCaseSensitive(a, "metrics"), cJSON_GetObjectItemCaseSensitive(b, "metrics"));
+		          cJSON_GetObjectItemCaseSensitive(b, nums[i]));
+	cJSON *same = cJSON_GetObjectItemCaseSensitive(a, "sha256"),
+	      *sameb = cJSON_GetObjectItemCaseSensitive(b, "sha256");
+	cJSON_AddBoolToObject(doc, "same_bytes",
+	                      cJSON_IsString(same) && cJSON_IsString(sameb) &&
+	                          !strcmp(same->valuestring, sameb->valuestring));
+	diff_metrics(doc, cJSON_GetObjectItemCaseSensitive(a, "metrics"),
+	             cJSON_GetObjectItemCaseSensitive(b, "metrics"));
 	rc = cli_emit(&c, doc);
 	doc = NULL;
 	goto out;

@@ -10,9 +10,13 @@
 static const struct cli_opt no_opts[] = {{0}};
 
 static const struct cli_spec spec = {
-	"model lineage", "REF",
-	"Shows what made a version (lineage keys, run, parents up the graph) and what was made from it.",
-	no_opts, 1, 1,
+    "model lineage",
+    "REF",
+    "Shows what made a version (lineage keys, run, parents up the graph) and what was made from "
+    "it.",
+    no_opts,
+    1,
+    1,
 };
 
 static flt_err walk(struct flt_registry *r, enum reg_q q, int64_t vid, cJSON *arr)
@@ -28,13 +32,13 @@ static flt_err walk(struct flt_registry *r, enum reg_q q, int64_t vid, cJSON *ar
 		if (!o)
 			return FLT_ENOMEM;
 		cJSON_AddItemToArray(arr, o);
-		flt_model_ref_format((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ref,
-				     sizeof(ref));
+		flt_model_ref_format((const char *)sqlite3_column_text(st, 0),
+		                     sqlite3_column_int64(st, 1), ref, sizeof(ref));
 		cJSON_AddStringToObject(o, "ref", ref);
 		cJSON_AddStringToObject(o, "relation", (const char *)sqlite3_column_text(st, 2));
 		cJSON_AddNumberToObject(o, "depth", (double)sqlite3_column_int64(st, 3));
 		show_add_text(o, q == REG_Q_LINEAGE_UP ? "parent_of" : "child_of",
-			      (const char *)sqlite3_column_text(st, 5));
+		              (const char *)sqlite3_column_text(st, 5));
 		cJSON_AddBoolToObject(o, "deleted", sqlite3_column_int(st, 4));
 	}
 	if (!e)
@@ -54,7 +58,8 @@ int cmd_model_lineage(int argc, char **argv)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin_read(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "cannot read the registry: %s", flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "cannot read the registry: %s", flt_strerror(e)));
 	if ((rc = cli_resolve(&c, c.pos[0], &v)) != CLI_CONTINUE)
 		goto out;
 	if ((e = show_version(c.reg, &v, &full)) != FLT_OK)
@@ -68,7 +73,8 @@ int cmd_model_lineage(int argc, char **argv)
 		goto fail;
 	}
 	cJSON_AddStringToObject(doc, "ref", v.ref);
-	cJSON_AddItemToObject(doc, "lineage", cJSON_DetachItemFromObjectCaseSensitive(full, "lineage"));
+	cJSON_AddItemToObject(doc, "lineage",
+	                      cJSON_DetachItemFromObjectCaseSensitive(full, "lineage"));
 	cJSON_AddItemToObject(doc, "run", cJSON_DetachItemFromObjectCaseSensitive(full, "run"));
 	cJSON_AddItemToObject(doc, "up", up);
 	cJSON_AddItemToObject(doc, "down", down);

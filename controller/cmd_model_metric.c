@@ -10,9 +10,12 @@
 static const struct cli_opt no_opts[] = {{0}};
 
 static const struct cli_spec log_spec = {
-	"model metric", "log REF K=V [K=V...]",
-	"Records metric values for one version, timestamped now; earlier values are kept.", no_opts, 3,
-	CLI_MAX_POS,
+    "model metric",
+    "log REF K=V [K=V...]",
+    "Records metric values for one version, timestamped now; earlier values are kept.",
+    no_opts,
+    3,
+    CLI_MAX_POS,
 };
 
 int cmd_model_metric(int argc, char **argv)
@@ -28,12 +31,15 @@ int cmd_model_metric(int argc, char **argv)
 	if (strcmp(c.pos[0], "log"))
 		return cli_end(&c, cli_usage(&c, "'model metric' takes log, not '%s'", c.pos[0]));
 	for (int i = 2; i < c.n_pos; i++)
-		if (cli_parse_kv(c.pos[i], &kv[i]) != FLT_OK || cli_parse_double(kv[i].value, &val[i]) != FLT_OK)
-			return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not KEY=NUMBER", c.pos[i]));
+		if (cli_parse_kv(c.pos[i], &kv[i]) != FLT_OK ||
+		    cli_parse_double(kv[i].value, &val[i]) != FLT_OK)
+			return cli_end(
+			    &c, cli_fail(&c, FLT_EINVAL, "'%s' is not KEY=NUMBER", c.pos[i]));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if ((e = reg_begin(c.reg)) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if ((rc = cli_resolve(&c, c.pos[1], &v)) != CLI_CONTINUE)
 		goto out;
 	int64_t now = reg_now_ms();
@@ -42,7 +48,8 @@ int cmd_model_metric(int argc, char **argv)
 	if (!e)
 		e = reg_commit(c.reg);
 	if (e) {
-		rc = cli_fail(&c, e, "cannot log metrics for %s: %s; nothing changed", v.ref, flt_strerror(e));
+		rc = cli_fail(&c, e, "cannot log metrics for %s: %s; nothing changed", v.ref,
+		              flt_strerror(e));
 		goto out;
 	}
 	cJSON *doc = cJSON_CreateObject();
@@ -59,14 +66,17 @@ out:
 }
 
 static const struct cli_opt hist_opts[] = {
-	{"key", 'k', 1, "K", "the metric to show"},
-	{0},
+    {"key", 'k', 1, "K", "the metric to show"},
+    {0},
 };
 
 static const struct cli_spec hist_spec = {
-	"model metrics", "NAME --key K",
-	"Shows every recorded value of metric K across the versions of NAME, oldest version first.",
-	hist_opts, 1, 1,
+    "model metrics",
+    "NAME --key K",
+    "Shows every recorded value of metric K across the versions of NAME, oldest version first.",
+    hist_opts,
+    1,
+    1,
 };
 
 int cmd_model_metrics(int argc, char **argv)
@@ -82,8 +92,10 @@ int cmd_model_metrics(int argc, char **argv)
 	if (!key)
 		return cli_end(&c, cli_usage(&c, "--key K is required"));
 	if (!flt_registry_name_valid(name))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model name (metrics take NAME, not a version)",
-					    name));
+		return cli_end(
+		    &c,
+		    cli_fail(&c, FLT_EINVAL,
+		             "'%s' is not a model name (metrics take NAME, not a version)", name));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin_read(c.reg);

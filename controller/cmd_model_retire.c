@@ -9,14 +9,17 @@
 #include "model_resolve.h"
 
 static const struct cli_opt archive_opts[] = {
-	{"undo", 0, 0, NULL, "unarchive instead"},
-	{0},
+    {"undo", 0, 0, NULL, "unarchive instead"},
+    {0},
 };
 
 static const struct cli_spec archive_spec = {
-	"model archive", "REF [--undo]",
-	"Hides a version from NAME/NAME:latest and from new rollouts; NAME:VER still resolves.",
-	archive_opts, 1, 1,
+    "model archive",
+    "REF [--undo]",
+    "Hides a version from NAME/NAME:latest and from new rollouts; NAME:VER still resolves.",
+    archive_opts,
+    1,
+    1,
 };
 
 int cmd_model_archive(int argc, char **argv)
@@ -31,14 +34,16 @@ int cmd_model_archive(int argc, char **argv)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if ((rc = cli_resolve(&c, c.pos[0], &v)) != CLI_CONTINUE)
 		goto out;
 	e = reg_exec(c.reg, REG_Q_VERSION_SET_ARCHIVED, "ii", v.id, (int64_t)!undo);
 	if (!e)
 		e = reg_commit(c.reg);
 	if (e) {
-		rc = cli_fail(&c, e, "cannot archive %s: %s; nothing changed", v.ref, flt_strerror(e));
+		rc = cli_fail(&c, e, "cannot archive %s: %s; nothing changed", v.ref,
+		              flt_strerror(e));
 		goto out;
 	}
 	cJSON *doc = cJSON_CreateObject();
@@ -55,10 +60,13 @@ out:
 static const struct cli_opt no_opts[] = {{0}};
 
 static const struct cli_spec delete_spec = {
-	"model delete", "NAME:VER",
-	"Deletes one version and collects its blobs unless another version shares them. Refused while "
-	"any device runs it. Lineage and history keep a tombstone; the number is never reused.",
-	no_opts, 1, 1,
+    "model delete",
+    "NAME:VER",
+    "Deletes one version and collects its blobs unless another version shares them. Refused while "
+    "any device runs it. Lineage and history keep a tombstone; the number is never reused.",
+    no_opts,
+    1,
+    1,
 };
 
 int cmd_model_delete(int argc, char **argv)
@@ -72,13 +80,15 @@ int cmd_model_delete(int argc, char **argv)
 	if ((rc = cli_start(&c, &delete_spec, argc, argv)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if (flt_model_ref_parse(c.pos[0], &ref) == FLT_OK && ref.kind != FLT_REF_VERSION)
-		return cli_end(&c, cli_usage(&c, "name the version to delete explicitly (NAME:VER), not '%s'",
-					     c.pos[0]));
+		return cli_end(
+		    &c, cli_usage(&c, "name the version to delete explicitly (NAME:VER), not '%s'",
+		                  c.pos[0]));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if ((rc = cli_resolve(&c, c.pos[0], &v)) != CLI_CONTINUE)
 		goto out;
 	/* Devices running it: refuse, naming a few. */
@@ -91,7 +101,7 @@ int cmd_model_delete(int argc, char **argv)
 		if (ndev < 3) {
 			size_t l = strlen(devs);
 			snprintf(devs + l, sizeof(devs) - l, "%s%s", l ? ", " : "",
-				 (const char *)sqlite3_column_text(st, 0));
+			         (const char *)sqlite3_column_text(st, 0));
 		}
 		ndev++;
 	}
@@ -99,15 +109,17 @@ int cmd_model_delete(int argc, char **argv)
 	if (e)
 		goto fail;
 	if (ndev) {
-		rc = cli_fail(&c, FLT_ECONFLICT, "%s runs on %d device%s (%s%s); roll it off them first", v.ref,
-			      ndev, ndev == 1 ? "" : "s", devs, ndev > 3 ? ", ..." : "");
+		rc = cli_fail(&c, FLT_ECONFLICT,
+		              "%s runs on %d device%s (%s%s); roll it off them first", v.ref, ndev,
+		              ndev == 1 ? "" : "s", devs, ndev > 3 ? ", ..." : "");
 		goto out;
 	}
-	if ((e = reg_stmt(c.reg, REG_Q_VERSION_BLOBS, &st)) != FLT_OK || (e = reg_bind(c.reg, st, "i", v.id)) ||
-	    (e = reg_step(c.reg, st, &row)) != FLT_OK)
+	if ((e = reg_stmt(c.reg, REG_Q_VERSION_BLOBS, &st)) != FLT_OK ||
+	    (e = reg_bind(c.reg, st, "i", v.id)) || (e = reg_step(c.reg, st, &row)) != FLT_OK)
 		goto fail;
 	if (row) {
-		const char *b = (const char *)sqlite3_column_text(st, 0), *g = (const char *)sqlite3_column_text(st, 1);
+		const char *b = (const char *)sqlite3_column_text(st, 0),
+		           *g = (const char *)sqlite3_column_text(st, 1);
 		if (b)
 			snprintf(blob, sizeof(blob), "%s", b);
 		if (g)
@@ -140,7 +152,8 @@ int cmd_model_delete(int argc, char **argv)
 		cJSON_AddStringToObject(doc, "result", "deleted");
 		cJSON_AddBoolToObject(doc, "blob_removed", removed);
 		if (e)
-			cJSON_AddStringToObject(doc, "note", "blob collection deferred to 'flotilla model gc'");
+			cJSON_AddStringToObject(doc, "note",
+			                        "blob collection deferred to 'flotilla model gc'");
 	}
 	rc = cli_emit(&c, doc);
 	goto out;
@@ -152,8 +165,12 @@ out:
 }
 
 static const struct cli_spec gc_spec = {
-	"model gc", "",
-	"Removes blobs no version references, and stray files left by interrupted writers.", no_opts, 0, 0,
+    "model gc",
+    "",
+    "Removes blobs no version references, and stray files left by interrupted writers.",
+    no_opts,
+    0,
+    0,
 };
 
 int cmd_model_gc(int argc, char **argv)
@@ -167,7 +184,8 @@ int cmd_model_gc(int argc, char **argv)
 		return cli_end(&c, rc);
 	flt_err e = blob_gc(c.reg, &n, &bytes);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "blob collection failed: %s; retry", flt_strerror(e)));
+		return cli_end(
+		    &c, cli_fail(&c, e, "blob collection failed: %s; retry", flt_strerror(e)));
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddNumberToObject(doc, "removed", (double)n);

@@ -9,16 +9,20 @@
 #include "show_version.h"
 
 static const struct cli_opt list_opts[] = {
-	{"name", 0, 1, "GLOB", "only models whose name matches (shell glob)"},
-	{"tag", 0, 1, "K=V", "only versions carrying this tag (repeatable: all must match)"},
-	{"all", 0, 0, NULL, "include archived versions"},
-	{"limit", 0, 1, "N", "at most N rows"},
-	{0},
+    {"name", 0, 1, "GLOB", "only models whose name matches (shell glob)"},
+    {"tag", 0, 1, "K=V", "only versions carrying this tag (repeatable: all must match)"},
+    {"all", 0, 0, NULL, "include archived versions"},
+    {"limit", 0, 1, "N", "at most N rows"},
+    {0},
 };
 
 static const struct cli_spec list_spec = {
-	"model list", "[--name GLOB] [--tag k=v] [--all] [--limit N]",
-	"Lists model versions, oldest first per name; archived versions only with --all.", list_opts, 0, 0,
+    "model list",
+    "[--name GLOB] [--tag k=v] [--all] [--limit N]",
+    "Lists model versions, oldest first per name; archived versions only with --all.",
+    list_opts,
+    0,
+    0,
 };
 
 int cmd_model_list(int argc, char **argv)
@@ -35,7 +39,8 @@ int cmd_model_list(int argc, char **argv)
 		char *end;
 		limit = strtoll(ls, &end, 10);
 		if (*end || limit < 0)
-			return cli_end(&c, cli_fail(&c, FLT_EINVAL, "--limit takes a non-negative integer"));
+			return cli_end(
+			    &c, cli_fail(&c, FLT_EINVAL, "--limit takes a non-negative integer"));
 	}
 	int nt = cli_count(&c, "tag");
 	if (nt) {
@@ -43,7 +48,8 @@ int cmd_model_list(int argc, char **argv)
 		for (int i = 0; tags && i < nt; i++) {
 			struct cli_kv kv;
 			if (cli_parse_kv(cli_nth(&c, "tag", i), &kv) != FLT_OK) {
-				rc = cli_fail(&c, FLT_EINVAL, "--tag '%s' is not KEY=VALUE", cli_nth(&c, "tag", i));
+				rc = cli_fail(&c, FLT_EINVAL, "--tag '%s' is not KEY=VALUE",
+				              cli_nth(&c, "tag", i));
 				goto out;
 			}
 			cJSON_AddItemToArray(tags, cJSON_CreateString(cli_nth(&c, "tag", i)));
@@ -58,7 +64,8 @@ int cmd_model_list(int argc, char **argv)
 	sqlite3_stmt *st;
 	flt_err e = reg_stmt(c.reg, REG_Q_VERSION_LIST, &st);
 	if (!e)
-		e = reg_bind(c.reg, st, "TTii", cli_get(&c, "name"), tags_json, (int64_t)cli_flag(&c, "all"), limit);
+		e = reg_bind(c.reg, st, "TTii", cli_get(&c, "name"), tags_json,
+		             (int64_t)cli_flag(&c, "all"), limit);
 	doc = cJSON_CreateArray();
 	int row = 0;
 	while (!e && doc && !(e = reg_step(c.reg, st, &row)) && row) {
@@ -67,8 +74,8 @@ int cmd_model_list(int argc, char **argv)
 			break;
 		cJSON_AddItemToArray(doc, o);
 		char ref[96];
-		flt_model_ref_format((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ref,
-				     sizeof(ref));
+		flt_model_ref_format((const char *)sqlite3_column_text(st, 0),
+		                     sqlite3_column_int64(st, 1), ref, sizeof(ref));
 		cJSON_AddStringToObject(o, "ref", ref);
 		cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 0));
 		cJSON_AddNumberToObject(o, "version", (double)sqlite3_column_int64(st, 1));
@@ -98,11 +105,14 @@ out:
 static const struct cli_opt show_opts[] = {{0}};
 
 static const struct cli_spec show_spec = {
-	"model show", "REF",
-	"Shows one version: format, runtime needs (opsets, operators, memory), signature, parameters, "
-	"tags, aliases, latest metrics, lineage and golden vectors. REF is NAME, NAME:VER, NAME:latest "
-	"or NAME@alias.",
-	show_opts, 1, 1,
+    "model show",
+    "REF",
+    "Shows one version: format, runtime needs (opsets, operators, memory), signature, parameters, "
+    "tags, aliases, latest metrics, lineage and golden vectors. REF is NAME, NAME:VER, NAME:latest "
+    "or NAME@alias.",
+    show_opts,
+    1,
+    1,
 };
 
 int cmd_model_show(int argc, char **argv)
@@ -117,7 +127,8 @@ int cmd_model_show(int argc, char **argv)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin_read(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "cannot read the registry: %s", flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "cannot read the registry: %s", flt_strerror(e)));
 	if ((rc = cli_resolve(&c, c.pos[0], &v)) != CLI_CONTINUE)
 		goto out;
 	if ((e = show_version(c.reg, &v, &doc)) != FLT_OK) {

@@ -9,8 +9,12 @@
 static const struct cli_opt no_opts[] = {{0}};
 
 static const struct cli_spec tag_spec = {
-	"model tag", "add REF K=V [K=V...] | rm REF K [K...]",
-	"Adds (or replaces) and removes tags on one version.", no_opts, 3, CLI_MAX_POS,
+    "model tag",
+    "add REF K=V [K=V...] | rm REF K [K...]",
+    "Adds (or replaces) and removes tags on one version.",
+    no_opts,
+    3,
+    CLI_MAX_POS,
 };
 
 static int done(struct cli *c, const struct reg_version *v, const char *what)
@@ -36,22 +40,26 @@ int cmd_model_tag(int argc, char **argv)
 	else if (!strcmp(c.pos[0], "rm"))
 		add = 0;
 	else
-		return cli_end(&c, cli_usage(&c, "'model tag' takes add or rm, not '%s'", c.pos[0]));
+		return cli_end(&c,
+		               cli_usage(&c, "'model tag' takes add or rm, not '%s'", c.pos[0]));
 	struct cli_kv kv[CLI_MAX_POS];
 	for (int i = 2; i < c.n_pos; i++) {
 		if (add && cli_parse_kv(c.pos[i], &kv[i]) != FLT_OK)
-			return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not KEY=VALUE", c.pos[i]));
+			return cli_end(&c,
+			               cli_fail(&c, FLT_EINVAL, "'%s' is not KEY=VALUE", c.pos[i]));
 		if (!add) {
 			char tmp[80];
 			snprintf(tmp, sizeof(tmp), "%s=x", c.pos[i]);
 			if (strchr(c.pos[i], '=') || cli_parse_kv(tmp, &kv[i]) != FLT_OK)
-				return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a tag key", c.pos[i]));
+				return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a tag key",
+				                            c.pos[i]));
 		}
 	}
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if ((e = reg_begin(c.reg)) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if ((rc = cli_resolve(&c, c.pos[1], &v)) != CLI_CONTINUE)
 		goto out;
 	for (int i = 2; i < c.n_pos && !e; i++) {
@@ -60,8 +68,9 @@ int cmd_model_tag(int argc, char **argv)
 		else {
 			e = reg_exec(c.reg, REG_Q_TAG_RM, "it", v.id, kv[i].key);
 			if (!e && sqlite3_changes(c.reg->db) == 0) {
-				rc = cli_fail(&c, FLT_ENOTFOUND, "%s has no tag '%s'; nothing changed", v.ref,
-					      kv[i].key);
+				rc = cli_fail(&c, FLT_ENOTFOUND,
+				              "%s has no tag '%s'; nothing changed", v.ref,
+				              kv[i].key);
 				goto out;
 			}
 		}
@@ -69,7 +78,8 @@ int cmd_model_tag(int argc, char **argv)
 	if (!e)
 		e = reg_commit(c.reg);
 	if (e) {
-		rc = cli_fail(&c, e, "cannot change tags of %s: %s; nothing changed", v.ref, flt_strerror(e));
+		rc = cli_fail(&c, e, "cannot change tags of %s: %s; nothing changed", v.ref,
+		              flt_strerror(e));
 		goto out;
 	}
 	rc = done(&c, &v, add ? "tagged" : "untagged");
@@ -79,8 +89,12 @@ out:
 }
 
 static const struct cli_spec alias_spec = {
-	"model alias", "set REF ALIAS | rm NAME ALIAS",
-	"Points NAME@ALIAS at a version, or removes the alias. 'latest' is reserved.", no_opts, 3, 3,
+    "model alias",
+    "set REF ALIAS | rm NAME ALIAS",
+    "Points NAME@ALIAS at a version, or removes the alias. 'latest' is reserved.",
+    no_opts,
+    3,
+    3,
 };
 
 int cmd_model_alias(int argc, char **argv)
@@ -93,18 +107,23 @@ int cmd_model_alias(int argc, char **argv)
 		return cli_end(&c, rc);
 	int set = !strcmp(c.pos[0], "set");
 	if (!set && strcmp(c.pos[0], "rm"))
-		return cli_end(&c, cli_usage(&c, "'model alias' takes set or rm, not '%s'", c.pos[0]));
+		return cli_end(&c,
+		               cli_usage(&c, "'model alias' takes set or rm, not '%s'", c.pos[0]));
 	const char *alias = c.pos[2];
 	if (!flt_registry_name_valid(alias) || !strcmp(alias, "latest"))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
-					    "'%s' is not a valid alias; use [a-z0-9][a-z0-9._-]{0,63}, not 'latest'",
-					    alias));
+		return cli_end(
+		    &c,
+		    cli_fail(
+		        &c, FLT_EINVAL,
+		        "'%s' is not a valid alias; use [a-z0-9][a-z0-9._-]{0,63}, not 'latest'",
+		        alias));
 	if (!set && !flt_registry_name_valid(c.pos[1]))
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model name", c.pos[1]));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if ((e = reg_begin(c.reg)) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if (set) {
 		if ((rc = cli_resolve(&c, c.pos[1], &v)) != CLI_CONTINUE)
 			goto out;
@@ -119,14 +138,16 @@ int cmd_model_alias(int argc, char **argv)
 		if (!e && sqlite3_changes(c.reg->db) == 0)
 			e = FLT_ENOTFOUND;
 		if (e == FLT_ENOTFOUND) {
-			rc = cli_fail(&c, e, "model '%s' has no alias '%s'; nothing changed", c.pos[1], alias);
+			rc = cli_fail(&c, e, "model '%s' has no alias '%s'; nothing changed",
+			              c.pos[1], alias);
 			goto out;
 		}
 	}
 	if (!e)
 		e = reg_commit(c.reg);
 	if (e) {
-		rc = cli_fail(&c, e, "cannot change alias '%s': %s; nothing changed", alias, flt_strerror(e));
+		rc = cli_fail(&c, e, "cannot change alias '%s': %s; nothing changed", alias,
+		              flt_strerror(e));
 		goto out;
 	}
 	cJSON *doc = cJSON_CreateObject();

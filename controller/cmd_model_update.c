@@ -8,16 +8,19 @@
 #include "model_resolve.h"
 
 static const struct cli_opt opts[] = {
-	{"name", 'n', 1, "REF", "the version to move to (NAME:latest, NAME:VER, NAME@alias)"},
-	{"all", 0, 0, NULL, "every device running NAME"},
-	{0},
+    {"name", 'n', 1, "REF", "the version to move to (NAME:latest, NAME:VER, NAME@alias)"},
+    {"all", 0, 0, NULL, "every device running NAME"},
+    {0},
 };
 
 static const struct cli_spec spec = {
-	"model update", "-n REF --all",
-	"Requests that every device running the model move to REF (resolved now). The rollout engine "
-	"executes the request.",
-	opts, 0, 0,
+    "model update",
+    "-n REF --all",
+    "Requests that every device running the model move to REF (resolved now). The rollout engine "
+    "executes the request.",
+    opts,
+    0,
+    0,
 };
 
 int cmd_model_update(int argc, char **argv)
@@ -31,12 +34,16 @@ int cmd_model_update(int argc, char **argv)
 	if (!ref)
 		return cli_end(&c, cli_usage(&c, "-n REF is required"));
 	if (!cli_flag(&c, "all"))
-		return cli_end(&c, cli_usage(&c, "--all is required (per-group updates are 'flotilla rollout create')"));
+		return cli_end(
+		    &c,
+		    cli_usage(
+		        &c, "--all is required (per-group updates are 'flotilla rollout create')"));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if ((rc = cli_resolve(&c, ref, &v)) != CLI_CONTINUE)
 		goto out;
 	int64_t now = reg_now_ms();
@@ -45,7 +52,8 @@ int cmd_model_update(int argc, char **argv)
 	if (!e)
 		e = reg_commit(c.reg);
 	if (e) {
-		rc = cli_fail(&c, e, "cannot record the update: %s; nothing changed", flt_strerror(e));
+		rc = cli_fail(&c, e, "cannot record the update: %s; nothing changed",
+		              flt_strerror(e));
 		goto out;
 	}
 	cJSON *doc = cJSON_CreateObject();

@@ -34,7 +34,8 @@ flt_err flt_model_ref_parse(const char *s, struct flt_model_ref *out)
 	if (colon && at)
 		return FLT_EINVAL;
 	if (at) {
-		if (!copy_name(r.name, s, (size_t)(at - s)) || !copy_name(r.alias, at + 1, strlen(at + 1)))
+		if (!copy_name(r.name, s, (size_t)(at - s)) ||
+		    !copy_name(r.alias, at + 1, strlen(at + 1)))
 			return FLT_EINVAL;
 		r.kind = FLT_REF_ALIAS;
 	} else if (colon) {

@@ -4,7 +4,8 @@
 
 #include "model_resolve.h"
 
-flt_err reg_resolve(struct flt_registry *r, const struct flt_model_ref *ref, struct reg_version *out)
+flt_err reg_resolve(struct flt_registry *r, const struct flt_model_ref *ref,
+                    struct reg_version *out)
 {
 	sqlite3_stmt *st;
 	flt_err e;

@@ -7,6 +7,7 @@
 
 /* NAME and NAME:latest skip archived versions; NAME:VER and NAME@alias do not.
  * Deleted versions never resolve. Errors: FLT_ENOTFOUND, database errors. */
-FLT_WUR flt_err reg_resolve(struct flt_registry *r, const struct flt_model_ref *ref, struct reg_version *out);
+FLT_WUR flt_err reg_resolve(struct flt_registry *r, const struct flt_model_ref *ref,
+                            struct reg_version *out);
 
 #endif

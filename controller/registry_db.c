@@ -17,7 +17,7 @@
 /* busy_timeout covers ordinary contention; the retry loop covers the cases
  * where SQLite returns BUSY without waiting (e.g. a deadlock-avoidance BUSY). */
 #define REG_BUSY_TIMEOUT_MS 10000
-#define REG_BUSY_RETRIES 20
+#define REG_BUSY_RETRIES    20
 
 int64_t reg_now_ms(void)
 {
@@ -33,38 +33,21 @@ flt_err reg_sqlerr(struct flt_registry *r, int rc, const char *what)
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return FLT_OK;
+	case SQLITE_ROW: return FLT_OK;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		e = FLT_EBUSY;
-		break;
-	case SQLITE_CONSTRAINT:
-		e = FLT_ECONFLICT;
-		break;
-	case SQLITE_NOMEM:
-		e = FLT_ENOMEM;
-		break;
-	case SQLITE_FULL:
-		e = FLT_ELIMIT;
-		break;
+	case SQLITE_LOCKED: e = FLT_EBUSY; break;
+	case SQLITE_CONSTRAINT: e = FLT_ECONFLICT; break;
+	case SQLITE_NOMEM: e = FLT_ENOMEM; break;
+	case SQLITE_FULL: e = FLT_ELIMIT; break;
 	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		e = FLT_EPARSE;
-		break;
+	case SQLITE_NOTADB: e = FLT_EPARSE; break;
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
-	case SQLITE_READONLY:
-		e = FLT_EAUTH;
-		break;
+	case SQLITE_READONLY: e = FLT_EAUTH; break;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-	case SQLITE_PROTOCOL:
-		e = FLT_EIO;
-		break;
-	default:
-		e = FLT_EINTERNAL;
-		break;
+	case SQLITE_PROTOCOL: e = FLT_EIO; break;
+	default: e = FLT_EINTERNAL; break;
 	}
 	if (e == FLT_ECONFLICT)
 		flt_log_dbg("%s: sqlite %d: %s", what, rc, msg);
@@ -111,8 +94,8 @@ flt_err reg_stmt(struct flt_registry *r, enum reg_q q, sqlite3_stmt **out)
 	if ((unsigned)q >= REG_Q_COUNT_)
 		return FLT_EINTERNAL;
 	if (!r->stmts[q]) {
-		int rc = sqlite3_prepare_v3(r->db, r->q_sql[q], r->q_len[q], SQLITE_PREPARE_PERSISTENT,
-					    &r->stmts[q], NULL);
+		int rc = sqlite3_prepare_v3(r->db, r->q_sql[q], r->q_len[q],
+		                            SQLITE_PREPARE_PERSISTENT, &r->stmts[q], NULL);
 		if (rc != SQLITE_OK) {
 			r->stmts[q] = NULL;
 			return reg_sqlerr(r, rc, reg_query_names[q]);
@@ -138,24 +121,19 @@ static flt_err vbind(struct flt_registry *r, sqlite3_stmt *st, const char *fmt, 
 				rc = sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_TRANSIENT);
 			break;
 		}
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
+		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
 		case 'I': {
 			const int64_t *v = va_arg(ap, const int64_t *);
 			rc = v ? sqlite3_bind_int64(st, i, *v) : sqlite3_bind_null(st, i);
 			break;
 		}
-		case 'd':
-			rc = sqlite3_bind_double(st, i, va_arg(ap, double));
-			break;
+		case 'd': rc = sqlite3_bind_double(st, i, va_arg(ap, double)); break;
 		case 'D': {
 			const double *v = va_arg(ap, const double *);
 			rc = v ? sqlite3_bind_double(st, i, *v) : sqlite3_bind_null(st, i);
 			break;
 		}
-		default:
-			return FLT_EINTERNAL;
+		default: return FLT_EINTERNAL;
 		}
 		if (rc != SQLITE_OK)
 			return reg_sqlerr(r, rc, "bind");

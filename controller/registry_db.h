@@ -41,7 +41,8 @@ FLT_WUR flt_err reg_step(struct flt_registry *r, sqlite3_stmt *st, int *row);
 FLT_WUR flt_err reg_exec(struct flt_registry *r, enum reg_q q, const char *fmt, ...);
 
 /* Prepares `q`, binds, steps once and reads column 0 as int64. FLT_ENOTFOUND without a row. */
-FLT_WUR flt_err reg_query_int(struct flt_registry *r, enum reg_q q, int64_t *out, const char *fmt, ...);
+FLT_WUR flt_err reg_query_int(struct flt_registry *r, enum reg_q q, int64_t *out, const char *fmt,
+                              ...);
 
 /* Runs raw SQL (only embedded migration text and fixed pragmas). */
 FLT_WUR flt_err reg_exec_raw(struct flt_registry *r, const char *sql, const char *what);

@@ -29,7 +29,7 @@ flt_err reg_migrate(struct flt_registry *r)
 		return e;
 	if (have > flt_registry_schema_version()) {
 		flt_log_err("registry schema %d is newer than this build's %d", have,
-			    flt_registry_schema_version());
+		            flt_registry_schema_version());
 		return FLT_EINCOMPAT;
 	}
 	for (size_t i = 0; i < reg_n_migrations; i++) {
@@ -49,8 +49,8 @@ flt_err reg_migrate(struct flt_registry *r)
 		}
 		if ((e = reg_exec_raw(r, m->sql, m->file)) != FLT_OK)
 			goto fail;
-		if ((e = reg_exec(r, REG_Q_SCHEMA_VERSION_SET, "ii", (int64_t)m->number, reg_now_ms())) !=
-		    FLT_OK)
+		if ((e = reg_exec(r, REG_Q_SCHEMA_VERSION_SET, "ii", (int64_t)m->number,
+		                  reg_now_ms())) != FLT_OK)
 			goto fail;
 		if ((e = reg_commit(r)) != FLT_OK)
 			return e;

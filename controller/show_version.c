@@ -33,7 +33,8 @@ static void add_int_or_null(cJSON *o, const char *key, sqlite3_stmt *st, int col
 		cJSON_AddNumberToObject(o, key, (double)sqlite3_column_int64(st, col));
 }
 
-static flt_err add_list(struct flt_registry *r, cJSON *doc, enum reg_q q, int64_t vid, const char *key)
+static flt_err add_list(struct flt_registry *r, cJSON *doc, enum reg_q q, int64_t vid,
+                        const char *key)
 {
 	sqlite3_stmt *st;
 	int row;
@@ -60,30 +61,33 @@ static flt_err add_list(struct flt_registry *r, cJSON *doc, enum reg_q q, int64_
 			cJSON_AddItemToArray(arr, o);
 			const char *d = (const char *)sqlite3_column_text(st, 0);
 			cJSON_AddStringToObject(o, "domain", d && d[0] ? d : "ai.onnx");
-			cJSON_AddStringToObject(o, "op_type", (const char *)sqlite3_column_text(st, 1));
+			cJSON_AddStringToObject(o, "op_type",
+			                        (const char *)sqlite3_column_text(st, 1));
 			cJSON_AddNumberToObject(o, "count", (double)sqlite3_column_int64(st, 2));
 			cJSON_AddBoolToObject(o, "supported", sqlite3_column_int(st, 3));
 			break;
 		}
 		case REG_Q_VERSION_ALIASES:
-			cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+			cJSON_AddItemToArray(
+			    arr, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
 			break;
 		case REG_Q_VERSION_LINEAGE: {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddItemToArray(arr, o);
 			cJSON_AddStringToObject(o, "key", (const char *)sqlite3_column_text(st, 0));
-			cJSON_AddStringToObject(o, "value", (const char *)sqlite3_column_text(st, 1));
+			cJSON_AddStringToObject(o, "value",
+			                        (const char *)sqlite3_column_text(st, 1));
 			break;
 		}
-		default:
-			break;
+		default: break;
 		}
 	}
 	sqlite3_reset(st);
 	return e;
 }
 
-static flt_err add_map(struct flt_registry *r, cJSON *doc, enum reg_q q, int64_t vid, const char *key)
+static flt_err add_map(struct flt_registry *r, cJSON *doc, enum reg_q q, int64_t vid,
+                       const char *key)
 {
 	sqlite3_stmt *st;
 	int row;
@@ -122,8 +126,8 @@ static flt_err add_parents(struct flt_registry *r, cJSON *doc, int64_t vid)
 		cJSON *o = cJSON_CreateObject();
 		char ref[96];
 		cJSON_AddItemToArray(arr, o);
-		flt_model_ref_format((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ref,
-				     sizeof(ref));
+		flt_model_ref_format((const char *)sqlite3_column_text(st, 0),
+		                     sqlite3_column_int64(st, 1), ref, sizeof(ref));
 		cJSON_AddStringToObject(o, "ref", ref);
 		cJSON_AddStringToObject(o, "relation", (const char *)sqlite3_column_text(st, 2));
 	}
@@ -139,7 +143,8 @@ flt_err show_version(struct flt_registry *r, const struct reg_version *v, cJSON 
 	flt_err e = FLT_ENOMEM;
 	if (!doc)
 		return FLT_ENOMEM;
-	if ((e = reg_stmt(r, REG_Q_VERSION_SHOW, &st)) != FLT_OK || (e = reg_bind(r, st, "i", v->id)) != FLT_OK)
+	if ((e = reg_stmt(r, REG_Q_VERSION_SHOW, &st)) != FLT_OK ||
+	    (e = reg_bind(r, st, "i", v->id)) != FLT_OK)
 		goto out;
 	if ((e = reg_step(r, st, &row)) != FLT_OK)
 		goto out;
@@ -180,7 +185,8 @@ flt_err show_version(struct flt_registry *r, const struct reg_version *v, cJSON 
 	}
 	if (sqlite3_column_type(st, 20) != SQLITE_NULL) {
 		cJSON *run = cJSON_AddObjectToObject(doc, "run");
-		cJSON_AddStringToObject(run, "experiment_id", (const char *)sqlite3_column_text(st, 20));
+		cJSON_AddStringToObject(run, "experiment_id",
+		                        (const char *)sqlite3_column_text(st, 20));
 		cJSON_AddStringToObject(run, "run_id", (const char *)sqlite3_column_text(st, 21));
 	} else {
 		cJSON_AddNullToObject(doc, "run");

@@ -7,10 +7,10 @@
 
 static const char *dtype_name(int32_t t)
 {
-	static const char *const n[] = {"undefined", "float",  "uint8",   "int8",      "uint16",
-					"int16",     "int32",  "int64",   "string",    "bool",
-					"float16",   "double", "uint32",  "uint64",    "complex64",
-					"complex128", "bfloat16"};
+	static const char *const n[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+	                                "int16",      "int32",   "int64",  "string", "bool",
+	                                "float16",    "double",  "uint32", "uint64", "complex64",
+	                                "complex128", "bfloat16"};
 	return (t >= 0 && t < (int32_t)(sizeof(n) / sizeof(n[0]))) ? n[t] : "unknown";
 }
 

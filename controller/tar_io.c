@@ -153,7 +153,8 @@ flt_err tar_read_header(FILE *f, char name[257], uint64_t *len, int *end)
 	return FLT_OK;
 }
 
-flt_err tar_read_data(FILE *f, uint64_t len, int (*sink)(void *arg, const void *p, size_t n), void *arg)
+flt_err tar_read_data(FILE *f, uint64_t len, int (*sink)(void *arg, const void *p, size_t n),
+                      void *arg)
 {
 	unsigned char buf[65536];
 	uint64_t left = len + (512 - (len % 512)) % 512, data = len;

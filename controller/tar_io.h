@@ -10,7 +10,8 @@
 #include "flt/error.h"
 
 /* Appends one member. Errors: FLT_EINVAL (name too long), FLT_ELIMIT (size), FLT_EIO. */
-FLT_WUR flt_err tar_write_member(FILE *f, const char *name, const void *data, uint64_t len, unsigned mode);
+FLT_WUR flt_err tar_write_member(FILE *f, const char *name, const void *data, uint64_t len,
+                                 unsigned mode);
 
 /* Copies `len` bytes from file `src` as one member (for large blobs). */
 FLT_WUR flt_err tar_write_file(FILE *f, const char *name, FILE *src, uint64_t len, unsigned mode);
@@ -26,6 +27,7 @@ FLT_WUR flt_err tar_read_header(FILE *f, char name[257], uint64_t *len, int *end
 
 /* Reads exactly len data bytes plus padding, passing chunks to `sink`
  * (return non-zero to abort with FLT_EIO). */
-FLT_WUR flt_err tar_read_data(FILE *f, uint64_t len, int (*sink)(void *arg, const void *p, size_t n), void *arg);
+FLT_WUR flt_err tar_read_data(FILE *f, uint64_t len,
+                              int (*sink)(void *arg, const void *p, size_t n), void *arg);
 
 #endif

@@ -91,6 +91,15 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	}
 }
 
+/* Index of the PUBLISHED event for a token, -1 if not yet seen. */
+static int pub_index(const struct rec *r, flt_mqtt_token t)
+{
+	for (int i = 0; i < r->n_pubs; i++)
+		if (r->pub_tok[i] == t)
+			return i;
+	return -1;
+}
+
 /* Clients of the running test, all pumped by WAIT_FOR. */
 static struct {
 	struct flt_mqtt *c;
@@ -591,10 +600,10 @@ static void test_two_clients_one_process(void **state)
 	assert_string_equal(ra.msgs[3].payload, "end");
 
 	/* An empty retained publish clears the retained message. */
-	rb.n_pubs = 0;
-	assert_int_equal(flt_mqtt_publish(b, "two/extra", NULL, 0, 1, true, 0, NULL), FLT_OK);
-	WAIT_FOR(rb.n_pubs == 1);
-	assert_int_equal(rb.pub_err[0], FLT_OK);
+	flt_mqtt_token clear = 0;
+	assert_int_equal(flt_mqtt_publish(b, "two/extra", NULL, 0, 1, true, 0, &clear), FLT_OK);
+	WAIT_FOR(pub_index(&rb, clear) >= 0);
+	assert_int_equal(rb.pub_err[pub_index(&rb, clear)], FLT_OK);
 	struct rec rc;
 	base_opts(&o, tt_mosq_uri(m), "dev-c");
 	struct flt_mqtt *c = client(&o, &rc, "two/extra", "two/sync", NULL);
@@ -645,6 +654,60 @@ static void test_inflight_completes_after_broker_loss(void **state)
 	tt_mosq_free(m);
 }
 
+/* The fleet simulator's shape: many sessions in one process, one owner loop. */
+static void test_many_clients_one_process(void **state)
+{
+	(void)state;
+	enum { N = 24 };
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt *cl[N];
+	static struct rec rec[N];
+	struct flt_mqtt_opts o;
+
+	for (int i = 0; i < N; i++) {
+		char id[32], filter[64];
+		snprintf(id, sizeof id, "sim-%d", i);
+		snprintf(filter, sizeof filter, "flotilla/v1/dev/sim-%d/down/#", i);
+		base_opts(&o, tt_mosq_uri(m), id);
+		memset(&rec[i], 0, sizeof rec[i]);
+		assert_int_equal(flt_mqtt_new(&o, &cl[i]), FLT_OK);
+		assert_int_equal(flt_mqtt_subscribe(cl[i], filter, 0), FLT_OK);
+		assert_int_equal(flt_mqtt_connect(cl[i]), FLT_OK);
+	}
+	int64_t dl = tt_now_ms() + WAIT_MS;
+	for (int done = 0; done < N;) {
+		assert_true(tt_now_ms() < dl);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(flt_mqtt_poll(cl[i], 0, on_event, &rec[i]), FLT_OK);
+			done += rec[i].connected == 1;
+		}
+	}
+	/* Each one publishes to the next one's down/ topic. */
+	for (int i = 0; i < N; i++) {
+		char topic[64], payload[32];
+		snprintf(topic, sizeof topic, "flotilla/v1/dev/sim-%d/down/desired", (i + 1) % N);
+		snprintf(payload, sizeof payload, "from-%d", i);
+		assert_int_equal(publish(cl[i], topic, payload, false, NULL), FLT_OK);
+	}
+	for (int done = 0; done < N;) {
+		assert_true(tt_now_ms() < dl);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(flt_mqtt_poll(cl[i], 0, on_event, &rec[i]), FLT_OK);
+			done += rec[i].n_msgs == 1 && rec[i].n_pubs == 1;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "from-%d", (i + N - 1) % N);
+		assert_string_equal(rec[i].msgs[0].payload, want);
+		assert_int_equal(rec[i].pub_err[0], FLT_OK);
+		flt_mqtt_free(cl[i]);
+	}
+	tt_mosq_free(m);
+}
+
 static int reset(void **state)
 {
 	(void)state;
@@ -666,6 +729,7 @@ int main(void)
 		cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
 		cmocka_unit_test_setup(test_two_clients_one_process, reset),
 		cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
+		cmocka_unit_test_setup(test_many_clients_one_process, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

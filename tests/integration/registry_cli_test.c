@@ -79,14 +79,14 @@ static int flv(const char *data_dir, const char *const *args)
 	return R.code;
 }
 
-#define FL(...) flv(dd, (const char *const[]){__VA_ARGS__, NULL})
+#define FL(...)     flv(dd, (const char *const[]){__VA_ARGS__, NULL})
 #define FLD(d, ...) flv(d, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Asserts an exit code, showing stderr when it differs. */
-#define EXPECT(code, call)                                                                  \
-	do {                                                                                \
-		int rc_ = (call);                                                           \
-		if (rc_ != (code))                                                          \
+#define EXPECT(code, call)                                                                         \
+	do {                                                                                       \
+		int rc_ = (call);                                                                  \
+		if (rc_ != (code))                                                                 \
 			fail_msg("%s: exit %d, wanted %d; stderr: %s", #call, rc_, (code), R.err); \
 	} while (0)
 
@@ -236,8 +236,9 @@ static void db_exec(sqlite3 *db, const char *sql)
 static void test_help_and_usage(void **state)
 {
 	(void)state;
-	static const char *const subs[] = {"register", "list", "show", "lineage", "diff", "metrics", "metric",
-					   "tag", "alias", "archive", "delete", "gc", "promote", "update"};
+	static const char *const subs[] = {"register", "list",   "show",    "lineage", "diff",
+	                                   "metrics",  "metric", "tag",     "alias",   "archive",
+	                                   "delete",   "gc",     "promote", "update"};
 	EXPECT(0, FL("model", "--help"));
 	assert_non_null(strstr(R.out, "register"));
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
@@ -269,9 +270,10 @@ static void test_help_and_usage(void **state)
 static void test_register_onnx_and_show(void **state)
 {
 	(void)state;
-	EXPECT(0, FL("model", "register", "onnx", "-n", "conv", "-f", fx("conv.onnx"), "--tag", "stage=dev",
-		     "--metric", "acc=0.9", "--lineage", "code=git:abc123", "--lineage", "data=sha256:feed",
-		     "--golden", fx("conv_golden"), "--rtol", "0.01", "--atol", "0.001", "-o", "json"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "conv", "-f", fx("conv.onnx"), "--tag",
+	             "stage=dev", "--metric", "acc=0.9", "--lineage", "code=git:abc123",
+	             "--lineage", "data=sha256:feed", "--golden", fx("conv_golden"), "--rtol",
+	             "0.01", "--atol", "0.001", "-o", "json"));
 	cJSON *j = json();
 	assert_string_equal(str(j, "ref"), "conv:1");
 	assert_int_equal((int)num(j, "version"), 1);
@@ -305,7 +307,8 @@ static void test_register_onnx_and_show(void **state)
 	{
 		char gp[1024];
 		static unsigned char gb[1 << 16];
-		snprintf(gp, sizeof(gp), "%s/blobs/sha256/%.2s/%s", dd, str(g, "sha256"), str(g, "sha256"));
+		snprintf(gp, sizeof(gp), "%s/blobs/sha256/%.2s/%s", dd, str(g, "sha256"),
+		         str(g, "sha256"));
 		size_t gl = read_file(gp, gb, sizeof(gb));
 		struct flt_golden *gold = NULL;
 		assert_int_equal(flt_golden_parse(gb, gl, sizeof(gb), &gold, NULL), FLT_OK);
@@ -327,19 +330,20 @@ static void test_register_generic_and_dedup(void **state)
 {
 	(void)state;
 	write_file(tmpf("m.tflite"), "tflite-bytes-1", 14);
-	EXPECT(0, FL("model", "register", "generic", "-n", "g", "-f", tmpf("m.tflite"), "--framework", "tflite",
-		     "-o", "json"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "g", "-f", tmpf("m.tflite"),
+	             "--framework", "tflite", "-o", "json"));
 	cJSON *j = json();
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "deduplicated")));
 	cJSON_Delete(j);
-	EXPECT(0, FL("model", "register", "generic", "-n", "g", "-f", tmpf("m.tflite"), "--framework", "tflite",
-		     "-o", "json"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "g", "-f", tmpf("m.tflite"),
+	             "--framework", "tflite", "-o", "json"));
 	j = json();
 	assert_string_equal(str(j, "ref"), "g:2");
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "deduplicated")));
 	cJSON_Delete(j);
 	/* same bytes under another name too: still one file */
-	EXPECT(0, FL("model", "register", "generic", "-n", "h", "-f", tmpf("m.tflite"), "--framework", "pytorch"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "h", "-f", tmpf("m.tflite"),
+	             "--framework", "pytorch"));
 	assert_int_equal(blob_files(dd), 1);
 	EXPECT(0, FL("model", "show", "g:1", "-o", "json"));
 	j = json();
@@ -390,34 +394,48 @@ static void test_register_refusals_change_nothing(void **state)
 	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", tmpf("text.onnx")));
 	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", tmpf("corrupt.onnx")));
 	if (geteuid() != 0) /* root reads anything */
-		EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", tmpf("unreadable.onnx")));
+		EXPECT(5,
+		       FL("model", "register", "onnx", "-n", "x", "-f", tmpf("unreadable.onnx")));
 	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", tmpf("emptydir")));
 	EXPECT(5, FL("model", "register", "onnx", "-n", "Bad", "-f", fx("abs.onnx")));
 	EXPECT(5, FL("model", "register", "onnx", "-n", "..", "-f", fx("abs.onnx")));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--tag", "novalue"));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--metric", "acc=high"));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--metric", "acc=inf"));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent", "a:b:c"));
-	EXPECT(3, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent", "nosuch:1"));
-	EXPECT(3, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent", "base:9"));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden", tmpf("emptydir")));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden", tmpf("nodir")));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden", fx("conv_golden"),
-		     "--rtol", "-1"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--tag",
+	             "novalue"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--metric",
+	             "acc=high"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--metric",
+	             "acc=inf"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent",
+	             "a:b:c"));
+	EXPECT(3, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent",
+	             "nosuch:1"));
+	EXPECT(3, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent",
+	             "base:9"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden",
+	             tmpf("emptydir")));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden",
+	             tmpf("nodir")));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("conv.onnx"), "--golden",
+	             fx("conv_golden"), "--rtol", "-1"));
 	/* golden cases must decode as TensorProtos and match the model's inputs */
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("add.onnx"), "--golden", fx("conv_golden")));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("add.onnx"), "--golden",
+	             fx("conv_golden")));
 	assert_non_null(strstr(R.err, "inputs"));
 	mkdir(tmpf("badgold"), 0700);
 	write_file(tmpf("badgold/input_0.pb"), "\xff\xff\xff\xff", 4);
 	write_file(tmpf("badgold/output_0.pb"), "\xff\xff\xff\xff", 4);
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--golden", tmpf("badgold")));
-	EXPECT(5, FL("model", "register", "generic", "-n", "x", "-f", fx("abs.onnx"), "--framework", "Bad FW"));
-	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--framework", "tflite"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--golden",
+	             tmpf("badgold")));
+	EXPECT(5, FL("model", "register", "generic", "-n", "x", "-f", fx("abs.onnx"), "--framework",
+	             "Bad FW"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--framework",
+	             "tflite"));
 	EXPECT(2, FL("model", "register", "onnx", "-f", fx("abs.onnx")));
 	EXPECT(2, FL("model", "register", "onnx", "-n", "x"));
 	EXPECT(2, FL("model", "register", "tensorflow", "-n", "x", "-f", fx("abs.onnx")));
 	EXPECT(2, FL("model", "register", "generic", "-n", "x", "-f", fx("abs.onnx")));
-	EXPECT(2, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--rtol", "0.1"));
+	EXPECT(2,
+	       FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--rtol", "0.1"));
 	EXPECT(2, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--bogus"));
 
 	char *after = fingerprint(dd);
@@ -431,7 +449,8 @@ static void test_refs_archive_and_aliases(void **state)
 {
 	(void)state;
 	for (int i = 0; i < 3; i++)
-		EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx(i == 1 ? "add.onnx" : "abs.onnx")));
+		EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f",
+		             fx(i == 1 ? "add.onnx" : "abs.onnx")));
 	EXPECT(0, FL("model", "show", "m", "-o", "json"));
 	cJSON *j = json();
 	assert_string_equal(str(j, "ref"), "m:3");
@@ -444,7 +463,8 @@ static void test_refs_archive_and_aliases(void **state)
 	EXPECT(0, FL("model", "show", "m@stable", "-o", "json"));
 	j = json();
 	assert_string_equal(str(j, "ref"), "m:2");
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "aliases"), 0)->valuestring, "stable");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "aliases"), 0)->valuestring,
+	                    "stable");
 	cJSON_Delete(j);
 	/* archive hides from latest, not from NAME:VER */
 	EXPECT(0, FL("model", "archive", "m:3"));
@@ -486,10 +506,12 @@ static void test_refs_archive_and_aliases(void **state)
 static void test_tags_and_list_filters(void **state)
 {
 	(void)state;
-	EXPECT(0, FL("model", "register", "onnx", "-n", "det-a", "-f", fx("abs.onnx"), "--tag", "team=vision"));
-	EXPECT(0, FL("model", "register", "onnx", "-n", "det-b", "-f", fx("add.onnx"), "--tag", "team=vision",
-		     "--tag", "stage=prod"));
-	EXPECT(0, FL("model", "register", "onnx", "-n", "cls", "-f", fx("conv.onnx"), "--tag", "team=audio"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "det-a", "-f", fx("abs.onnx"), "--tag",
+	             "team=vision"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "det-b", "-f", fx("add.onnx"), "--tag",
+	             "team=vision", "--tag", "stage=prod"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "cls", "-f", fx("conv.onnx"), "--tag",
+	             "team=audio"));
 	EXPECT(0, FL("model", "list", "--name", "det-*", "-o", "json"));
 	cJSON *j = json();
 	assert_int_equal(cJSON_GetArraySize(j), 2);
@@ -529,8 +551,10 @@ static void test_tags_and_list_filters(void **state)
 static void test_metrics_history(void **state)
 {
 	(void)state;
-	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("abs.onnx"), "--metric", "acc=0.8"));
-	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("add.onnx"), "--metric", "acc=0.85"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("abs.onnx"), "--metric",
+	             "acc=0.8"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("add.onnx"), "--metric",
+	             "acc=0.85"));
 	EXPECT(0, FL("model", "metric", "log", "m:1", "acc=0.82", "loss=0.3"));
 	EXPECT(0, FL("model", "metric", "log", "m", "acc=0.9"));
 	EXPECT(0, FL("model", "metrics", "m", "--key", "acc", "-o", "json"));
@@ -561,10 +585,11 @@ static void test_lineage_graph(void **state)
 {
 	(void)state;
 	EXPECT(0, FL("model", "register", "onnx", "-n", "base", "-f", fx("conv.onnx"), "--lineage",
-		     "data=sha256:aa", "--lineage", "compute=gpu-8"));
-	EXPECT(0, FL("model", "register", "onnx", "-n", "tuned", "-f", fx("abs.onnx"), "--parent", "base:1",
-		     "--lineage", "code=git:1234"));
-	EXPECT(0, FL("model", "register", "onnx", "-n", "quant", "-f", fx("add.onnx"), "--parent", "tuned"));
+	             "data=sha256:aa", "--lineage", "compute=gpu-8"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "tuned", "-f", fx("abs.onnx"), "--parent",
+	             "base:1", "--lineage", "code=git:1234"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "quant", "-f", fx("add.onnx"), "--parent",
+	             "tuned"));
 	EXPECT(0, FL("model", "lineage", "quant:1", "-o", "json"));
 	cJSON *j = json();
 	const cJSON *up = cJSON_GetObjectItem(j, "up");
@@ -592,26 +617,28 @@ static void test_experiments_and_promote(void **state)
 	EXPECT(0, FL("model", "register", "onnx", "-n", "cand", "-f", fx("abs.onnx")));
 	EXPECT(0, FL("model", "register", "onnx", "-n", "cand", "-f", fx("add.onnx")));
 	EXPECT(0, FL("model", "register", "onnx", "-n", "cand", "-f", fx("conv.onnx")));
-	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r1", "--metric", "acc=0.7", "--metric",
-		     "loss=0.5", "--model", "cand:1"));
-	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r2", "--metric", "acc=0.9", "--metric",
-		     "loss=0.4", "--model", "cand:2"));
-	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r3", "--metric", "acc=0.8", "--metric",
-		     "loss=0.1", "--model", "cand:3"));
+	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r1", "--metric",
+	             "acc=0.7", "--metric", "loss=0.5", "--model", "cand:1"));
+	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r2", "--metric",
+	             "acc=0.9", "--metric", "loss=0.4", "--model", "cand:2"));
+	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r3", "--metric",
+	             "acc=0.8", "--metric", "loss=0.1", "--model", "cand:3"));
 	/* r1's accuracy improves later: the latest value counts, still below r2 */
-	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r1", "--metric", "acc=0.75"));
+	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r1", "--metric",
+	             "acc=0.75"));
 	/* a run without a model never wins */
-	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r4", "--metric", "acc=0.99"));
+	EXPECT(0, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r4", "--metric",
+	             "acc=0.99"));
 
-	EXPECT(0, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc", "--max", "-o",
-		     "json"));
+	EXPECT(0, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc",
+	             "--max", "-o", "json"));
 	cJSON *j = json();
 	assert_string_equal(str(j, "ref"), "prod:1");
 	assert_string_equal(str(j, "from"), "cand:2");
 	assert_string_equal(str(j, "run_id"), "r2");
 	cJSON_Delete(j);
-	EXPECT(0, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "loss", "--min", "-o",
-		     "json"));
+	EXPECT(0, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "loss",
+	             "--min", "-o", "json"));
 	j = json();
 	assert_string_equal(str(j, "ref"), "prod:2");
 	assert_string_equal(str(j, "from"), "cand:3");
@@ -636,22 +663,29 @@ static void test_experiments_and_promote(void **state)
 	assert_string_equal(str(up0, "relation"), "promoted-from");
 	cJSON_Delete(j);
 	/* -m REF */
-	EXPECT(0, FL("model", "promote", "-n", "prod", "-m", "cand:1", "--experiment-id", "exp1", "-o", "json"));
+	EXPECT(0, FL("model", "promote", "-n", "prod", "-m", "cand:1", "--experiment-id", "exp1",
+	             "-o", "json"));
 	j = json();
 	assert_string_equal(str(j, "ref"), "prod:3");
 	cJSON_Delete(j);
 	/* errors */
-	EXPECT(4, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r2", "--model", "cand:1"));
-	EXPECT(3, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r9", "--model", "cand:9"));
+	EXPECT(4,
+	       FL("run", "log", "--experiment-id", "exp1", "--run-id", "r2", "--model", "cand:1"));
+	EXPECT(3,
+	       FL("run", "log", "--experiment-id", "exp1", "--run-id", "r9", "--model", "cand:9"));
 	EXPECT(2, FL("run", "log", "--experiment-id", "exp1", "--run-id", "r9"));
 	EXPECT(2, FL("run", "log", "--run-id", "r9", "--metric", "a=1"));
 	EXPECT(5, FL("run", "log", "--experiment-id", "e x", "--run-id", "r9", "--metric", "a=1"));
 	EXPECT(5, FL("run", "log", "--experiment-id", "e", "--run-id", "r9", "--metric", "a=b"));
-	EXPECT(3, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "f1", "--max"));
-	EXPECT(3, FL("model", "promote", "-n", "prod", "--experiment-id", "nosuch", "--by", "acc", "--max"));
-	EXPECT(3, FL("model", "promote", "-n", "prod", "-m", "cand:3", "--experiment-id", "nosuch"));
+	EXPECT(3, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "f1",
+	             "--max"));
+	EXPECT(3, FL("model", "promote", "-n", "prod", "--experiment-id", "nosuch", "--by", "acc",
+	             "--max"));
+	EXPECT(3,
+	       FL("model", "promote", "-n", "prod", "-m", "cand:3", "--experiment-id", "nosuch"));
 	EXPECT(2, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc"));
-	EXPECT(2, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc", "--max", "--min"));
+	EXPECT(2, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc",
+	             "--max", "--min"));
 	EXPECT(2, FL("model", "promote", "-n", "prod", "-m", "cand:1", "--by", "acc", "--max"));
 	EXPECT(2, FL("model", "promote", "--experiment-id", "exp1", "--by", "acc", "--max"));
 	EXPECT(5, FL("model", "promote", "-n", "Prod", "-m", "cand:1"));
@@ -664,8 +698,10 @@ static void test_experiments_and_promote(void **state)
 static void test_diff(void **state)
 {
 	(void)state;
-	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("abs.onnx"), "--metric", "acc=0.5"));
-	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("add.onnx"), "--metric", "acc=0.75"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("abs.onnx"), "--metric",
+	             "acc=0.5"));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("add.onnx"), "--metric",
+	             "acc=0.75"));
 	EXPECT(0, FL("model", "register", "onnx", "-n", "m", "-f", fx("add.onnx")));
 	EXPECT(0, FL("model", "diff", "m:1", "m:2", "-o", "json"));
 	cJSON *j = json();
@@ -684,8 +720,10 @@ static void test_diff(void **state)
 	assert_int_equal(breaking, 2);   /* input y added, output y removed */
 	assert_int_equal(compatible, 1); /* output sum added */
 	const cJSON *ops = cJSON_GetObjectItem(j, "operators");
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(ops, "added"), 0)->valuestring, "Add");
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(ops, "removed"), 0)->valuestring, "Abs");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(ops, "added"), 0)->valuestring,
+	                    "Add");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(ops, "removed"), 0)->valuestring,
+	                    "Abs");
 	const cJSON *ops0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "opsets"), 0);
 	assert_true(num(ops0, "a") != num(ops0, "b"));
 	assert_int_equal((int)num(cJSON_GetObjectItem(j, "size"), "delta"), 129 - 97);
@@ -710,9 +748,12 @@ static void test_update_archive_delete_gc(void **state)
 	(void)state;
 	write_file(tmpf("a.bin"), "model-a", 7);
 	write_file(tmpf("b.bin"), "model-b", 7);
-	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("a.bin"), "--framework", "tflite"));
-	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("b.bin"), "--framework", "tflite"));
-	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("b.bin"), "--framework", "tflite"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("a.bin"), "--framework",
+	             "tflite"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("b.bin"), "--framework",
+	             "tflite"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("b.bin"), "--framework",
+	             "tflite"));
 	EXPECT(0, FL("model", "update", "-n", "m:latest", "--all", "-o", "json"));
 	cJSON *j = json();
 	assert_string_equal(str(j, "ref"), "m:3");
@@ -722,12 +763,14 @@ static void test_update_archive_delete_gc(void **state)
 	EXPECT(2, FL("model", "update", "--all"));
 	EXPECT(3, FL("model", "update", "-n", "nosuch", "--all"));
 	sqlite3 *db = db_open(dd);
-	assert_int_equal(db_int(db, "SELECT count(*) FROM update_requests WHERE target='all' AND state='pending' "
-				    "AND version_id=(SELECT id FROM model_versions WHERE version=3)"),
-			 1);
+	assert_int_equal(
+	    db_int(db,
+	           "SELECT count(*) FROM update_requests WHERE target='all' AND state='pending' "
+	           "AND version_id=(SELECT id FROM model_versions WHERE version=3)"),
+	    1);
 	/* a device runs m:1: delete refused, naming the device */
 	db_exec(db, "INSERT INTO deployments (device_id, version_id, state, since_ms) VALUES "
-		    "('cam-01', (SELECT id FROM model_versions WHERE version=1), 'committed', 1)");
+	            "('cam-01', (SELECT id FROM model_versions WHERE version=1), 'committed', 1)");
 	char *before = fingerprint(dd);
 	EXPECT(4, FL("model", "delete", "m:1"));
 	assert_non_null(strstr(R.err, "cam-01"));
@@ -755,8 +798,8 @@ static void test_update_archive_delete_gc(void **state)
 	cJSON_Delete(j);
 	assert_int_equal(blob_files(dd), 1);
 	/* numbers are never reused after a delete */
-	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("a.bin"), "--framework", "tflite",
-		     "-o", "json"));
+	EXPECT(0, FL("model", "register", "generic", "-n", "m", "-f", tmpf("a.bin"), "--framework",
+	             "tflite", "-o", "json"));
 	j = json();
 	assert_string_equal(str(j, "ref"), "m:4");
 	cJSON_Delete(j);
@@ -765,9 +808,10 @@ static void test_update_archive_delete_gc(void **state)
 	snprintf(stray, sizeof(stray), "%s/blobs/sha256/ab", dd);
 	mkdir(stray, 0750);
 	snprintf(stray, sizeof(stray), "%s/blobs/sha256/ab/%s", dd,
-		 "ab00000000000000000000000000000000000000000000000000000000000000");
+	         "ab00000000000000000000000000000000000000000000000000000000000000");
 	write_file(stray, "junk", 4);
-	db_exec(db, "INSERT INTO blobs VALUES ('cd00000000000000000000000000000000000000000000000000000000000000', 1, 1)");
+	db_exec(db, "INSERT INTO blobs VALUES "
+	            "('cd00000000000000000000000000000000000000000000000000000000000000', 1, 1)");
 	EXPECT(0, FL("model", "gc", "-o", "json"));
 	j = json();
 	assert_int_equal((int)num(j, "removed"), 2);
@@ -805,8 +849,9 @@ static void test_concurrent_registration(void **state)
 			snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", errname);
 			mkdir(dir, 0700);
 			for (int i = 0; i < EACH; i++)
-				failures += FL("model", "register", "generic", "-n", "conc", "-f", path, "--framework",
-					       "tflite", "--metric", "i=1") != 0;
+				failures +=
+				    FL("model", "register", "generic", "-n", "conc", "-f", path,
+				       "--framework", "tflite", "--metric", "i=1") != 0;
 			_exit(failures > 100 ? 100 : failures);
 		}
 	}
@@ -849,7 +894,7 @@ static void test_migration_from_schema_1(void **state)
 	snprintf(path, sizeof(path), "%s/blobs/sha256/cc", dd);
 	mkdir(path, 0750);
 	snprintf(path, sizeof(path), "%s/blobs/sha256/cc/%s", dd,
-		 "ccb42ef354bae279fe7752ddfb983de86251fdb117863f26c997c3443cef3b34");
+	         "ccb42ef354bae279fe7752ddfb983de86251fdb117863f26c997c3443cef3b34");
 	write_file(path, blob, bl);
 
 	EXPECT(0, FL("model", "list", "-o", "json"));
@@ -878,12 +923,13 @@ static void test_migration_from_schema_1(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "up")), 1);
 	cJSON_Delete(j);
 	/* new features on old data */
-	EXPECT(0, FL("model", "register", "onnx", "-n", "legacy", "-f", fx("abs.onnx"), "-o", "json"));
+	EXPECT(0,
+	       FL("model", "register", "onnx", "-n", "legacy", "-f", fx("abs.onnx"), "-o", "json"));
 	j = json();
 	assert_string_equal(str(j, "ref"), "legacy:3");
 	cJSON_Delete(j);
-	EXPECT(0, FL("run", "log", "--experiment-id", "e", "--run-id", "r", "--metric", "acc=1", "--model",
-		     "legacy:2"));
+	EXPECT(0, FL("run", "log", "--experiment-id", "e", "--run-id", "r", "--metric", "acc=1",
+	             "--model", "legacy:2"));
 	/* a registry from a newer build is refused, not damaged */
 	db = db_open(dd);
 	db_exec(db, "INSERT INTO schema_version VALUES (999, 1)");
@@ -902,7 +948,8 @@ static void test_backup_restore_under_writers(void **state)
 	snprintf(bak, sizeof(bak), "%s/reg.bak", dir);
 	snprintf(d2, sizeof(d2), "%s/restored", dir);
 	snprintf(d3, sizeof(d3), "%s/restored-bad", dir);
-	EXPECT(0, FL("model", "register", "onnx", "-n", "conv", "-f", fx("conv.onnx"), "--golden", fx("conv_golden")));
+	EXPECT(0, FL("model", "register", "onnx", "-n", "conv", "-f", fx("conv.onnx"), "--golden",
+	             fx("conv_golden")));
 	EXPECT(0, FL("model", "alias", "set", "conv:1", "stable"));
 	for (int w = 0; w < WRITERS; w++) {
 		char path[1024], body[32];
@@ -920,8 +967,8 @@ static void test_backup_restore_under_writers(void **state)
 			snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/writer%d", w);
 			mkdir(dir, 0700);
 			for (int i = 0; i < EACH; i++)
-				failures += FL("model", "register", "generic", "-n", "live", "-f", path, "--framework",
-					       "tflite") != 0;
+				failures += FL("model", "register", "generic", "-n", "live", "-f",
+				               path, "--framework", "tflite") != 0;
 			_exit(failures);
 		}
 	}
@@ -930,7 +977,10 @@ static void test_backup_restore_under_writers(void **state)
 	if (pids[WRITERS] == 0) {
 		sqlite3 *db = db_open(dd);
 		for (int i = 0; i < BUMPS; i++)
-			if (sqlite3_exec(db, "UPDATE counters SET value = value + 1 WHERE name LIKE '%_serial'", NULL, NULL, NULL) != SQLITE_OK)
+			if (sqlite3_exec(
+			        db,
+			        "UPDATE counters SET value = value + 1 WHERE name LIKE '%_serial'",
+			        NULL, NULL, NULL) != SQLITE_OK)
 				_exit(1);
 		sqlite3_close(db);
 		_exit(0);
@@ -939,8 +989,11 @@ static void test_backup_restore_under_writers(void **state)
 	 * the first live versions, then snapshot while the rest arrive. */
 	{
 		sqlite3 *w = db_open(dd);
-		while (db_int(w, "SELECT count(*) FROM model_versions v JOIN models m ON m.id = v.model_id "
-				 "WHERE m.name = 'live'") < 3)
+		while (
+		    db_int(
+		        w,
+		        "SELECT count(*) FROM model_versions v JOIN models m ON m.id = v.model_id "
+		        "WHERE m.name = 'live'") < 3)
 			;
 		sqlite3_close(w);
 	}
@@ -951,7 +1004,8 @@ static void test_backup_restore_under_writers(void **state)
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	sqlite3 *db = db_open(dd);
-	int64_t live_serial = db_int(db, "SELECT value FROM counters WHERE name='desired_state_serial'");
+	int64_t live_serial =
+	    db_int(db, "SELECT value FROM counters WHERE name='desired_state_serial'");
 	int64_t live_max = db_int(db, "SELECT max(version) FROM model_versions");
 	sqlite3_close(db);
 	assert_int_equal(live_serial, BUMPS);
@@ -962,17 +1016,21 @@ static void test_backup_restore_under_writers(void **state)
 	assert_int_equal((int)num(j, "schema_version"), 4);
 	cJSON_Delete(j);
 	db = db_open(d2);
-	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check='ok'"), 1);
+	assert_int_equal(
+	    db_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check='ok'"),
+	    1);
 	assert_int_equal(db_int(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	assert_true(db_int(db, "SELECT min(value) FROM counters") > live_serial);
 	assert_true(db_int(db, "SELECT min(next_version) FROM models") > live_max);
-	int64_t nlive = db_int(db, "SELECT count(*) FROM model_versions v JOIN models m ON m.id=v.model_id "
-				   "WHERE m.name='live'");
+	int64_t nlive =
+	    db_int(db, "SELECT count(*) FROM model_versions v JOIN models m ON m.id=v.model_id "
+	               "WHERE m.name='live'");
 	/* dense prefix: whatever the snapshot caught is versions 1..n */
 	if (nlive)
-		assert_int_equal(db_int(db, "SELECT max(v.version) FROM model_versions v JOIN models m ON "
-					    "m.id=v.model_id WHERE m.name='live'"),
-				 nlive);
+		assert_int_equal(
+		    db_int(db, "SELECT max(v.version) FROM model_versions v JOIN models m ON "
+		               "m.id=v.model_id WHERE m.name='live'"),
+		    nlive);
 	sqlite3_close(db);
 	/* every version and its blob is there */
 	EXPECT(0, FLD(d2, "model", "show", "conv@stable", "-o", "json"));
@@ -981,14 +1039,18 @@ static void test_backup_restore_under_writers(void **state)
 	cJSON_Delete(j);
 	db = db_open(d2);
 	assert_int_equal(blob_files(d2), (int)db_int(db, "SELECT count(*) FROM blobs"));
-	assert_int_equal(db_int(db, "SELECT count(*) FROM model_versions WHERE blob_sha256 NOT IN (SELECT sha256 FROM blobs)"), 0);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM model_versions WHERE blob_sha256 NOT IN "
+	                            "(SELECT sha256 FROM blobs)"),
+	                 0);
 	sqlite3_close(db);
-	EXPECT(0, FLD(d2, "model", "register", "onnx", "-n", "live", "-f", fx("abs.onnx"), "-o", "json"));
+	EXPECT(0, FLD(d2, "model", "register", "onnx", "-n", "live", "-f", fx("abs.onnx"), "-o",
+	              "json"));
 	j = json();
 	assert_true(num(j, "version") > (double)live_max);
 	cJSON_Delete(j);
 	/* a name the backup never saw starts above anything published too */
-	EXPECT(0, FLD(d2, "model", "register", "onnx", "-n", "brand-new", "-f", fx("abs.onnx"), "-o", "json"));
+	EXPECT(0, FLD(d2, "model", "register", "onnx", "-n", "brand-new", "-f", fx("abs.onnx"),
+	              "-o", "json"));
 	j = json();
 	assert_true(num(j, "version") > (double)live_max);
 	cJSON_Delete(j);
@@ -1029,26 +1091,27 @@ int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR"), *s = getenv("FLT_SOURCE_DIR");
 	if (!b || !s) {
-		fprintf(stderr, "FLT_BINARY_DIR and FLT_SOURCE_DIR must be set (ctest sets them)\n");
+		fprintf(stderr,
+		        "FLT_BINARY_DIR and FLT_SOURCE_DIR must be set (ctest sets them)\n");
 		return 1;
 	}
 	snprintf(bin, sizeof(bin), "%s/controller/flotilla", b);
 	snprintf(data, sizeof(data), "%s/tests/data/registry", s);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_help_and_usage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register_onnx_and_show, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register_generic_and_dedup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_register_refusals_change_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refs_archive_and_aliases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tags_and_list_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metrics_history, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lineage_graph, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_experiments_and_promote, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_archive_delete_gc, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_registration, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migration_from_schema_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backup_restore_under_writers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_help_and_usage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_register_onnx_and_show, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_register_generic_and_dedup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_register_refusals_change_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refs_archive_and_aliases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tags_and_list_filters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_history, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lineage_graph, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_experiments_and_promote, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_archive_delete_gc, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_registration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migration_from_schema_1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backup_restore_under_writers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -212,6 +212,19 @@ static void test_threshold_distinct_keys(void **state)
 	assert_int_equal(why, FLT_REASON_THRESHOLD_UNMET);
 	flt_dsse_free(env);
 
+	/* flt_trust_set_add skips a key already present. */
+	struct flt_trust_set built = {.threshold = 2};
+	assert_int_equal(flt_trust_set_add(&built, keys[0]), FLT_OK);
+	assert_int_equal(flt_trust_set_add(&built, keys[0]), FLT_OK);
+	assert_int_equal(built.nkeys, 1);
+	assert_int_equal(flt_trust_set_add(&built, keys[1]), FLT_OK);
+	assert_int_equal(built.nkeys, 2);
+	/* Filled up (directly, as the add would refuse duplicates): full. */
+	while (built.nkeys < FLT_TRUST_MAX_KEYS)
+		built.keys[built.nkeys++] = keys[2];
+	assert_int_equal(flt_trust_set_add(&built, keys[2]), FLT_OK); /* present */
+	assert_int_equal(flt_trust_set_add(&built, keys[3]), FLT_ELIMIT);
+
 	/* The same key listed twice in the trust set also counts once. */
 	struct flt_trust_set twice = trust(2, 2, aa);
 	env = sign("payload", 1, aa);
@@ -370,6 +383,34 @@ static void test_strict_parse(void **state)
 		     FLT_ELIMIT);
 }
 
+/* Every allocation failure during parse surfaces as FLT_ENOMEM with nothing
+ * leaked and no out-param set (ASan checks the leaks). */
+static void test_parse_alloc_failures(void **state)
+{
+	(void)state;
+	const flt_key *ab[] = {keys[0], keys[1]};
+	flt_dsse *env = sign("{\"alloc\":true}", 2, ab);
+	size_t len = 0;
+	char *json = NULL;
+	assert_int_equal(flt_dsse_serialize(env, &json, &len), FLT_OK);
+	long n;
+	for (n = 0; n < 1000; n++) {
+		flt_dsse *x = NULL;
+		flt_alloc_fail_after(n);
+		flt_err e = flt_dsse_parse(json, len, 0, &x, NULL);
+		flt_alloc_fail_reset();
+		if (e == FLT_OK) {
+			flt_dsse_free(x);
+			break;
+		}
+		assert_int_equal(e, FLT_ENOMEM);
+		assert_null(x);
+	}
+	assert_true(n > 0 && n < 1000);
+	flt_free(json);
+	flt_dsse_free(env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_distinct_keys),
 		cmocka_unit_test(test_add_signature_limits),
 		cmocka_unit_test(test_strict_parse),
+		cmocka_unit_test(test_parse_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

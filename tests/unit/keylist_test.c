@@ -423,6 +423,35 @@ static void test_decode_strict(void **state)
 	flt_keylist_free(kl);
 }
 
+/* Every allocation failure while accepting surfaces as FLT_ENOMEM with
+ * nothing leaked (ASan) and no list returned. */
+static void test_accept_alloc_failures(void **state)
+{
+	(void)state;
+	flt_keylist *kl = make_list(2);
+	const flt_key *one_root[] = {k[ROOT1]};
+	size_t len = 0;
+	char *json = sign_list(kl, 1, one_root, &len);
+	struct flt_trust_set rs = roots_set(1);
+	long n;
+	for (n = 0; n < 1000; n++) {
+		flt_keylist *got = NULL;
+		flt_alloc_fail_after(n);
+		flt_err e = flt_keylist_accept(json, len, &rs, NULL, NOW, &got, NULL, NULL);
+		flt_alloc_fail_reset();
+		if (e == FLT_OK) {
+			assert_int_equal(got->nkeys, 4);
+			flt_keylist_free(got);
+			break;
+		}
+		assert_int_equal(e, FLT_ENOMEM);
+		assert_null(got);
+	}
+	assert_true(n > 4 && n < 1000);
+	flt_free(json);
+	flt_keylist_free(kl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_verify_envelope_roles),
 		cmocka_unit_test(test_accept_refusals),
 		cmocka_unit_test(test_decode_strict),
+		cmocka_unit_test(test_accept_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

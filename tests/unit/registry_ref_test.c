@@ -66,9 +66,29 @@ static void test_ref_rejects(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"", ":1", "@a", "m:", "m@", "m:0", "m:-1", "m:+1", "m:01", "m: 1", "m:1x", "m:1.5",
-		"m:99999999999999999999", "m:1:2", "m@a@b", "m:1@a", "m@a:1", "M", "m@A", "m@..",
-		"..:1", "m:latest2", "m:LATEST",
+	    "",
+	    ":1",
+	    "@a",
+	    "m:",
+	    "m@",
+	    "m:0",
+	    "m:-1",
+	    "m:+1",
+	    "m:01",
+	    "m: 1",
+	    "m:1x",
+	    "m:1.5",
+	    "m:99999999999999999999",
+	    "m:1:2",
+	    "m@a@b",
+	    "m:1@a",
+	    "m@a:1",
+	    "M",
+	    "m@A",
+	    "m@..",
+	    "..:1",
+	    "m:latest2",
+	    "m:LATEST",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct flt_model_ref r;
@@ -96,7 +116,7 @@ static void test_ref_format(void **state)
 /* ---- signature diff ---- */
 
 static struct flt_rt_value_info vi(const char *name, int32_t dtype, int rank, const int64_t *dims,
-				   const char *const *params)
+                                   const char *const *params)
 {
 	struct flt_rt_value_info v;
 	memset(&v, 0, sizeof(v));
@@ -112,8 +132,8 @@ static struct flt_rt_value_info vi(const char *name, int32_t dtype, int rank, co
 	return v;
 }
 
-static size_t diff(const struct flt_rt_value_info *a, size_t na, const struct flt_rt_value_info *b, size_t nb,
-		   int outputs, struct flt_sig_change **ch)
+static size_t diff(const struct flt_rt_value_info *a, size_t na, const struct flt_rt_value_info *b,
+                   size_t nb, int outputs, struct flt_sig_change **ch)
 {
 	size_t n = 0;
 	*ch = NULL;
@@ -244,10 +264,10 @@ static void test_diff_nomem(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),          cmocka_unit_test(test_ref_forms),
-		cmocka_unit_test(test_ref_rejects),    cmocka_unit_test(test_ref_format),
-		cmocka_unit_test(test_diff_identical), cmocka_unit_test(test_diff_inputs),
-		cmocka_unit_test(test_diff_outputs),   cmocka_unit_test(test_diff_nomem),
+	    cmocka_unit_test(test_names),          cmocka_unit_test(test_ref_forms),
+	    cmocka_unit_test(test_ref_rejects),    cmocka_unit_test(test_ref_format),
+	    cmocka_unit_test(test_diff_identical), cmocka_unit_test(test_diff_inputs),
+	    cmocka_unit_test(test_diff_outputs),   cmocka_unit_test(test_diff_nomem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

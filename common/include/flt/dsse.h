@@ -48,6 +48,10 @@ struct flt_trust_set {
 	const flt_key *keys[FLT_TRUST_MAX_KEYS];
 };
 
+/* Appends key (borrowed) to ts. FLT_ELIMIT when ts holds FLT_TRUST_MAX_KEYS,
+ * FLT_EINVAL for NULL. A key already in ts is not added again (FLT_OK). */
+FLT_WUR flt_err flt_trust_set_add(struct flt_trust_set *ts, const flt_key *key);
+
 /* DSSE pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body)
  * SP body, lengths in ASCII decimal. *out owned (flt_free). FLT_EINVAL, FLT_ENOMEM. */
 FLT_WUR flt_err flt_dsse_pae(const char *payload_type, const uint8_t *payload, size_t len, uint8_t **out,

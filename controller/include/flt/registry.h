@@ -43,9 +43,9 @@ enum flt_ref_kind {
 struct flt_model_ref {
 	char name[FLT_REGISTRY_NAME_MAX + 1];
 	enum flt_ref_kind kind;
-	int explicit_latest;                    /* 1 when written NAME:latest */
-	int64_t version;                        /* FLT_REF_VERSION: >= 1 */
-	char alias[FLT_REGISTRY_NAME_MAX + 1];  /* FLT_REF_ALIAS; same rules as names */
+	int explicit_latest;                   /* 1 when written NAME:latest */
+	int64_t version;                       /* FLT_REF_VERSION: >= 1 */
+	char alias[FLT_REGISTRY_NAME_MAX + 1]; /* FLT_REF_ALIAS; same rules as names */
 };
 
 /* Parses a reference. *out is set only on success.
@@ -58,10 +58,10 @@ void flt_model_ref_format(const char *name, int64_t version, char *buf, size_t c
 /* ---- signature diff ------------------------------------------------------- */
 
 struct flt_sig_change {
-	int breaking;        /* 1 breaking, 0 compatible */
-	int output;          /* 0 input, 1 output */
-	char name[128];      /* tensor name */
-	char reason[256];    /* one line, e.g. "input 'x' dim 0: 1 -> N (accepts more)" */
+	int breaking;     /* 1 breaking, 0 compatible */
+	int output;       /* 0 input, 1 output */
+	char name[128];   /* tensor name */
+	char reason[256]; /* one line, e.g. "input 'x' dim 0: 1 -> N (accepts more)" */
 };
 
 /* Compares one side (inputs or outputs, per `outputs`) of two signatures, A
@@ -71,7 +71,7 @@ struct flt_sig_change {
  * NULL and 0 to start) and updates *n. Unchanged tensors add nothing.
  * Errors: FLT_ENOMEM (what was appended so far stays valid). */
 FLT_WUR flt_err flt_sig_diff(const struct flt_rt_value_info *a, size_t na,
-			     const struct flt_rt_value_info *b, size_t nb, int outputs,
-			     struct flt_sig_change **changes, size_t *n);
+                             const struct flt_rt_value_info *b, size_t nb, int outputs,
+                             struct flt_sig_change **changes, size_t *n);
 
 #endif
