@@ -391,6 +391,8 @@ flt_err flt_fp_check(const char *name)
 	}
 	pthread_mutex_unlock(&fp_lock);
 
+	if (act != FP_OFF)
+		flt_log_dbg("failpoint %s fires: %s", name, action_names[act]);
 	switch (act) {
 	case FP_OFF: return FLT_OK;
 	case FP_ERROR: errno = EIO; return FLT_EIO;

@@ -857,6 +857,24 @@ flt_err flt_fio_mkdir(const char *path, mode_t mode, const char *fp)
 	return e;
 }
 
+flt_err flt_fio_symlink(const char *target, const char *linkpath, const char *fp)
+{
+	flt_err e = flt_fp_check(fp);
+	if (e)
+		return e;
+	bool tr = track_begin();
+	if (symlink(target, linkpath) != 0) {
+		e = from_errno();
+	} else if (tr) {
+		struct nsop *op = nsop_new(NS_CREATE, linkpath, NULL);
+		if (op)
+			nsop_push(op);
+	}
+	if (tr)
+		track_end();
+	return e;
+}
+
 flt_err flt_fio_fsync_dir(const char *dir, const char *fp)
 {
 	flt_err e = flt_fp_check(fp);

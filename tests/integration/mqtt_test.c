@@ -17,7 +17,7 @@
 #include "tt_mosq.h"
 #include "tt_proc.h"
 
-#define WAIT_MS 15000
+#define WAIT_MS  15000
 #define MAX_MSGS 64
 
 struct rec_msg {
@@ -65,14 +65,13 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 		r->disconnected++;
 		r->disc_err = ev->err;
 		break;
-	case FLT_MQTT_EV_SUBSCRIBE_FAILED:
-		r->sub_failed++;
-		break;
+	case FLT_MQTT_EV_SUBSCRIBE_FAILED: r->sub_failed++; break;
 	case FLT_MQTT_EV_MESSAGE:
 		if (r->n_msgs < MAX_MSGS) {
 			struct rec_msg *m = &r->msgs[r->n_msgs++];
 			snprintf(m->topic, sizeof m->topic, "%s", ev->topic);
-			size_t k = ev->len < sizeof m->payload - 1 ? ev->len : sizeof m->payload - 1;
+			size_t k =
+			    ev->len < sizeof m->payload - 1 ? ev->len : sizeof m->payload - 1;
 			memcpy(m->payload, ev->payload, k);
 			m->payload[k] = '\0';
 			m->len = ev->len;
@@ -91,6 +90,15 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	}
 }
 
+/* Index of the PUBLISHED event for a token, -1 if not yet seen. */
+static int pub_index(const struct rec *r, flt_mqtt_token t)
+{
+	for (int i = 0; i < r->n_pubs; i++)
+		if (r->pub_tok[i] == t)
+			return i;
+	return -1;
+}
+
 /* Clients of the running test, all pumped by WAIT_FOR. */
 static struct {
 	struct flt_mqtt *c;
@@ -102,18 +110,19 @@ static void pump_all(void)
 {
 	for (int i = 0; i < g_n; i++)
 		if (g_cl[i].c)
-			assert_int_equal(flt_mqtt_poll(g_cl[i].c, g_n == 1 ? 20 : 5, on_event, g_cl[i].r),
-					 FLT_OK);
+			assert_int_equal(
+			    flt_mqtt_poll(g_cl[i].c, g_n == 1 ? 20 : 5, on_event, g_cl[i].r),
+			    FLT_OK);
 }
 
-#define WAIT_FOR(expr)                                                         \
-	do {                                                                   \
-		int64_t dl_ = tt_now_ms() + WAIT_MS;                           \
-		while (!(expr)) {                                              \
-			if (tt_now_ms() > dl_)                                 \
-				fail_msg("timed out waiting for %s", #expr);   \
-			pump_all();                                            \
-		}                                                              \
+#define WAIT_FOR(expr)                                                                             \
+	do {                                                                                       \
+		int64_t dl_ = tt_now_ms() + WAIT_MS;                                               \
+		while (!(expr)) {                                                                  \
+			if (tt_now_ms() > dl_)                                                     \
+				fail_msg("timed out waiting for %s", #expr);                       \
+			pump_all();                                                                \
+		}                                                                                  \
 	} while (0)
 
 static enum flt_mqtt_purpose classify(void *arg, const char *topic)
@@ -186,10 +195,10 @@ static struct tt_mosq *broker(bool persistence, uint32_t max_packet)
 }
 
 static flt_err publish(struct flt_mqtt *c, const char *topic, const char *payload, bool retained,
-		       flt_mqtt_token *tok)
+                       flt_mqtt_token *tok)
 {
 	return flt_mqtt_publish(c, topic, payload, strlen(payload), 1, retained,
-				classify(NULL, topic), tok);
+	                        classify(NULL, topic), tok);
 }
 
 static void test_round_trip_retained(void **state)
@@ -443,17 +452,20 @@ static void test_packet_too_large(void **state)
 
 	/* "big/t": a 1011-byte payload makes exactly a 1024-byte packet. */
 	assert_int_equal(flt_mqtt_publish_packet_size(5, 1011, 1), 1024);
-	assert_int_equal(flt_mqtt_publish(a, "big/t", big, 1011, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
-			 FLT_OK);
+	assert_int_equal(
+	    flt_mqtt_publish(a, "big/t", big, 1011, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
+	    FLT_OK);
 	WAIT_FOR(rb.n_msgs == 1 && ra.n_pubs == 1);
 	assert_int_equal(ra.pub_err[0], FLT_OK);
 	assert_int_equal(rb.msgs[0].len, 1011);
 
 	/* One byte more is refused here, once, and nothing goes on the wire. */
-	assert_int_equal(flt_mqtt_publish(a, "big/t", big, 1012, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
-			 FLT_ELIMIT);
-	assert_int_equal(flt_mqtt_publish(a, "big/t", big, 2000, 0, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
-			 FLT_ELIMIT);
+	assert_int_equal(
+	    flt_mqtt_publish(a, "big/t", big, 1012, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
+	    FLT_ELIMIT);
+	assert_int_equal(
+	    flt_mqtt_publish(a, "big/t", big, 2000, 0, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
+	    FLT_ELIMIT);
 	assert_int_equal(publish(a, "big/after", "ok", false, NULL), FLT_OK);
 	WAIT_FOR(rb.n_msgs == 2 && ra.n_pubs == 2);
 	assert_string_equal(rb.msgs[1].payload, "ok");
@@ -487,10 +499,42 @@ static void test_packet_limit_fallback(void **state)
 	/* Mosquitto without max_packet_size announces no limit. */
 	assert_int_equal(ra.broker_max, 0);
 	assert_int_equal(flt_mqtt_publish_limit(a), 200);
-	assert_int_equal(flt_mqtt_publish(a, "fb/t", buf, sizeof buf, 1, false, 0, NULL), FLT_ELIMIT);
+	assert_int_equal(flt_mqtt_publish(a, "fb/t", buf, sizeof buf, 1, false, 0, NULL),
+	                 FLT_ELIMIT);
 	assert_int_equal(flt_mqtt_publish(a, "fb/t", buf, 100, 1, false, 0, NULL), FLT_OK);
 	WAIT_FOR(ra.n_pubs == 1);
 	assert_int_equal(ra.pub_err[0], FLT_OK);
+
+	drop_all();
+	tt_mosq_free(m);
+}
+
+/* The size a client declares in CONNECT is honoured by the broker: it never
+ * sends that client anything bigger (MQTT 5 says it drops the message). */
+static void test_declared_max_packet_size(void **state)
+{
+	(void)state;
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt_opts o;
+	struct rec ra, rb;
+	static char big[600];
+	memset(big, 'z', sizeof big);
+
+	base_opts(&o, tt_mosq_uri(m), "mp-a");
+	struct flt_mqtt *a = client(&o, &ra, NULL);
+	base_opts(&o, tt_mosq_uri(m), "mp-b");
+	o.max_packet_size = 256;
+	struct flt_mqtt *b = client(&o, &rb, "mp/#", NULL);
+	assert_int_equal(flt_mqtt_connect(a), FLT_OK);
+	assert_int_equal(flt_mqtt_connect(b), FLT_OK);
+	WAIT_FOR(ra.connected == 1 && rb.connected == 1);
+
+	assert_int_equal(flt_mqtt_publish(a, "mp/t", big, sizeof big, 1, false, 0, NULL), FLT_OK);
+	assert_int_equal(flt_mqtt_publish(a, "mp/t", big, 200, 1, false, 0, NULL), FLT_OK);
+	WAIT_FOR(ra.n_pubs == 2 && rb.n_msgs >= 1);
+	/* Same publisher, same subscriber: in order, so the small one marks the end. */
+	assert_int_equal(rb.n_msgs, 1);
+	assert_int_equal(rb.msgs[0].len, 200);
 
 	drop_all();
 	tt_mosq_free(m);
@@ -591,10 +635,10 @@ static void test_two_clients_one_process(void **state)
 	assert_string_equal(ra.msgs[3].payload, "end");
 
 	/* An empty retained publish clears the retained message. */
-	rb.n_pubs = 0;
-	assert_int_equal(flt_mqtt_publish(b, "two/extra", NULL, 0, 1, true, 0, NULL), FLT_OK);
-	WAIT_FOR(rb.n_pubs == 1);
-	assert_int_equal(rb.pub_err[0], FLT_OK);
+	flt_mqtt_token clear = 0;
+	assert_int_equal(flt_mqtt_publish(b, "two/extra", NULL, 0, 1, true, 0, &clear), FLT_OK);
+	WAIT_FOR(pub_index(&rb, clear) >= 0);
+	assert_int_equal(rb.pub_err[pub_index(&rb, clear)], FLT_OK);
 	struct rec rc;
 	base_opts(&o, tt_mosq_uri(m), "dev-c");
 	struct flt_mqtt *c = client(&o, &rc, "two/extra", "two/sync", NULL);
@@ -633,7 +677,8 @@ static void test_inflight_completes_after_broker_loss(void **state)
 	assert_int_equal(tt_mosq_restart(m), 0);
 	WAIT_FOR(ra.connected == 2 && ra.n_pubs == 4);
 	print_message("in-flight outcomes: %s %s %s %s\n", flt_errname(ra.pub_err[0]),
-		      flt_errname(ra.pub_err[1]), flt_errname(ra.pub_err[2]), flt_errname(ra.pub_err[3]));
+	              flt_errname(ra.pub_err[1]), flt_errname(ra.pub_err[2]),
+	              flt_errname(ra.pub_err[3]));
 	/* Every slot is free again. */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(publish(a, "if/t", "again", false, NULL), FLT_OK);
@@ -642,6 +687,60 @@ static void test_inflight_completes_after_broker_loss(void **state)
 		assert_int_equal(ra.pub_err[i], FLT_OK);
 
 	drop_all();
+	tt_mosq_free(m);
+}
+
+/* The fleet simulator's shape: many sessions in one process, one owner loop. */
+static void test_many_clients_one_process(void **state)
+{
+	(void)state;
+	enum { N = 24 };
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt *cl[N];
+	static struct rec rec[N];
+	struct flt_mqtt_opts o;
+
+	for (int i = 0; i < N; i++) {
+		char id[32], filter[64];
+		snprintf(id, sizeof id, "sim-%d", i);
+		snprintf(filter, sizeof filter, "flotilla/v1/dev/sim-%d/down/#", i);
+		base_opts(&o, tt_mosq_uri(m), id);
+		memset(&rec[i], 0, sizeof rec[i]);
+		assert_int_equal(flt_mqtt_new(&o, &cl[i]), FLT_OK);
+		assert_int_equal(flt_mqtt_subscribe(cl[i], filter, 0), FLT_OK);
+		assert_int_equal(flt_mqtt_connect(cl[i]), FLT_OK);
+	}
+	int64_t dl = tt_now_ms() + WAIT_MS;
+	for (int done = 0; done < N;) {
+		assert_true(tt_now_ms() < dl);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(flt_mqtt_poll(cl[i], 0, on_event, &rec[i]), FLT_OK);
+			done += rec[i].connected == 1;
+		}
+	}
+	/* Each one publishes to the next one's down/ topic. */
+	for (int i = 0; i < N; i++) {
+		char topic[64], payload[32];
+		snprintf(topic, sizeof topic, "flotilla/v1/dev/sim-%d/down/desired", (i + 1) % N);
+		snprintf(payload, sizeof payload, "from-%d", i);
+		assert_int_equal(publish(cl[i], topic, payload, false, NULL), FLT_OK);
+	}
+	for (int done = 0; done < N;) {
+		assert_true(tt_now_ms() < dl);
+		done = 0;
+		for (int i = 0; i < N; i++) {
+			assert_int_equal(flt_mqtt_poll(cl[i], 0, on_event, &rec[i]), FLT_OK);
+			done += rec[i].n_msgs == 1 && rec[i].n_pubs == 1;
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		char want[32];
+		snprintf(want, sizeof want, "from-%d", (i + N - 1) % N);
+		assert_string_equal(rec[i].msgs[0].payload, want);
+		assert_int_equal(rec[i].pub_err[0], FLT_OK);
+		flt_mqtt_free(cl[i]);
+	}
 	tt_mosq_free(m);
 }
 
@@ -655,17 +754,19 @@ static int reset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_round_trip_retained, reset),
-		cmocka_unit_test_setup(test_retained_reread_after_broker_restart, reset),
-		cmocka_unit_test_setup(test_reconnect_after_kill9, reset),
-		cmocka_unit_test_setup(test_connect_while_broker_down, reset),
-		cmocka_unit_test_setup(test_last_will_on_kill, reset),
-		cmocka_unit_test_setup(test_no_will_on_clean_close, reset),
-		cmocka_unit_test_setup(test_packet_too_large, reset),
-		cmocka_unit_test_setup(test_packet_limit_fallback, reset),
-		cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
-		cmocka_unit_test_setup(test_two_clients_one_process, reset),
-		cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
+	    cmocka_unit_test_setup(test_round_trip_retained, reset),
+	    cmocka_unit_test_setup(test_retained_reread_after_broker_restart, reset),
+	    cmocka_unit_test_setup(test_reconnect_after_kill9, reset),
+	    cmocka_unit_test_setup(test_connect_while_broker_down, reset),
+	    cmocka_unit_test_setup(test_last_will_on_kill, reset),
+	    cmocka_unit_test_setup(test_no_will_on_clean_close, reset),
+	    cmocka_unit_test_setup(test_packet_too_large, reset),
+	    cmocka_unit_test_setup(test_packet_limit_fallback, reset),
+	    cmocka_unit_test_setup(test_declared_max_packet_size, reset),
+	    cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
+	    cmocka_unit_test_setup(test_two_clients_one_process, reset),
+	    cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
+	    cmocka_unit_test_setup(test_many_clients_one_process, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

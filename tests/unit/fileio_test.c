@@ -326,6 +326,48 @@ static void test_names_powercut(void **state)
 	assert_true(tu_exists(sub));
 }
 
+/* ---- symlink switch ("current" -> version directory) ----------------------------- */
+
+static int body_switch(struct fx *f, const char *spec)
+{
+	char cur[400], tmp[400];
+	snprintf(cur, sizeof(cur), "%s/current", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s/.current.tmp", f->dir);
+	CHECK(flt_fp_configure(spec, NULL, 0));
+	CHECK(flt_fio_symlink("v2", tmp, "sw.link"));
+	CHECK(flt_fio_rename(tmp, cur, "sw.rename"));
+	CHECK(flt_fio_fsync_dir(f->dir, "sw.dirsync"));
+	CHECK(FLT_FAILPOINT("sw.after"));
+	return 0;
+}
+
+static void expect_link(const struct fx *f, const char *want)
+{
+	char cur[400], buf[64];
+	snprintf(cur, sizeof(cur), "%s/current", f->dir);
+	ssize_t n = readlink(cur, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+	assert_int_equal(tu_count_entries(f->dir), 1);
+}
+
+static void test_symlink_switch_powercut(void **state)
+{
+	struct fx *f = *state;
+	char cur[400];
+	snprintf(cur, sizeof(cur), "%s/current", f->dir);
+	assert_int_equal(symlink("v1", cur), 0);
+	assert_int_equal(flt_fio_fsync_dir(f->dir, NULL), FLT_OK);
+	assert_int_equal(run_child(body_switch, f, "sw.rename=powercut"), SIGKILL);
+	expect_link(f, "v1");
+	assert_int_equal(run_child(body_switch, f, "sw.dirsync=powercut"), SIGKILL);
+	expect_link(f, "v1");
+	assert_int_equal(run_child(body_switch, f, "sw.after=powercut"), SIGKILL);
+	expect_link(f, "v2");
+	assert_int_equal(flt_fio_symlink("v3", cur, NULL), FLT_ECONFLICT);
+}
+
 /* ---- tracking costs nothing when off, and lets go after syncs ------------------- */
 
 static void test_tracking_bounded(void **state)
@@ -418,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_powercut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_powercut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_powercut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_switch_powercut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tracking_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrapper_errors, setup, teardown),
 	};

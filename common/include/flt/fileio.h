@@ -74,6 +74,11 @@ flt_err flt_fio_mkdir(const char *path, mode_t mode, const char *fp) FLT_WUR;
 /* rmdir(2). FLT_ECONFLICT if not empty, FLT_ENOTFOUND if absent. */
 flt_err flt_fio_rmdir(const char *path, const char *fp) FLT_WUR;
 
+/* symlink(2): creates LINKPATH pointing at TARGET. With flt_fio_rename() over an
+ * existing link this is an atomic switch ("current" -> "v7"); durable after
+ * flt_fio_fsync_dir(). FLT_ECONFLICT if LINKPATH exists. */
+flt_err flt_fio_symlink(const char *target, const char *linkpath, const char *fp) FLT_WUR;
+
 /* Makes the entries of directory DIR durable (open, fsync, close). */
 flt_err flt_fio_fsync_dir(const char *dir, const char *fp) FLT_WUR;
 
