@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "flt/failpoint.h"
 #include "flt/telemetry_queue.h"
 
 struct fx {
@@ -405,6 +406,22 @@ static void test_truncated_file_moved_aside(void **state)
 	assert_int_equal(count_aside(f, name, sizeof(name)), 1);
 }
 
+static void test_move_aside_failure_keeps_file(void **state)
+{
+	struct fx *f = *state;
+	write_file(f->path, "garbage garbage garbage", 23);
+	assert_int_equal(flt_fp_set("tqueue.aside.rename", "error"), FLT_OK);
+	struct flt_tq *q = NULL;
+	assert_int_equal(flt_tq_open(f->path, 1 << 20, &q, NULL), FLT_EIO);
+	assert_null(q);
+	flt_fp_clear_all();
+	/* nothing was lost: the file is still there, and the next open recovers */
+	struct stat sb;
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_size, 23);
+	expect_reset(f, 0, "not a database");
+}
+
 static void test_foreign_database_moved_aside(void **state)
 {
 	struct fx *f = *state;
@@ -533,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_second_open_is_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_file_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_aside_failure_keeps_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_database_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_page_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_mid_append_loses_nothing, setup, teardown),
