@@ -272,6 +272,7 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 			return op_fail(c, FLT_EINVAL, "auto_pad '%s' unknown", ap);
 		}
 		g->pad0[i] = pads[i];
+		g->pad1[i] = pads[i + nsp];
 	}
 	g->kprod = g->oprod = g->iprod = 1;
 	for (int i = 0; i < nsp; i++) {
