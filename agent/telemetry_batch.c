@@ -51,11 +51,11 @@ void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_healt
 		w->temp_c = h->temp_c;
 	}
 	/* flt/health.h and flt/msg.h order the purposes the same way. */
-	_Static_assert((int)FLT_HEALTH_PURPOSE_COUNT_ == (int)FLT_MQTT_PURPOSE_COUNT_, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_CHUNKS == (int)FLT_MQTT_PURPOSE_CHUNKS, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_TELEMETRY == (int)FLT_MQTT_PURPOSE_TELEMETRY, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_STATE == (int)FLT_MQTT_PURPOSE_STATE, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_OTHER == (int)FLT_MQTT_PURPOSE_OTHER, "purposes");
+	_Static_assert((int)FLT_HEALTH_PURPOSE_COUNT_ == (int)FLT_WIRE_PURPOSE_COUNT_, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_CHUNKS == (int)FLT_WIRE_PURPOSE_CHUNKS, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_TELEMETRY == (int)FLT_WIRE_PURPOSE_TELEMETRY, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_STATE == (int)FLT_WIRE_PURPOSE_STATE, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_OTHER == (int)FLT_WIRE_PURPOSE_OTHER, "purposes");
 	for (int i = 0; i < FLT_HEALTH_PURPOSE_COUNT_; i++) {
 		w->mqtt_sent[i] = delta(h->mqtt.sent[i], prev ? prev->sent[i] : 0);
 		w->mqtt_received[i] = delta(h->mqtt.received[i], prev ? prev->received[i] : 0);

@@ -82,9 +82,9 @@ static void test_health_sample(void **state)
 	assert_int_equal(s.type, FLT_SAMPLE_HEALTH);
 	assert_int_equal(s.time, 1764780000);
 	assert_int_equal(s.interval_s, 60);
-	assert_int_equal(s.u.health.mqtt_sent[FLT_MQTT_PURPOSE_TELEMETRY], 1000);
-	assert_int_equal(s.u.health.mqtt_sent[FLT_MQTT_PURPOSE_STATE], 100);
-	assert_int_equal(s.u.health.mqtt_received[FLT_MQTT_PURPOSE_CHUNKS], 70000);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_TELEMETRY], 1000);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_STATE], 100);
+	assert_int_equal(s.u.health.mqtt_received[FLT_WIRE_PURPOSE_CHUNKS], 70000);
 	assert_int_equal(s.u.health.uptime_s, 12345);
 	assert_int_equal(s.u.health.pss_bytes, 1500000);
 	assert_true(s.u.health.has_temp && s.u.health.temp_c == 51.5);
@@ -96,7 +96,7 @@ static void test_health_sample(void **state)
 	flt_tbatch_health(&h, NULL, 60, &s);
 	assert_false(s.u.health.has_pss);
 	assert_true(s.u.health.cpu_pct == 100000.0);
-	assert_int_equal(s.u.health.mqtt_sent[FLT_MQTT_PURPOSE_STATE], 100);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_STATE], 100);
 }
 
 static void test_model_sample(void **state)
