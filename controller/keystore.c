@@ -78,7 +78,7 @@ flt_err flt_registry_counter_next(struct flt_registry *reg, const char *name, in
 	flt_err e = reg_begin(reg);
 	if (e)
 		return e;
-	if ((e = reg_exec(reg, REG_Q_COUNTER_RAISE, "ti", name, (int64_t)0)) != FLT_OK)
+	if ((e = reg_exec(reg, REG_Q_COUNTER_NEXT, "t", name)) != FLT_OK)
 		goto fail;
 	if (sqlite3_changes(reg->db) == 0) {
 		e = FLT_ENOTFOUND;
