@@ -107,6 +107,8 @@ struct flt_provision_opts {
 	const char *out_dir;    /* created if missing */
 	const char *group;      /* may be NULL */
 	const char *broker_uri; /* agent.conf mqtt.broker; NULL: ssl://localhost:8883 */
+	const char *conf_dir;   /* where the bundle is installed, for agent.conf paths;
+	                         * NULL: /etc/flotilla */
 	bool renew;             /* a new key and certificate for a provisioned device */
 	int64_t validity_s;     /* 0: FLT_PKI_DEVICE_VALIDITY_S */
 };
@@ -141,13 +143,15 @@ struct flt_broker_opts {
 	const char *bind;           /* TLS listener address; NULL: all */
 	const char *const *names;   /* extra SAN names for the broker certificate */
 	size_t nnames;
-	bool chown_mosquitto;       /* when root: files group-owned by the mosquitto user */
 };
 
-/* Writes mosquitto.conf, ca.pem, crl.pem, acl, broker.key/broker.pem (a new
- * broker certificate, SAN 127.0.0.1, ::1, localhost and names) into out_dir
- * and remembers out_dir in the registry so revocation can rewrite acl and
- * crl.pem there. FLT_ENOTFOUND (no CA), FLT_EINVAL, FLT_EIO. */
+/* Writes mosquitto.conf, ca.pem, crl.pem, acl (and acl-loopback with a plain
+ * port), broker.key/broker.pem (a new broker certificate, SAN 127.0.0.1, ::1,
+ * localhost and names) into out_dir and remembers out_dir in the registry so
+ * revocation can rewrite acl and crl.pem there. Run as root, the folder and
+ * files are group-owned by the `mosquitto` group and group-readable (0750/
+ * 0640): Mosquitto 2 drops root for its own user before reading them.
+ * FLT_ENOTFOUND (no CA), FLT_EINVAL, FLT_EIO. */
 FLT_WUR flt_err flt_broker_config_write(const char *data_dir, struct flt_registry *reg,
                                         const struct flt_broker_opts *o, int64_t now);
 
