@@ -96,6 +96,7 @@ struct flt_serving_stats {
 	uint64_t swap_waits;                        /* requests that waited for a swap */
 	uint64_t swap_wait_max_ns;
 	double active_s;                            /* seconds since activation */
+	uint64_t memory_bytes;                      /* estimate held: file + run arenas */
 };
 
 /* Copies the statistics of NAME at VERSION (active, or still draining).
