@@ -137,13 +137,17 @@ int flt_supervisor_main(int argc, char **argv)
 	}
 	if (!dir)
 		dir = DEFAULT_DIR;
-	for (; i < argc; i++) {
+	while (i < argc) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--")) {
 			i++;
 			break;
 		}
-		if (!v && strcmp(a, "--help")) {
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!v) {
 			fprintf(stderr, "flotilla-supervisor: %s needs a value\n", a);
 			return 2;
 		}
@@ -159,7 +163,7 @@ int flt_supervisor_main(int argc, char **argv)
 			fprintf(stderr, "flotilla-supervisor: bad option '%s'; see --help\n", a);
 			return 2;
 		}
-		i++;
+		i += 2;
 	}
 	if (!strcmp(argv[1], "run"))
 		return run(dir, runs, backoff, argv + i, argc - i);
