@@ -3,24 +3,19 @@
  * the controller's ack, and recovery from a corrupt file by moving it aside. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "flt/config.h"
-#ifdef FLT_HAVE_GETRANDOM
-#include <sys/random.h>
-#endif
-
 #define FLT_LOG_MODULE "tqueue"
 #include "flt/alloc.h"
+#include "flt/fileio.h"
 #include "flt/log.h"
+#include "flt/sys.h"
 #include "flt/telemetry_queue.h"
 
 /* 'FLTQ': marks the file as ours, so a foreign SQLite file is not mistaken for a
@@ -141,46 +136,12 @@ static uint64_t charge(uint64_t len)
 
 /* ---- random epochs -------------------------------------------------------- */
 
-static flt_err random_bytes(void *buf, size_t len)
-{
-	unsigned char *p = buf;
-	size_t got = 0;
-#ifdef FLT_HAVE_GETRANDOM
-	while (got < len) {
-		ssize_t r = getrandom(p + got, len - got, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)r;
-	}
-	if (got == len)
-		return FLT_OK;
-#endif
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return FLT_EIO;
-	while (got < len) {
-		ssize_t r = read(fd, p + got, len - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			close(fd);
-			return FLT_EIO;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	return FLT_OK;
-}
-
 static flt_err new_epoch(uint64_t *out)
 {
 	uint64_t e = 0;
 	while (e == 0) {
 		unsigned char b[8];
-		flt_err err = random_bytes(b, sizeof(b));
+		flt_err err = flt_sys_random(b, sizeof(b));
 		if (err != FLT_OK)
 			return err;
 		memcpy(&e, b, sizeof(e));
@@ -438,30 +399,6 @@ static int db_open(struct flt_tq *q, bool existed_nonempty, bool existed, const 
 	return rc;
 }
 
-static flt_err fsync_dir_of(const char *path)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		snprintf(dir, sizeof(dir), ".");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n == 0)
-			n = 1;
-		if (n >= sizeof(dir))
-			return FLT_EINVAL;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return flt_err_from_errno(errno);
-	int r = fsync(fd);
-	int e = errno;
-	close(fd);
-	return r == 0 ? FLT_OK : flt_err_from_errno(e);
-}
-
 /* Deletes earlier "<base>.corrupt-*" files beside PATH: only the newest is kept. */
 static void remove_old_corrupt(const char *path)
 {
@@ -488,12 +425,13 @@ static void remove_old_corrupt(const char *path)
 			continue;
 		char full[4608];
 		if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, e->d_name) < sizeof(full) &&
-		    unlink(full) != 0)
+		    flt_fio_unlink(full, "tqueue.aside.unlink") != FLT_OK)
 			flt_log_warn("cannot remove old %s: %s", full, strerror(errno));
 	}
 	closedir(d);
 }
 
+/* Failpoint names guard each file operation, so tests can crash or cut power there. */
 static flt_err move_aside(struct flt_tq *q)
 {
 	char aside[4096], from[4096], to[4200];
@@ -502,29 +440,32 @@ static flt_err move_aside(struct flt_tq *q)
 	    sizeof(aside))
 		return FLT_EINVAL;
 	remove_old_corrupt(q->path);
-	if (rename(q->path, aside) != 0) {
-		err = flt_err_from_errno(errno);
+	err = flt_fio_rename(q->path, aside, "tqueue.aside.rename");
+	if (err != FLT_OK) {
 		flt_log_err("cannot move corrupt queue %s aside: %s", q->path, strerror(errno));
-		return err == FLT_ENOTFOUND ? FLT_EIO : err;
+		return FLT_EIO;
 	}
 	/* The WAL belongs to the old file: keep it beside it for inspection, never let
 	 * SQLite replay it into the fresh queue. */
 	snprintf(from, sizeof(from), "%s-wal", q->path);
 	snprintf(to, sizeof(to), "%s-wal", aside);
-	if (rename(from, to) != 0 && errno != ENOENT) {
-		flt_log_warn("cannot move %s: %s; deleting it", from, strerror(errno));
-		if (unlink(from) != 0 && errno != ENOENT)
+	err = flt_fio_rename(from, to, "tqueue.aside.rename");
+	if (err != FLT_OK && err != FLT_ENOTFOUND) {
+		flt_log_warn("cannot move %s: %s; deleting it", from, flt_strerror(err));
+		err = flt_fio_unlink(from, "tqueue.aside.unlink");
+		if (err != FLT_OK && err != FLT_ENOTFOUND)
 			return FLT_EIO;
 	}
-	snprintf(from, sizeof(from), "%s-shm", q->path);
-	if (unlink(from) != 0 && errno != ENOENT)
-		return FLT_EIO;
-	snprintf(from, sizeof(from), "%s-journal", q->path);
-	if (unlink(from) != 0 && errno != ENOENT)
-		return FLT_EIO;
-	err = fsync_dir_of(q->path);
+	static const char *const stale[] = {"-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		snprintf(from, sizeof(from), "%s%s", q->path, stale[i]);
+		err = flt_fio_unlink(from, "tqueue.aside.unlink");
+		if (err != FLT_OK && err != FLT_ENOTFOUND)
+			return FLT_EIO;
+	}
+	err = flt_fio_fsync_parent(q->path, "tqueue.aside.fsync");
 	if (err != FLT_OK)
-		return err;
+		return FLT_EIO;
 	q->moved_to = flt_strdup(aside);
 	return q->moved_to ? FLT_OK : FLT_ENOMEM;
 }

@@ -26,7 +26,8 @@ flt_err flt_chunk_decode(const uint8_t *buf, size_t len, size_t max_payload, str
 		return FLT_EINVAL;
 	if (max_payload == 0 || max_payload > FLT_CHUNK_MAX_PAYLOAD)
 		max_payload = FLT_CHUNK_MAX_PAYLOAD;
-	if (len < FLT_CHUNK_HEADER_LEN || memcmp(buf + OFF_MAGIC, chunk_magic, sizeof chunk_magic) != 0)
+	if (len < FLT_CHUNK_HEADER_LEN ||
+	    memcmp(buf + OFF_MAGIC, chunk_magic, sizeof chunk_magic) != 0)
 		return FLT_EPARSE;
 	if (buf[OFF_VERSION] != FLT_CHUNK_VERSION)
 		return FLT_EUNSUPPORTED;
@@ -51,7 +52,8 @@ flt_err flt_chunk_decode(const uint8_t *buf, size_t len, size_t max_payload, str
 
 flt_err flt_chunk_encode_header(const struct flt_chunk *c, uint8_t out[FLT_CHUNK_HEADER_LEN])
 {
-	if (!c || !out || c->count == 0 || c->index >= c->count || c->len == 0 || c->len > FLT_CHUNK_MAX_PAYLOAD)
+	if (!c || !out || c->count == 0 || c->index >= c->count || c->len == 0 ||
+	    c->len > FLT_CHUNK_MAX_PAYLOAD)
 		return FLT_EINVAL;
 	memcpy(out + OFF_MAGIC, chunk_magic, sizeof chunk_magic);
 	out[OFF_VERSION] = FLT_CHUNK_VERSION;

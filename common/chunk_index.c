@@ -28,8 +28,8 @@ static uint64_t chunk_count(uint64_t size, uint32_t chunk_size)
 	return (size - 1) / chunk_size + 1;
 }
 
-flt_err flt_chunk_index_decode(const uint8_t *buf, size_t len, const struct flt_chunk_index_expect *exp,
-			       flt_chunk_index **out)
+flt_err flt_chunk_index_decode(const uint8_t *buf, size_t len,
+                               const struct flt_chunk_index_expect *exp, flt_chunk_index **out)
 {
 	uint8_t digest[FLT_SHA256_LEN];
 	flt_chunk_index *idx = NULL;
@@ -47,7 +47,8 @@ flt_err flt_chunk_index_decode(const uint8_t *buf, size_t len, const struct flt_
 	uint32_t max_count = exp->max_count;
 	if (max_count == 0 || max_count > FLT_CHUNK_MAX_COUNT)
 		max_count = FLT_CHUNK_MAX_COUNT;
-	if (len < FLT_CHUNK_INDEX_HEADER_LEN || memcmp(buf + OFF_MAGIC, index_magic, sizeof index_magic) != 0)
+	if (len < FLT_CHUNK_INDEX_HEADER_LEN ||
+	    memcmp(buf + OFF_MAGIC, index_magic, sizeof index_magic) != 0)
 		return FLT_EPARSE;
 	if (buf[OFF_VERSION] != FLT_CHUNK_INDEX_VERSION)
 		return FLT_EUNSUPPORTED;
@@ -98,7 +99,8 @@ uint64_t flt_chunk_index_chunk_offset(const flt_chunk_index *idx, uint32_t i)
 	return (uint64_t)i * idx->chunk_size;
 }
 
-flt_err flt_chunk_index_check(const flt_chunk_index *idx, uint32_t i, const uint8_t *data, size_t len)
+flt_err flt_chunk_index_check(const flt_chunk_index *idx, uint32_t i, const uint8_t *data,
+                              size_t len)
 {
 	uint8_t digest[FLT_SHA256_LEN];
 	if (!idx || !data || i >= idx->count)
@@ -123,15 +125,16 @@ void flt_chunk_index_free(flt_chunk_index *idx)
 
 struct flt_chunk_index_builder {
 	uint32_t chunk_size, max_count;
-	uint32_t count, cap;         /* finished chunks, capacity of hashes */
-	uint64_t size;               /* bytes seen */
-	uint32_t fill;               /* bytes in the current, unfinished chunk */
+	uint32_t count, cap; /* finished chunks, capacity of hashes */
+	uint64_t size;       /* bytes seen */
+	uint32_t fill;       /* bytes in the current, unfinished chunk */
 	uint8_t (*hashes)[FLT_SHA256_LEN];
 	flt_sha256_ctx whole, chunk;
 	bool failed;
 };
 
-flt_err flt_chunk_index_builder_new(uint32_t chunk_size, uint32_t max_count, flt_chunk_index_builder **out)
+flt_err flt_chunk_index_builder_new(uint32_t chunk_size, uint32_t max_count,
+                                    flt_chunk_index_builder **out)
 {
 	if (chunk_size == 0 || !out)
 		return FLT_EINVAL;
@@ -139,7 +142,8 @@ flt_err flt_chunk_index_builder_new(uint32_t chunk_size, uint32_t max_count, flt
 	if (!b)
 		return FLT_ENOMEM;
 	b->chunk_size = chunk_size;
-	b->max_count = max_count == 0 || max_count > FLT_CHUNK_MAX_COUNT ? FLT_CHUNK_MAX_COUNT : max_count;
+	b->max_count =
+	    max_count == 0 || max_count > FLT_CHUNK_MAX_COUNT ? FLT_CHUNK_MAX_COUNT : max_count;
 	flt_sha256_init(&b->whole);
 	flt_sha256_init(&b->chunk);
 	*out = b;
@@ -204,8 +208,9 @@ flt_err flt_chunk_index_builder_update(flt_chunk_index_builder *b, const void *d
 }
 
 flt_err flt_chunk_index_builder_finish(flt_chunk_index_builder *b, uint8_t **out, size_t *outlen,
-				       uint8_t index_sha256[FLT_SHA256_LEN], uint8_t artifact_sha256[FLT_SHA256_LEN],
-				       uint64_t *artifact_size)
+                                       uint8_t index_sha256[FLT_SHA256_LEN],
+                                       uint8_t artifact_sha256[FLT_SHA256_LEN],
+                                       uint64_t *artifact_size)
 {
 	uint8_t whole[FLT_SHA256_LEN], ihash[FLT_SHA256_LEN];
 	uint8_t *buf = NULL;
@@ -257,8 +262,8 @@ void flt_chunk_index_builder_free(flt_chunk_index_builder *b)
 	flt_free(b);
 }
 
-flt_err flt_chunk_index_build(const uint8_t *artifact, size_t len, uint32_t chunk_size, uint8_t **out,
-			      size_t *outlen, uint8_t index_sha256[FLT_SHA256_LEN])
+flt_err flt_chunk_index_build(const uint8_t *artifact, size_t len, uint32_t chunk_size,
+                              uint8_t **out, size_t *outlen, uint8_t index_sha256[FLT_SHA256_LEN])
 {
 	flt_chunk_index_builder *b = NULL;
 	flt_err e = flt_chunk_index_builder_new(chunk_size, 0, &b);

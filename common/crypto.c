@@ -153,8 +153,8 @@ flt_err flt_base64_encode(const uint8_t *in, size_t n, char **out, size_t *outle
 
 static bool b64_char(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-	       c == '/';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
 }
 
 flt_err flt_base64_decode(const char *in, size_t len, size_t max_out, uint8_t **out, size_t *outlen)
@@ -218,7 +218,7 @@ flt_err flt_rng_new(const char *pers, flt_rng **out)
 	mbedtls_entropy_init(&r->entropy);
 	mbedtls_ctr_drbg_init(&r->drbg);
 	int rc = mbedtls_ctr_drbg_seed(&r->drbg, mbedtls_entropy_func, &r->entropy,
-				       (const unsigned char *)pers, pers ? strlen(pers) : 0);
+	                               (const unsigned char *)pers, pers ? strlen(pers) : 0);
 	if (rc != 0) {
 		flt_log_err("seeding the DRBG failed (mbedtls -0x%04x)", (unsigned)-rc);
 		flt_rng_free(r);
@@ -315,8 +315,8 @@ flt_err flt_key_generate(flt_rng *rng, flt_key **out)
 		e = FLT_ENOMEM;
 		goto out;
 	}
-	int rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(k->pk), mbedtls_ctr_drbg_random,
-				     &use->drbg);
+	int rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(k->pk),
+	                             mbedtls_ctr_drbg_random, &use->drbg);
 	if (rc != 0) {
 		flt_log_err("key generation failed (mbedtls -0x%04x)", (unsigned)-rc);
 		e = FLT_EIO;
@@ -396,7 +396,8 @@ static flt_err key_import(const uint8_t *buf, size_t len, bool priv, flt_key **o
 		/* mbedTLS ignores bytes after the SPKI; one key, one encoding. */
 		uint8_t der[DER_BUF];
 		int n = mbedtls_pk_write_pubkey_der(&k->pk, der, sizeof der);
-		if (n <= 0 || (size_t)n != len || memcmp(der + sizeof der - (size_t)n, buf, len) != 0) {
+		if (n <= 0 || (size_t)n != len ||
+		    memcmp(der + sizeof der - (size_t)n, buf, len) != 0) {
 			e = FLT_EPARSE;
 			goto out;
 		}
@@ -497,7 +498,7 @@ flt_err flt_key_public_copy(const flt_key *key, flt_key **out)
 }
 
 flt_err flt_key_sign_hash(const flt_key *key, flt_rng *rng, const uint8_t hash[FLT_SHA256_LEN],
-			  uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen)
+                          uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen)
 {
 	uint8_t buf[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
 	size_t n = 0;
@@ -509,8 +510,8 @@ flt_err flt_key_sign_hash(const flt_key *key, flt_rng *rng, const uint8_t hash[F
 	e = with_rng(rng, &tmp, &use);
 	if (e != FLT_OK)
 		return e;
-	int rc = mbedtls_pk_sign((mbedtls_pk_context *)&key->pk, MBEDTLS_MD_SHA256, hash, FLT_SHA256_LEN, buf,
-				 &n, mbedtls_ctr_drbg_random, &use->drbg);
+	int rc = mbedtls_pk_sign((mbedtls_pk_context *)&key->pk, MBEDTLS_MD_SHA256, hash,
+	                         FLT_SHA256_LEN, buf, &n, mbedtls_ctr_drbg_random, &use->drbg);
 	if (rc != 0) {
 		flt_log_err("signing failed (mbedtls -0x%04x)", (unsigned)-rc);
 		e = FLT_EINTERNAL;
@@ -524,8 +525,8 @@ flt_err flt_key_sign_hash(const flt_key *key, flt_rng *rng, const uint8_t hash[F
 	return e;
 }
 
-flt_err flt_key_sign(const flt_key *key, flt_rng *rng, const void *msg, size_t len, uint8_t sig[FLT_ECDSA_SIG_MAX],
-		     size_t *siglen)
+flt_err flt_key_sign(const flt_key *key, flt_rng *rng, const void *msg, size_t len,
+                     uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen)
 {
 	uint8_t h[FLT_SHA256_LEN];
 	flt_err e = flt_sha256(msg, len, h);
@@ -534,17 +535,18 @@ flt_err flt_key_sign(const flt_key *key, flt_rng *rng, const void *msg, size_t l
 	return flt_key_sign_hash(key, rng, h, sig, siglen);
 }
 
-flt_err flt_key_verify_hash(const flt_key *key, const uint8_t hash[FLT_SHA256_LEN], const uint8_t *sig,
-			    size_t siglen)
+flt_err flt_key_verify_hash(const flt_key *key, const uint8_t hash[FLT_SHA256_LEN],
+                            const uint8_t *sig, size_t siglen)
 {
 	if (!key || !hash || !sig || siglen < FLT_ECDSA_SIG_MIN || siglen > FLT_ECDSA_SIG_MAX)
 		return FLT_EVERIFY;
-	int rc = mbedtls_pk_verify((mbedtls_pk_context *)&key->pk, MBEDTLS_MD_SHA256, hash, FLT_SHA256_LEN, sig,
-				   siglen);
+	int rc = mbedtls_pk_verify((mbedtls_pk_context *)&key->pk, MBEDTLS_MD_SHA256, hash,
+	                           FLT_SHA256_LEN, sig, siglen);
 	return rc == 0 ? FLT_OK : FLT_EVERIFY;
 }
 
-flt_err flt_key_verify(const flt_key *key, const void *msg, size_t len, const uint8_t *sig, size_t siglen)
+flt_err flt_key_verify(const flt_key *key, const void *msg, size_t len, const uint8_t *sig,
+                       size_t siglen)
 {
 	uint8_t h[FLT_SHA256_LEN];
 	flt_err e = flt_sha256(msg, len, h);

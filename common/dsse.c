@@ -37,7 +37,8 @@ static flt_err pae_prefix(const char *type, size_t len, char *buf, size_t cap, s
 
 #define PAE_PREFIX_CAP (FLT_DSSE_MAX_TYPE_LEN + 64)
 
-flt_err flt_dsse_pae(const char *payload_type, const uint8_t *payload, size_t len, uint8_t **out, size_t *outlen)
+flt_err flt_dsse_pae(const char *payload_type, const uint8_t *payload, size_t len, uint8_t **out,
+                     size_t *outlen)
 {
 	char pre[PAE_PREFIX_CAP];
 	size_t n = 0;
@@ -59,7 +60,8 @@ flt_err flt_dsse_pae(const char *payload_type, const uint8_t *payload, size_t le
 	return FLT_OK;
 }
 
-flt_err flt_dsse_pae_hash(const char *payload_type, const uint8_t *payload, size_t len, uint8_t out[FLT_SHA256_LEN])
+flt_err flt_dsse_pae_hash(const char *payload_type, const uint8_t *payload, size_t len,
+                          uint8_t out[FLT_SHA256_LEN])
 {
 	char pre[PAE_PREFIX_CAP];
 	size_t n = 0;
@@ -115,8 +117,8 @@ flt_err flt_dsse_add_signature(flt_dsse *env, const flt_key *key, flt_rng *rng)
 	return FLT_OK;
 }
 
-flt_err flt_dsse_sign(const char *payload_type, const uint8_t *payload, size_t len, const flt_key *const *keys,
-		      size_t nkeys, flt_rng *rng, flt_dsse **out)
+flt_err flt_dsse_sign(const char *payload_type, const uint8_t *payload, size_t len,
+                      const flt_key *const *keys, size_t nkeys, flt_rng *rng, flt_dsse **out)
 {
 	flt_dsse *env = NULL;
 	flt_rng *own = NULL;
@@ -126,7 +128,8 @@ flt_err flt_dsse_sign(const char *payload_type, const uint8_t *payload, size_t l
 	    nkeys > FLT_DSSE_MAX_SIGS || (nkeys && !keys))
 		goto out;
 	env = flt_calloc(1, sizeof *env);
-	if (!env || !(env->payload_type = flt_strdup(payload_type)) || !(env->payload = flt_memdup(payload, len))) {
+	if (!env || !(env->payload_type = flt_strdup(payload_type)) ||
+	    !(env->payload = flt_memdup(payload, len))) {
 		e = FLT_ENOMEM;
 		goto out;
 	}
@@ -162,7 +165,8 @@ flt_err flt_dsse_to_json(const flt_dsse *env, cJSON **out)
 	if (!env || !out)
 		goto out;
 	e = FLT_ENOMEM;
-	if (!(root = cJSON_CreateObject()) || flt_json_add_str(root, "payloadType", env->payload_type) != FLT_OK)
+	if (!(root = cJSON_CreateObject()) ||
+	    flt_json_add_str(root, "payloadType", env->payload_type) != FLT_OK)
 		goto out;
 	if ((e = flt_base64_encode(env->payload, env->payload_len, &b64, &n)) != FLT_OK)
 		goto out;
@@ -174,13 +178,15 @@ flt_err flt_dsse_to_json(const flt_dsse *env, cJSON **out)
 	for (size_t i = 0; i < env->nsigs; i++) {
 		flt_free(b64);
 		b64 = NULL;
-		if ((e = flt_base64_encode(env->sigs[i].sig, env->sigs[i].sig_len, &b64, &n)) != FLT_OK)
+		if ((e = flt_base64_encode(env->sigs[i].sig, env->sigs[i].sig_len, &b64, &n)) !=
+		    FLT_OK)
 			goto out;
 		e = FLT_ENOMEM;
 		if (!(s = cJSON_CreateObject()))
 			goto out;
 		cJSON_AddItemToArray(sigs, s);
-		if (flt_json_add_str(s, "keyid", env->sigs[i].keyid) != FLT_OK || flt_json_add_str(s, "sig", b64) != FLT_OK)
+		if (flt_json_add_str(s, "keyid", env->sigs[i].keyid) != FLT_OK ||
+		    flt_json_add_str(s, "sig", b64) != FLT_OK)
 			goto out;
 	}
 	*out = root;
@@ -204,7 +210,8 @@ flt_err flt_dsse_serialize(const flt_dsse *env, char **out, size_t *len)
 
 static size_t clamp_payload(size_t max_payload)
 {
-	return max_payload == 0 || max_payload > FLT_DSSE_MAX_PAYLOAD ? FLT_DSSE_MAX_PAYLOAD : max_payload;
+	return max_payload == 0 || max_payload > FLT_DSSE_MAX_PAYLOAD ? FLT_DSSE_MAX_PAYLOAD
+	                                                              : max_payload;
 }
 
 static const char *const env_keys[] = {"payloadType", "payload", "signatures", NULL};
@@ -247,7 +254,8 @@ static flt_err parse_sig(const cJSON *item, struct flt_dsse_sig *out, struct flt
 	return FLT_OK;
 }
 
-flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dsse **out, struct flt_json_err *err)
+flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dsse **out,
+                           struct flt_json_err *err)
 {
 	const char *type = NULL, *payload = NULL;
 	const cJSON *sigs = NULL, *item;
@@ -273,9 +281,11 @@ flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dsse **out,
 		goto out;
 	}
 	/* Bound the text before decoding so the check costs nothing on junk. */
-	if ((e = flt_json_get_str(obj, "payload", (max_payload + 2) / 3 * 4, &payload, err)) != FLT_OK)
+	if ((e = flt_json_get_str(obj, "payload", (max_payload + 2) / 3 * 4, &payload, err)) !=
+	    FLT_OK)
 		goto out;
-	if ((e = flt_json_get_arr(obj, "signatures", FLT_DSSE_MAX_SIGS, &sigs, &nsigs, err)) != FLT_OK)
+	if ((e = flt_json_get_arr(obj, "signatures", FLT_DSSE_MAX_SIGS, &sigs, &nsigs, err)) !=
+	    FLT_OK)
 		goto out;
 	if (nsigs == 0) {
 		flt_json_errf(err, "signatures is empty");
@@ -287,11 +297,13 @@ flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dsse **out,
 		e = FLT_ENOMEM;
 		goto out;
 	}
-	e = flt_base64_decode(payload, strlen(payload), max_payload, &env->payload, &env->payload_len);
+	e = flt_base64_decode(payload, strlen(payload), max_payload, &env->payload,
+	                      &env->payload_len);
 	if (e == FLT_OK && env->payload_len == 0)
 		e = FLT_EPARSE;
 	if (e == FLT_ELIMIT) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "payload larger than %zu bytes", max_payload);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "payload larger than %zu bytes",
+		              max_payload);
 		goto out;
 	}
 	if (e != FLT_OK) {
@@ -317,7 +329,8 @@ out:
 	return e;
 }
 
-flt_err flt_dsse_parse(const char *json, size_t len, size_t max_payload, flt_dsse **out, struct flt_json_err *err)
+flt_err flt_dsse_parse(const char *json, size_t len, size_t max_payload, flt_dsse **out,
+                       struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	if (!json || !out)
@@ -331,8 +344,8 @@ flt_err flt_dsse_parse(const char *json, size_t len, size_t max_payload, flt_dss
 	return e;
 }
 
-flt_err flt_dsse_verify(const flt_dsse *env, const char *payload_type, const struct flt_trust_set *ts,
-			unsigned *nvalid, enum flt_reason *reason)
+flt_err flt_dsse_verify(const flt_dsse *env, const char *payload_type,
+                        const struct flt_trust_set *ts, unsigned *nvalid, enum flt_reason *reason)
 {
 	uint8_t h[FLT_SHA256_LEN];
 	unsigned valid = 0;
@@ -364,7 +377,8 @@ flt_err flt_dsse_verify(const flt_dsse *env, const char *payload_type, const str
 			if (strcmp(env->sigs[s].keyid, id) != 0)
 				continue;
 			named = true;
-			if (flt_key_verify_hash(key, h, env->sigs[s].sig, env->sigs[s].sig_len) == FLT_OK) {
+			if (flt_key_verify_hash(key, h, env->sigs[s].sig, env->sigs[s].sig_len) ==
+			    FLT_OK) {
 				valid++;
 				break;
 			}
@@ -378,6 +392,6 @@ flt_err flt_dsse_verify(const flt_dsse *env, const char *payload_type, const str
 	flt_log_dbg("%u of %u trusted signatures for %s", valid, ts->threshold, payload_type);
 	if (reason)
 		*reason = bad ? FLT_REASON_BAD_SIGNATURE
-			      : (named ? FLT_REASON_THRESHOLD_UNMET : FLT_REASON_UNTRUSTED_KEY);
+		              : (named ? FLT_REASON_THRESHOLD_UNMET : FLT_REASON_UNTRUSTED_KEY);
 	return FLT_EVERIFY;
 }

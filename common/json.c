@@ -106,9 +106,53 @@ bool flt_json_utf8_valid(const char *str, size_t len)
 	return true;
 }
 
+/* Length of the JSON number at p (grammar of RFC 8259:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or 0 if the text there is not
+ * one. cJSON hands numbers to strtod, which would also take "01", "1." or "-"
+ * followed by nothing; refusing them keeps one spelling per value closer to
+ * the standard every other peer implements. */
+static size_t number_len(const char *p, size_t n)
+{
+	size_t i = 0, d;
+
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0') {
+		i++;
+	} else {
+		for (d = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++, d++)
+			;
+		if (d == 0)
+			return 0;
+	}
+	if (i < n && p[i] == '.') {
+		i++;
+		for (d = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++, d++)
+			;
+		if (d == 0)
+			return 0;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		for (d = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++, d++)
+			;
+		if (d == 0)
+			return 0;
+	}
+	/* a number must not run straight into more number-like characters */
+	if (i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '+' || p[i] == '-' || p[i] == 'e' ||
+		      p[i] == 'E'))
+		return 0;
+	return i;
+}
+
 /* Walks the raw text once: tracks strings so brackets inside them do not
- * count, bounds nesting, refuses NUL bytes and \u0000 (cJSON would cut the
- * string there, so two different texts would decode alike). */
+ * count, bounds nesting, refuses NUL bytes, \u0000 (cJSON would cut the
+ * string there, so two different texts would decode alike), raw control
+ * characters (inside strings JSON forbids them; outside, cJSON would skip them
+ * as whitespace) and numbers outside the JSON grammar. */
 static flt_err prescan(const char *buf, size_t len, int max_depth, struct flt_json_err *err)
 {
 	int depth = 0;
@@ -122,6 +166,10 @@ static flt_err prescan(const char *buf, size_t len, int max_depth, struct flt_js
 			return FLT_EPARSE;
 		}
 		if (in_str) {
+			if ((unsigned char)c < 0x20) {
+				flt_json_errf(err, "control character in string at offset %zu", i);
+				return FLT_EPARSE;
+			}
 			if (c == '\\') {
 				if (i + 1 < len && buf[i + 1] == 'u' && len - i >= 6 &&
 				    memcmp(buf + i + 2, "0000", 4) == 0) {
@@ -134,6 +182,10 @@ static flt_err prescan(const char *buf, size_t len, int max_depth, struct flt_js
 			}
 			continue;
 		}
+		if ((unsigned char)c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			flt_json_errf(err, "control character at offset %zu", i);
+			return FLT_EPARSE;
+		}
 		if (c == '"') {
 			in_str = true;
 		} else if (c == '{' || c == '[') {
@@ -143,6 +195,13 @@ static flt_err prescan(const char *buf, size_t len, int max_depth, struct flt_js
 			}
 		} else if (c == '}' || c == ']') {
 			depth--;
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t n = number_len(buf + i, len - i);
+			if (n == 0) {
+				flt_json_errf(err, "malformed number at offset %zu", i);
+				return FLT_EPARSE;
+			}
+			i += n - 1;
 		}
 	}
 	return FLT_OK;

@@ -17,8 +17,8 @@
 #define PUBKEY_B64_MAX 256
 
 static const char *const role_names[FLT_ROLE_COUNT_] = {
-	[FLT_ROLE_RELEASE] = "release",
-	[FLT_ROLE_DIRECTOR] = "director",
+    [FLT_ROLE_RELEASE] = "release",
+    [FLT_ROLE_DIRECTOR] = "director",
 };
 
 #define ROLES_ALL ((1u << FLT_ROLE_COUNT_) - 1)
@@ -146,7 +146,8 @@ static flt_err encode_key(cJSON *arr, const struct flt_keylist_key *k)
 	if (!(o = cJSON_CreateObject()))
 		goto out;
 	cJSON_AddItemToArray(arr, o);
-	if (flt_json_add_str(o, "keyid", k->keyid) != FLT_OK || flt_json_add_str(o, "public_key", b64) != FLT_OK)
+	if (flt_json_add_str(o, "keyid", k->keyid) != FLT_OK ||
+	    flt_json_add_str(o, "public_key", b64) != FLT_OK)
 		goto out;
 	if (!(roles = cJSON_AddArrayToObject(o, "roles")))
 		goto out;
@@ -218,8 +219,8 @@ out:
 	return e;
 }
 
-flt_err flt_keylist_sign(const flt_keylist *kl, const flt_key *const *roots, size_t nroots, flt_rng *rng, char **out,
-			 size_t *len)
+flt_err flt_keylist_sign(const flt_keylist *kl, const flt_key *const *roots, size_t nroots,
+                         flt_rng *rng, char **out, size_t *len)
 {
 	char *payload = NULL;
 	size_t plen = 0;
@@ -230,8 +231,8 @@ flt_err flt_keylist_sign(const flt_keylist *kl, const flt_key *const *roots, siz
 		goto out;
 	if ((e = flt_keylist_encode(kl, &payload, &plen)) != FLT_OK)
 		goto out;
-	if ((e = flt_dsse_sign(FLT_PAYLOAD_KEYLIST, (const uint8_t *)payload, plen, roots, nroots, rng, &env)) !=
-	    FLT_OK)
+	if ((e = flt_dsse_sign(FLT_PAYLOAD_KEYLIST, (const uint8_t *)payload, plen, roots, nroots,
+	                       rng, &env)) != FLT_OK)
 		goto out;
 	e = flt_dsse_serialize(env, out, len);
 out:
@@ -242,11 +243,12 @@ out:
 
 /* ---- decode ----------------------------------------------------------------------------- */
 
-static const char *const top_keys[] = {"v", "serial", "issued_at", "expires_at", "thresholds", "keys", "revoked",
-				       NULL};
+static const char *const top_keys[] = {"v",          "serial", "issued_at", "expires_at",
+                                       "thresholds", "keys",   "revoked",   NULL};
 static const char *const key_keys[] = {"keyid", "public_key", "roles", "expires_at", NULL};
 
-static flt_err get_threshold(const cJSON *th, const char *name, unsigned *out, struct flt_json_err *err)
+static flt_err get_threshold(const cJSON *th, const char *name, unsigned *out,
+                             struct flt_json_err *err)
 {
 	uint64_t v = 0;
 	flt_err e = flt_json_get_uint(th, name, FLT_DSSE_MAX_SIGS, &v, err);
@@ -319,7 +321,8 @@ static flt_err decode_key(const cJSON *o, struct flt_keylist_key *k, struct flt_
 	return FLT_OK;
 }
 
-flt_err flt_keylist_decode(const uint8_t *payload, size_t len, flt_keylist **out, struct flt_json_err *err)
+flt_err flt_keylist_decode(const uint8_t *payload, size_t len, flt_keylist **out,
+                           struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *th = NULL, *keys = NULL, *rev = NULL, *item;
@@ -330,7 +333,8 @@ flt_err flt_keylist_decode(const uint8_t *payload, size_t len, flt_keylist **out
 
 	if (!payload || !out)
 		goto out;
-	e = flt_json_parse_object((const char *)payload, len, FLT_KEYLIST_MAX_PAYLOAD, KEYLIST_DEPTH, &root, err);
+	e = flt_json_parse_object((const char *)payload, len, FLT_KEYLIST_MAX_PAYLOAD,
+	                          KEYLIST_DEPTH, &root, err);
 	if (e != FLT_OK)
 		goto out;
 	if ((e = flt_json_check_version(root, FLT_KEYLIST_VERSION, err)) != FLT_OK)
@@ -368,7 +372,8 @@ flt_err flt_keylist_decode(const uint8_t *payload, size_t len, flt_keylist **out
 		if ((e = get_threshold(th, role_names[r], &kl->threshold[r], err)) != FLT_OK)
 			goto out;
 
-	if ((e = flt_json_get_arr(root, "keys", FLT_KEYLIST_MAX_KEYS, &keys, &nkeys, err)) != FLT_OK)
+	if ((e = flt_json_get_arr(root, "keys", FLT_KEYLIST_MAX_KEYS, &keys, &nkeys, err)) !=
+	    FLT_OK)
 		goto out;
 	cJSON_ArrayForEach(item, keys)
 	{
@@ -389,7 +394,8 @@ flt_err flt_keylist_decode(const uint8_t *payload, size_t len, flt_keylist **out
 		kl->nkeys++;
 	}
 
-	if ((e = flt_json_get_arr(root, "revoked", FLT_KEYLIST_MAX_REVOKED, &rev, &nrev, err)) != FLT_OK)
+	if ((e = flt_json_get_arr(root, "revoked", FLT_KEYLIST_MAX_REVOKED, &rev, &nrev, err)) !=
+	    FLT_OK)
 		goto out;
 	cJSON_ArrayForEach(item, rev)
 	{
@@ -422,8 +428,8 @@ out:
 /* ---- accept ----------------------------------------------------------------------------- */
 
 flt_err flt_keylist_accept(const char *json, size_t len, const struct flt_trust_set *roots,
-			   const struct flt_keylist_state *last, int64_t now, flt_keylist **out, bool *redelivery,
-			   struct flt_json_err *err)
+                           const struct flt_keylist_state *last, int64_t now, flt_keylist **out,
+                           bool *redelivery, struct flt_json_err *err)
 {
 	flt_dsse *env = NULL;
 	flt_keylist *kl = NULL;
@@ -440,7 +446,8 @@ flt_err flt_keylist_accept(const char *json, size_t len, const struct flt_trust_
 	e = flt_dsse_verify(env, FLT_PAYLOAD_KEYLIST, roots, &nvalid, &reason);
 	if (e != FLT_OK) {
 		if (e == FLT_EVERIFY)
-			flt_json_fail(err, reason, "key list: %u of %u root signatures valid", nvalid, roots->threshold);
+			flt_json_fail(err, reason, "key list: %u of %u root signatures valid",
+			              nvalid, roots->threshold);
 		goto out;
 	}
 	if ((e = flt_keylist_decode(env->payload, env->payload_len, &kl, err)) != FLT_OK) {
@@ -449,28 +456,30 @@ flt_err flt_keylist_accept(const char *json, size_t len, const struct flt_trust_
 	}
 	e = FLT_EVERIFY;
 	if (nvalid < kl->root_threshold) {
-		flt_json_fail(err, FLT_REASON_THRESHOLD_UNMET, "key list demands %u root signatures, %u valid",
-			      kl->root_threshold, nvalid);
+		flt_json_fail(err, FLT_REASON_THRESHOLD_UNMET,
+		              "key list demands %u root signatures, %u valid", kl->root_threshold,
+		              nvalid);
 		goto out;
 	}
 	if (now >= kl->expires_at) {
 		flt_json_fail(err, FLT_REASON_EXPIRED, "key list serial %llu expired at %lld",
-			      (unsigned long long)kl->serial, (long long)kl->expires_at);
+		              (unsigned long long)kl->serial, (long long)kl->expires_at);
 		goto out;
 	}
 	bool same = false;
 	if (last && last->valid) {
 		e = FLT_ECONFLICT;
 		if (kl->serial < last->serial) {
-			flt_json_fail(err, FLT_REASON_OLD_SERIAL, "key list serial %llu is lower than %llu",
-				      (unsigned long long)kl->serial, (unsigned long long)last->serial);
+			flt_json_fail(
+			    err, FLT_REASON_OLD_SERIAL, "key list serial %llu is lower than %llu",
+			    (unsigned long long)kl->serial, (unsigned long long)last->serial);
 			goto out;
 		}
 		if (kl->serial == last->serial) {
 			if (memcmp(kl->payload_sha256, last->payload_sha256, FLT_SHA256_LEN) != 0) {
 				flt_json_fail(err, FLT_REASON_OLD_SERIAL,
-					      "key list serial %llu reused for a different list",
-					      (unsigned long long)kl->serial);
+				              "key list serial %llu reused for a different list",
+				              (unsigned long long)kl->serial);
 				goto out;
 			}
 			same = true;
@@ -496,7 +505,8 @@ void flt_keylist_state_of(const flt_keylist *kl, struct flt_keylist_state *out)
 
 /* ---- questions to an accepted list -------------------------------------------------- */
 
-enum flt_reason flt_keylist_key_status(const flt_keylist *kl, const char *keyid, enum flt_role role, int64_t now)
+enum flt_reason flt_keylist_key_status(const flt_keylist *kl, const char *keyid, enum flt_role role,
+                                       int64_t now)
 {
 	if (!kl || !keyid || (unsigned)role >= FLT_ROLE_COUNT_)
 		return FLT_REASON_UNTRUSTED_KEY;
@@ -514,12 +524,14 @@ enum flt_reason flt_keylist_key_status(const flt_keylist *kl, const char *keyid,
 	return FLT_REASON_NONE;
 }
 
-bool flt_keylist_is_trusted(const flt_keylist *kl, const char *keyid, enum flt_role role, int64_t now)
+bool flt_keylist_is_trusted(const flt_keylist *kl, const char *keyid, enum flt_role role,
+                            int64_t now)
 {
 	return flt_keylist_key_status(kl, keyid, role, now) == FLT_REASON_NONE;
 }
 
-flt_err flt_keylist_trust_set(const flt_keylist *kl, enum flt_role role, int64_t now, struct flt_trust_set *out)
+flt_err flt_keylist_trust_set(const flt_keylist *kl, enum flt_role role, int64_t now,
+                              struct flt_trust_set *out)
 {
 	if (!kl || !out || (unsigned)role >= FLT_ROLE_COUNT_)
 		return FLT_EINVAL;
@@ -543,8 +555,9 @@ static int reason_rank(enum flt_reason r)
 	}
 }
 
-flt_err flt_keylist_verify_envelope(const flt_keylist *kl, const flt_dsse *env, const char *payload_type,
-				    enum flt_role role, int64_t now, enum flt_reason *reason)
+flt_err flt_keylist_verify_envelope(const flt_keylist *kl, const flt_dsse *env,
+                                    const char *payload_type, enum flt_role role, int64_t now,
+                                    enum flt_reason *reason)
 {
 	struct flt_trust_set ts;
 	enum flt_reason why = FLT_REASON_NONE;
@@ -560,7 +573,8 @@ flt_err flt_keylist_verify_envelope(const flt_keylist *kl, const flt_dsse *env, 
 		goto out;
 	}
 	e = flt_dsse_verify(env, payload_type, &ts, NULL, &why);
-	if (e != FLT_EVERIFY || why == FLT_REASON_WRONG_PAYLOAD_TYPE || why == FLT_REASON_BAD_SIGNATURE)
+	if (e != FLT_EVERIFY || why == FLT_REASON_WRONG_PAYLOAD_TYPE ||
+	    why == FLT_REASON_BAD_SIGNATURE)
 		goto out;
 	/* Too few trusted signatures: say why the other signers did not count. */
 	enum flt_reason best = why;
@@ -569,7 +583,8 @@ flt_err flt_keylist_verify_envelope(const flt_keylist *kl, const flt_dsse *env, 
 		if (reason_rank(r) > reason_rank(best))
 			best = r;
 	}
-	if (why != FLT_REASON_THRESHOLD_UNMET || reason_rank(best) > reason_rank(FLT_REASON_UNTRUSTED_KEY))
+	if (why != FLT_REASON_THRESHOLD_UNMET ||
+	    reason_rank(best) > reason_rank(FLT_REASON_UNTRUSTED_KEY))
 		why = best;
 out:
 	if (e == FLT_EVERIFY && reason)

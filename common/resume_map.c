@@ -30,7 +30,8 @@ static size_t bits_len(uint32_t count)
 	return ((size_t)count + 7) / 8;
 }
 
-flt_err flt_resume_map_new(const uint8_t artifact_sha256[FLT_SHA256_LEN], uint32_t count, flt_resume_map **out)
+flt_err flt_resume_map_new(const uint8_t artifact_sha256[FLT_SHA256_LEN], uint32_t count,
+                           flt_resume_map **out)
 {
 	if (!artifact_sha256 || !out || count == 0 || count > FLT_CHUNK_MAX_COUNT)
 		return FLT_EINVAL;
@@ -147,8 +148,9 @@ flt_err flt_resume_map_serialize(const flt_resume_map *m, uint8_t **out, size_t 
 	return FLT_OK;
 }
 
-flt_err flt_resume_map_load(const uint8_t *buf, size_t len, const uint8_t artifact_sha256[FLT_SHA256_LEN],
-			    uint32_t count, flt_resume_map **out)
+flt_err flt_resume_map_load(const uint8_t *buf, size_t len,
+                            const uint8_t artifact_sha256[FLT_SHA256_LEN], uint32_t count,
+                            flt_resume_map **out)
 {
 	uint8_t digest[FLT_SHA256_LEN];
 	flt_resume_map *m = NULL;
@@ -156,7 +158,8 @@ flt_err flt_resume_map_load(const uint8_t *buf, size_t len, const uint8_t artifa
 
 	if (!buf || !artifact_sha256 || !out)
 		return FLT_EINVAL;
-	if (len < OFF_BITS + FLT_SHA256_LEN || memcmp(buf + OFF_MAGIC, map_magic, sizeof map_magic) != 0)
+	if (len < OFF_BITS + FLT_SHA256_LEN ||
+	    memcmp(buf + OFF_MAGIC, map_magic, sizeof map_magic) != 0)
 		return FLT_EPARSE;
 	uint32_t n = get_be32(buf + OFF_COUNT);
 	if (n == 0 || n > FLT_CHUNK_MAX_COUNT)

@@ -144,6 +144,20 @@ flt_err flt_rt_analyze(const void *buf, size_t len, struct flt_rt_analysis **out
 	} else {
 		a->runnable = 1;
 		a->peak_memory_bytes = (int64_t)rm->arena_bytes;
+		/* ONNX-ML string labels and ZipMap sequences come out as int64 /
+		 * float tensors (ops/ops_ml.h): report what a run returns. */
+		for (size_t i = 0; i < a->n_outputs && i < rm->n_outputs && !rm->dynamic; i++) {
+			struct flt_rt_value_info *vi = &a->outputs[i];
+			const struct flt_rt_value_info *ri = &rm->out_info[i];
+			if (vi->dtype != ONNX_UNDEFINED && vi->dtype != ONNX_STRING)
+				continue;
+			vi->dtype = ri->dtype;
+			if (vi->rank < 0) {
+				vi->rank = ri->rank;
+				for (int32_t d = 0; d < ri->rank; d++)
+					vi->dims[d] = ri->dims[d];
+			}
+		}
 	}
 	flt_rt_model_free(rm);
 	*out = a;

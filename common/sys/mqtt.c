@@ -234,9 +234,10 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData5 *r)
 	}
 	if (r) {
 		n->session_present = r->alt.connect.sessionPresent != 0;
-		if (MQTTProperties_hasProperty(&r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE)) {
-			int v = MQTTProperties_getNumericValue(&r->properties,
-							       MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+		if (MQTTProperties_hasProperty(&r->properties,
+		                               MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE)) {
+			int v = MQTTProperties_getNumericValue(
+			    &r->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
 			n->max_packet = v > 0 ? (uint32_t)v : 0;
 		}
 	}
@@ -419,7 +420,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	pthread_mutex_lock(&c->mu);
 	c->in_cb++;
 	while (!c->closing && (c->q_msgs >= c->o.queue_max_msgs ||
-			       (c->q_msgs > 0 && cost > c->o.queue_max_bytes - c->q_bytes))) {
+	                       (c->q_msgs > 0 && cost > c->o.queue_max_bytes - c->q_bytes))) {
 		if (!waited)
 			c->stats.deferred++;
 		waited = true;
@@ -472,55 +473,42 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 static flt_err reason_to_err(int reason)
 {
 	switch (reason) {
-	case MQTTREASONCODE_PACKET_TOO_LARGE:
-		return FLT_ELIMIT;
+	case MQTTREASONCODE_PACKET_TOO_LARGE: return FLT_ELIMIT;
 	case MQTTREASONCODE_NOT_AUTHORIZED:
 	case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
 	case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID:
 	case MQTTREASONCODE_BANNED:
-	case MQTTREASONCODE_BAD_AUTHENTICATION_METHOD:
-		return FLT_EAUTH;
-	case MQTTREASONCODE_SESSION_TAKEN_OVER:
-		return FLT_ECONFLICT;
-	case MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION:
-		return FLT_EINCOMPAT;
+	case MQTTREASONCODE_BAD_AUTHENTICATION_METHOD: return FLT_EAUTH;
+	case MQTTREASONCODE_SESSION_TAKEN_OVER: return FLT_ECONFLICT;
+	case MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION: return FLT_EINCOMPAT;
 	case MQTTREASONCODE_SERVER_UNAVAILABLE:
 	case MQTTREASONCODE_SERVER_BUSY:
 	case MQTTREASONCODE_QUOTA_EXCEEDED:
 	case MQTTREASONCODE_CONNECTION_RATE_EXCEEDED:
-	case MQTTREASONCODE_MESSAGE_RATE_TOO_HIGH:
-		return FLT_EBUSY;
+	case MQTTREASONCODE_MESSAGE_RATE_TOO_HIGH: return FLT_EBUSY;
 	case MQTTREASONCODE_TOPIC_NAME_INVALID:
 	case MQTTREASONCODE_TOPIC_FILTER_INVALID:
 	case MQTTREASONCODE_PAYLOAD_FORMAT_INVALID:
-	case MQTTREASONCODE_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED:
-		return FLT_EINVAL;
-	default:
-		return reason >= MQTTREASONCODE_UNSPECIFIED_ERROR ? FLT_EIO : FLT_OK;
+	case MQTTREASONCODE_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: return FLT_EINVAL;
+	default: return reason >= MQTTREASONCODE_UNSPECIFIED_ERROR ? FLT_EIO : FLT_OK;
 	}
 }
 
 static flt_err code_to_err(int code)
 {
 	switch (code) {
-	case MQTTASYNC_SUCCESS:
-		return FLT_OK;
+	case MQTTASYNC_SUCCESS: return FLT_OK;
 	case MQTTASYNC_DISCONNECTED:
-	case MQTTASYNC_OPERATION_INCOMPLETE:
-		return FLT_ENOCONN;
+	case MQTTASYNC_OPERATION_INCOMPLETE: return FLT_ENOCONN;
 	case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
 	case MQTTASYNC_MAX_BUFFERED_MESSAGES:
-	case MQTTASYNC_NO_MORE_MSGIDS:
-		return FLT_EBUSY;
+	case MQTTASYNC_NO_MORE_MSGIDS: return FLT_EBUSY;
 	case MQTTASYNC_BAD_UTF8_STRING:
 	case MQTTASYNC_NULL_PARAMETER:
 	case MQTTASYNC_TOPICNAME_TRUNCATED:
-	case MQTTASYNC_BAD_QOS:
-		return FLT_EINVAL;
-	case MQTTASYNC_SSL_NOT_SUPPORTED:
-		return FLT_EUNSUPPORTED;
-	default:
-		return FLT_EIO;
+	case MQTTASYNC_BAD_QOS: return FLT_EINVAL;
+	case MQTTASYNC_SSL_NOT_SUPPORTED: return FLT_EUNSUPPORTED;
+	default: return FLT_EIO;
 	}
 }
 
@@ -645,10 +633,10 @@ flt_err flt_mqtt_new(const struct flt_mqtt_opts *o, struct flt_mqtt **out)
 	struct flt_mqtt *c = NULL;
 	int fds[2] = {-1, -1};
 
-	if (!o || !out || !o->uri || !o->client_id || !o->client_id[0] ||
-	    o->backoff_min_ms == 0 || o->backoff_min_ms > o->backoff_max_ms ||
-	    o->will_len > INT_MAX || (o->will_len > 0 && !o->will_payload) ||
-	    o->max_inflight == 0 || o->queue_max_msgs == 0 || o->queue_max_bytes == 0) {
+	if (!o || !out || !o->uri || !o->client_id || !o->client_id[0] || o->backoff_min_ms == 0 ||
+	    o->backoff_min_ms > o->backoff_max_ms || o->will_len > INT_MAX ||
+	    (o->will_len > 0 && !o->will_payload) || o->max_inflight == 0 ||
+	    o->queue_max_msgs == 0 || o->queue_max_bytes == 0) {
 		err = FLT_EINVAL;
 		goto out;
 	}
@@ -659,7 +647,8 @@ flt_err flt_mqtt_new(const struct flt_mqtt_opts *o, struct flt_mqtt **out)
 		goto out;
 	}
 	if (tls && o->tls.crl_file) {
-		flt_log_err("a client-side CRL is not supported by Paho; the broker enforces revocation");
+		flt_log_err(
+		    "a client-side CRL is not supported by Paho; the broker enforces revocation");
 		err = FLT_EUNSUPPORTED;
 		goto out;
 	}
@@ -737,8 +726,8 @@ flt_err flt_mqtt_new(const struct flt_mqtt_opts *o, struct flt_mqtt **out)
 	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer5;
 	cro.sendWhileDisconnected = 0;
 	cro.maxBufferedMessages = (int)(o->max_inflight > INT_MAX ? INT_MAX : o->max_inflight);
-	int rc = MQTTAsync_createWithOptions(&c->h, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE,
-					     NULL, &cro);
+	int rc = MQTTAsync_createWithOptions(&c->h, c->uri, c->client_id,
+	                                     MQTTCLIENT_PERSISTENCE_NONE, NULL, &cro);
 	if (rc != MQTTASYNC_SUCCESS) {
 		flt_log_err("cannot create MQTT client for %s: %d (%s)", c->uri, rc, code_str(rc));
 		c->h = NULL;
@@ -849,7 +838,8 @@ static flt_err subscribe_one(struct flt_mqtt *c, struct sub *s)
 	ro.onFailure5 = on_sub_fail;
 	ro.context = c;
 	ro.subscribeOptions.noLocal = (s->flags & FLT_MQTT_SUB_NO_LOCAL) ? 1 : 0;
-	ro.subscribeOptions.retainAsPublished = (s->flags & FLT_MQTT_SUB_RETAIN_AS_PUBLISHED) ? 1 : 0;
+	ro.subscribeOptions.retainAsPublished =
+	    (s->flags & FLT_MQTT_SUB_RETAIN_AS_PUBLISHED) ? 1 : 0;
 	int rc = MQTTAsync_subscribe(c->h, s->filter, 1, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {
 		flt_log_warn("subscribe %s: %d (%s)", s->filter, rc, code_str(rc));
@@ -918,7 +908,8 @@ static void subscribe_all(struct flt_mqtt *c)
 		qos[i] = 1;
 		so[i] = init;
 		so[i].noLocal = (c->subs[i].flags & FLT_MQTT_SUB_NO_LOCAL) ? 1 : 0;
-		so[i].retainAsPublished = (c->subs[i].flags & FLT_MQTT_SUB_RETAIN_AS_PUBLISHED) ? 1 : 0;
+		so[i].retainAsPublished =
+		    (c->subs[i].flags & FLT_MQTT_SUB_RETAIN_AS_PUBLISHED) ? 1 : 0;
 	}
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	ro.onSuccess5 = c->n_subs == 1 ? on_sub_ok_one : on_sub_ok_many;
@@ -1032,8 +1023,8 @@ uint32_t flt_mqtt_publish_limit(struct flt_mqtt *c)
 }
 
 flt_err flt_mqtt_publish(struct flt_mqtt *c, const char *topic, const void *data, size_t len,
-			 int qos, bool retained, enum flt_mqtt_purpose purpose,
-			 flt_mqtt_token *token)
+                         int qos, bool retained, enum flt_mqtt_purpose purpose,
+                         flt_mqtt_token *token)
 {
 	if (!c || !topic || !topic[0] || (len > 0 && !data) || qos < 0 || qos > 1 ||
 	    (unsigned)purpose >= FLT_MQTT_PURPOSE_COUNT_)
@@ -1043,8 +1034,9 @@ flt_err flt_mqtt_publish(struct flt_mqtt *c, const char *topic, const void *data
 	size_t size = flt_mqtt_publish_packet_size(strlen(topic), len, qos);
 	uint32_t lim = flt_mqtt_publish_limit(c);
 	if (len > INT_MAX || (lim > 0 && size > lim)) {
-		flt_log_err("publish to %s refused: %zu-byte packet exceeds the broker's maximum packet size %u",
-			    topic, size, lim);
+		flt_log_err("publish to %s refused: %zu-byte packet exceeds the broker's maximum "
+		            "packet size %u",
+		            topic, size, lim);
 		pthread_mutex_lock(&c->mu);
 		c->stats.refused_size++;
 		pthread_mutex_unlock(&c->mu);
@@ -1091,12 +1083,12 @@ static void emit_connected(struct flt_mqtt *c, flt_mqtt_handler h, void *arg, bo
 	pthread_mutex_unlock(&c->mu);
 	ev.session_present = session_present;
 	flt_log_info("connected to %s as %s (session %s, broker max packet %u)", c->uri,
-		     c->client_id, session_present ? "resumed" : "new", ev.broker_max_packet);
+	             c->client_id, session_present ? "resumed" : "new", ev.broker_max_packet);
 	h(arg, c, &ev);
 }
 
 static void emit_sub_failed(struct flt_mqtt *c, flt_mqtt_handler h, void *arg, struct sub *s,
-			    int reason)
+                            int reason)
 {
 	struct flt_mqtt_event ev = {.type = FLT_MQTT_EV_SUBSCRIBE_FAILED};
 	ev.err = reason_to_err(reason);
@@ -1105,7 +1097,7 @@ static void emit_sub_failed(struct flt_mqtt *c, flt_mqtt_handler h, void *arg, s
 	ev.topic = s->filter;
 	ev.detail = reason_str(reason);
 	flt_log_err("subscription %s refused by the broker: reason %d (%s)", s->filter, reason,
-		    ev.detail);
+	            ev.detail);
 	h(arg, c, &ev);
 }
 
@@ -1152,7 +1144,8 @@ static void handle_ctl(struct flt_mqtt *c, struct ctl_node *n, flt_mqtt_handler 
 		break;
 	case CTL_SUBACK:
 		if (c->st == ST_SUBSCRIBING && n->token == c->sub_token) {
-			for (int i = 0; i < n->n_codes && i < (int)c->n_subs && !c->sub_index_stale; i++)
+			for (int i = 0; i < n->n_codes && i < (int)c->n_subs && !c->sub_index_stale;
+			     i++)
 				if (n->codes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR)
 					emit_sub_failed(c, h, arg, &c->subs[i], n->codes[i]);
 			emit_connected(c, h, arg, c->connack_session);
@@ -1165,7 +1158,8 @@ static void handle_ctl(struct flt_mqtt *c, struct ctl_node *n, flt_mqtt_handler 
 	case CTL_SUBFAIL:
 		if (n->reason < MQTTREASONCODE_UNSPECIFIED_ERROR) {
 			/* Not a refusal: the connection went away; its loss event follows. */
-			flt_log_dbg("subscribe did not complete: %d (%s)", n->code, code_str(n->code));
+			flt_log_dbg("subscribe did not complete: %d (%s)", n->code,
+			            code_str(n->code));
 			break;
 		}
 		if (c->st == ST_SUBSCRIBING && n->token == c->sub_token) {
@@ -1201,17 +1195,18 @@ static void handle_ctl(struct flt_mqtt *c, struct ctl_node *n, flt_mqtt_handler 
 		/* The first failure of a series is news; the retries after it are not. */
 		if (c->fail_logged++ == 0)
 			flt_log_warn("connect to %s failed: code %d, reason %d (%s): %s", c->uri,
-				     n->code, n->reason, reason_str(n->reason), ev.detail);
+			             n->code, n->reason, reason_str(n->reason), ev.detail);
 		else
 			flt_log_dbg("connect to %s failed again: code %d, reason %d: %s", c->uri,
-				    n->code, n->reason, ev.detail);
+			            n->code, n->reason, ev.detail);
 		schedule_retry(c);
 		h(arg, c, &ev);
 		break;
 	}
 	case CTL_SRVDISC:
 		c->srv_reason = n->reason;
-		flt_log_warn("broker sent DISCONNECT: reason %d (%s)", n->reason, reason_str(n->reason));
+		flt_log_warn("broker sent DISCONNECT: reason %d (%s)", n->reason,
+		             reason_str(n->reason));
 		break;
 	case CTL_LOST: {
 		if (c->st != ST_UP && c->st != ST_SUBSCRIBING)
@@ -1220,9 +1215,10 @@ static void handle_ctl(struct flt_mqtt *c, struct ctl_node *n, flt_mqtt_handler 
 		ev.err = reason_to_err(c->srv_reason);
 		if (ev.err == FLT_OK || ev.err == FLT_EIO || ev.err == FLT_EBUSY)
 			ev.err = FLT_ENOCONN;
-		ev.detail = c->srv_reason ? reason_str(c->srv_reason) : (n->text[0] ? n->text : NULL);
+		ev.detail =
+		    c->srv_reason ? reason_str(c->srv_reason) : (n->text[0] ? n->text : NULL);
 		flt_log_warn("connection to %s lost%s%s", c->uri, ev.detail ? ": " : "",
-			     ev.detail ? ev.detail : "");
+		             ev.detail ? ev.detail : "");
 		c->srv_reason = 0;
 		pthread_mutex_lock(&c->mu);
 		c->connected = false;
@@ -1250,7 +1246,7 @@ static void handle_pub(struct flt_mqtt *c, struct pub_slot *s, flt_mqtt_handler 
 	}
 	if (ev.err != FLT_OK)
 		flt_log_warn("publish %llu failed: code %d, reason %d (%s)",
-			     (unsigned long long)s->token, s->code, s->reason, ev.detail);
+		             (unsigned long long)s->token, s->code, s->reason, ev.detail);
 	pthread_mutex_lock(&c->mu);
 	if (ev.err == FLT_OK) {
 		c->stats.sent_bytes[s->purpose] += s->size;
@@ -1270,14 +1266,16 @@ static void handle_msg(struct flt_mqtt *c, struct msg_node *n, flt_mqtt_handler 
 	ev.len = n->len;
 	ev.retained = n->retained;
 	ev.qos = n->qos;
-	ev.purpose = c->o.classify ? c->o.classify(c->o.classify_arg, ev.topic) : FLT_MQTT_PURPOSE_OTHER;
+	ev.purpose =
+	    c->o.classify ? c->o.classify(c->o.classify_arg, ev.topic) : FLT_MQTT_PURPOSE_OTHER;
 	if ((unsigned)ev.purpose >= FLT_MQTT_PURPOSE_COUNT_)
 		ev.purpose = FLT_MQTT_PURPOSE_OTHER;
 	pthread_mutex_lock(&c->mu);
 	c->q_msgs--;
 	c->q_bytes -= n->len + n->topic_len;
 	pthread_cond_signal(&c->room);
-	c->stats.recv_bytes[ev.purpose] += flt_mqtt_publish_packet_size(n->topic_len, n->len, n->qos);
+	c->stats.recv_bytes[ev.purpose] +=
+	    flt_mqtt_publish_packet_size(n->topic_len, n->len, n->qos);
 	c->stats.recv_msgs++;
 	pthread_mutex_unlock(&c->mu);
 	h(arg, c, &ev);

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	uint8_t *buf = flt_malloc(size);
 	size_t n = 0;
-	if (!buf || flt_chunk_encode(&c, buf, size, &n) != FLT_OK || n != size || memcmp(buf, data, size) != 0)
+	if (!buf || flt_chunk_encode(&c, buf, size, &n) != FLT_OK || n != size ||
+	    memcmp(buf, data, size) != 0)
 		abort();
 	flt_free(buf);
 	return 0;

@@ -25,7 +25,8 @@ static void decode_self(const uint8_t *data, size_t size)
 	uint8_t sha[FLT_SHA256_LEN], art[FLT_SHA256_LEN] = {0};
 	if (flt_sha256(data, size, sha) != FLT_OK)
 		abort();
-	struct flt_chunk_index_expect ex = {.index_sha256 = sha, .artifact_sha256 = art, .max_count = 4096};
+	struct flt_chunk_index_expect ex = {
+	    .index_sha256 = sha, .artifact_sha256 = art, .max_count = 4096};
 	if (size >= FLT_CHUNK_INDEX_HEADER_LEN) {
 		ex.artifact_size = be(data + 8, 8);
 		ex.chunk_size = (uint32_t)be(data + 16, 4);
@@ -64,19 +65,22 @@ static void build_and_decode(const uint8_t *data, size_t size)
 	/* Pieces of varying size, steered by the second byte. */
 	size_t step = (size_t)data[1] % 37 + 1;
 	for (size_t off = 1; off < size; off += step)
-		if (flt_chunk_index_builder_update(b, data + off, size - off < step ? size - off : step) != FLT_OK)
+		if (flt_chunk_index_builder_update(b, data + off,
+		                                   size - off < step ? size - off : step) != FLT_OK)
 			abort();
 	if (flt_chunk_index_builder_finish(b, &out, &outlen, isha, asha, &asize) != FLT_OK)
 		abort();
 	flt_chunk_index_builder_free(b);
-	struct flt_chunk_index_expect ex = {
-		.index_sha256 = isha, .artifact_sha256 = asha, .artifact_size = asize, .chunk_size = csize};
+	struct flt_chunk_index_expect ex = {.index_sha256 = isha,
+	                                    .artifact_sha256 = asha,
+	                                    .artifact_size = asize,
+	                                    .chunk_size = csize};
 	flt_chunk_index *idx = NULL;
 	if (flt_chunk_index_decode(out, outlen, &ex, &idx) != FLT_OK)
 		abort();
 	for (uint32_t i = 0; i < idx->count; i++)
-		if (flt_chunk_index_check(idx, i, data + 1 + (size_t)i * csize, flt_chunk_index_chunk_len(idx, i)) !=
-		    FLT_OK)
+		if (flt_chunk_index_check(idx, i, data + 1 + (size_t)i * csize,
+		                          flt_chunk_index_chunk_len(idx, i)) != FLT_OK)
 			abort();
 	flt_chunk_index_free(idx);
 	flt_free(out);

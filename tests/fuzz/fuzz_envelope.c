@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (flt_dsse_parse(text, len, 4096, &again, NULL) != FLT_OK)
 		abort();
-	if (again->payload_len != env->payload_len || memcmp(again->payload, env->payload, env->payload_len) != 0 ||
+	if (again->payload_len != env->payload_len ||
+	    memcmp(again->payload, env->payload, env->payload_len) != 0 ||
 	    again->nsigs != env->nsigs)
 		abort();
 	struct flt_trust_set ts = {.threshold = 1, .nkeys = 1, .keys = {trusted}};

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (flt_keylist_decode((const uint8_t *)text, len, &again, NULL) != FLT_OK)
 			abort();
-		if (again->serial != kl->serial || again->nkeys != kl->nkeys || again->nrevoked != kl->nrevoked)
+		if (again->serial != kl->serial || again->nkeys != kl->nkeys ||
+		    again->nrevoked != kl->nrevoked)
 			abort();
 		ask(kl);
 		flt_free(text);
@@ -47,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct flt_trust_set roots = {.threshold = 1, .nkeys = 1, .keys = {root}};
 	struct flt_keylist_state last = {.valid = true, .serial = 2};
 	bool redelivery = false;
-	if (flt_keylist_accept((const char *)data, size, &roots, &last, 1700000000, &kl, &redelivery, NULL) == FLT_OK) {
+	if (flt_keylist_accept((const char *)data, size, &roots, &last, 1700000000, &kl,
+	                       &redelivery, NULL) == FLT_OK) {
 		if (kl->serial < 2)
 			abort();
 		ask(kl);

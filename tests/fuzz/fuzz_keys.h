@@ -9,18 +9,20 @@
 #include "flt/crypto.h"
 
 /* Acts as the root key in key-list seeds and the trusted key in envelope seeds. */
-static const char fuzz_root_pem[] = "-----BEGIN EC PRIVATE KEY-----\n"
-				    "MHcCAQEEIIlc/+wCgYAEY7gLr6Yv3DT/jIwRoFKYGFZMgbP2MtAUoAoGCCqGSM49\n"
-				    "AwEHoUQDQgAEcIL/3Xz4D2tCeY3W59pN3WTp53aFeh+FbkzpjY602uWXYEuVjkiK\n"
-				    "j4wj4Zkzc6hWTiQYRr3AFi4CEBIjeTciBg==\n"
-				    "-----END EC PRIVATE KEY-----\n";
+static const char fuzz_root_pem[] =
+    "-----BEGIN EC PRIVATE KEY-----\n"
+    "MHcCAQEEIIlc/+wCgYAEY7gLr6Yv3DT/jIwRoFKYGFZMgbP2MtAUoAoGCCqGSM49\n"
+    "AwEHoUQDQgAEcIL/3Xz4D2tCeY3W59pN3WTp53aFeh+FbkzpjY602uWXYEuVjkiK\n"
+    "j4wj4Zkzc6hWTiQYRr3AFi4CEBIjeTciBg==\n"
+    "-----END EC PRIVATE KEY-----\n";
 
 /* A release/director key listed in key-list seeds. */
-static const char fuzz_release_pem[] = "-----BEGIN EC PRIVATE KEY-----\n"
-				       "MHcCAQEEIPzBZVCZpfhNYURHomwaqhv3EOVe/CC19MHuUxKc2AkJoAoGCCqGSM49\n"
-				       "AwEHoUQDQgAEXVfXNQ28T8+Gi8W/Qck5E1eOuEEJQmSGTXRW2C4X41ucA+wMsJlr\n"
-				       "CCVhhHHeyhMN5il0hrH6TRzDPN3tRM4lpA==\n"
-				       "-----END EC PRIVATE KEY-----\n";
+static const char fuzz_release_pem[] =
+    "-----BEGIN EC PRIVATE KEY-----\n"
+    "MHcCAQEEIPzBZVCZpfhNYURHomwaqhv3EOVe/CC19MHuUxKc2AkJoAoGCCqGSM49\n"
+    "AwEHoUQDQgAEXVfXNQ28T8+Gi8W/Qck5E1eOuEEJQmSGTXRW2C4X41ucA+wMsJlr\n"
+    "CCVhhHHeyhMN5il0hrH6TRzDPN3tRM4lpA==\n"
+    "-----END EC PRIVATE KEY-----\n";
 
 static inline flt_key *fuzz_key(const char *pem)
 {

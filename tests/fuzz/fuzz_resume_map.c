@@ -16,14 +16,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t count = 1;
 	if (size >= 44) {
 		memcpy(art, data + 8, sizeof art);
-		count = (uint32_t)data[40] << 24 | (uint32_t)data[41] << 16 | (uint32_t)data[42] << 8 | data[43];
+		count = (uint32_t)data[40] << 24 | (uint32_t)data[41] << 16 |
+		        (uint32_t)data[42] << 8 | data[43];
 	}
 	flt_resume_map *m = NULL;
 	if (flt_resume_map_load(data, size, art, count, &m) != FLT_OK)
 		return 0;
 	uint8_t *out = NULL;
 	size_t len = 0;
-	if (flt_resume_map_serialize(m, &out, &len) != FLT_OK || len != size || memcmp(out, data, size) != 0)
+	if (flt_resume_map_serialize(m, &out, &len) != FLT_OK || len != size ||
+	    memcmp(out, data, size) != 0)
 		abort();
 	uint32_t present = 0, i = 0;
 	for (uint32_t k = 0; k < flt_resume_map_count(m); k++)

@@ -28,12 +28,12 @@ static void put(const char *target, const char *name, const void *data, size_t l
 	}
 }
 
-#define CHECK(x)                                                  \
-	do {                                                      \
-		if ((x) != FLT_OK) {                              \
-			fprintf(stderr, "failed: %s\n", #x);      \
-			exit(1);                                  \
-		}                                                 \
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if ((x) != FLT_OK) {                                                               \
+			fprintf(stderr, "failed: %s\n", #x);                                       \
+			exit(1);                                                                   \
+		}                                                                                  \
 	} while (0)
 
 int main(int argc, char **argv)
@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 	/* envelope */
 	const char *manifest = "{\"v\":1,\"kind\":\"model\",\"name\":\"digits\",\"version\":3}";
 	const flt_key *one[] = {root}, *two[] = {root, rel};
-	CHECK(flt_dsse_sign(FLT_PAYLOAD_RELEASE, (const uint8_t *)manifest, strlen(manifest), one, 1, NULL, &env));
+	CHECK(flt_dsse_sign(FLT_PAYLOAD_RELEASE, (const uint8_t *)manifest, strlen(manifest), one,
+	                    1, NULL, &env));
 	CHECK(flt_dsse_serialize(env, &text, &len));
 	put("envelope", "release-1sig.json", text, len);
 	flt_free(text);
@@ -68,8 +69,10 @@ int main(int argc, char **argv)
 	kl->serial = 3;
 	kl->issued_at = 1690000000;
 	kl->expires_at = 1900000000;
-	CHECK(flt_keylist_add_key(kl, rel, 1u << FLT_ROLE_RELEASE | 1u << FLT_ROLE_DIRECTOR, 1900000000));
-	CHECK(flt_keylist_revoke(kl, "00000000000000000000000000000000000000000000000000000000000000ff"));
+	CHECK(flt_keylist_add_key(kl, rel, 1u << FLT_ROLE_RELEASE | 1u << FLT_ROLE_DIRECTOR,
+	                          1900000000));
+	CHECK(flt_keylist_revoke(
+	    kl, "00000000000000000000000000000000000000000000000000000000000000ff"));
 	CHECK(flt_keylist_encode(kl, &text, &len));
 	put("keylist", "payload.json", text, len);
 	flt_free(text);

@@ -17,7 +17,7 @@
 #include "tt_mosq.h"
 #include "tt_proc.h"
 
-#define WAIT_MS 15000
+#define WAIT_MS  15000
 #define MAX_MSGS 64
 
 struct rec_msg {
@@ -65,14 +65,13 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 		r->disconnected++;
 		r->disc_err = ev->err;
 		break;
-	case FLT_MQTT_EV_SUBSCRIBE_FAILED:
-		r->sub_failed++;
-		break;
+	case FLT_MQTT_EV_SUBSCRIBE_FAILED: r->sub_failed++; break;
 	case FLT_MQTT_EV_MESSAGE:
 		if (r->n_msgs < MAX_MSGS) {
 			struct rec_msg *m = &r->msgs[r->n_msgs++];
 			snprintf(m->topic, sizeof m->topic, "%s", ev->topic);
-			size_t k = ev->len < sizeof m->payload - 1 ? ev->len : sizeof m->payload - 1;
+			size_t k =
+			    ev->len < sizeof m->payload - 1 ? ev->len : sizeof m->payload - 1;
 			memcpy(m->payload, ev->payload, k);
 			m->payload[k] = '\0';
 			m->len = ev->len;
@@ -111,18 +110,19 @@ static void pump_all(void)
 {
 	for (int i = 0; i < g_n; i++)
 		if (g_cl[i].c)
-			assert_int_equal(flt_mqtt_poll(g_cl[i].c, g_n == 1 ? 20 : 5, on_event, g_cl[i].r),
-					 FLT_OK);
+			assert_int_equal(
+			    flt_mqtt_poll(g_cl[i].c, g_n == 1 ? 20 : 5, on_event, g_cl[i].r),
+			    FLT_OK);
 }
 
-#define WAIT_FOR(expr)                                                         \
-	do {                                                                   \
-		int64_t dl_ = tt_now_ms() + WAIT_MS;                           \
-		while (!(expr)) {                                              \
-			if (tt_now_ms() > dl_)                                 \
-				fail_msg("timed out waiting for %s", #expr);   \
-			pump_all();                                            \
-		}                                                              \
+#define WAIT_FOR(expr)                                                                             \
+	do {                                                                                       \
+		int64_t dl_ = tt_now_ms() + WAIT_MS;                                               \
+		while (!(expr)) {                                                                  \
+			if (tt_now_ms() > dl_)                                                     \
+				fail_msg("timed out waiting for %s", #expr);                       \
+			pump_all();                                                                \
+		}                                                                                  \
 	} while (0)
 
 static enum flt_mqtt_purpose classify(void *arg, const char *topic)
@@ -195,10 +195,10 @@ static struct tt_mosq *broker(bool persistence, uint32_t max_packet)
 }
 
 static flt_err publish(struct flt_mqtt *c, const char *topic, const char *payload, bool retained,
-		       flt_mqtt_token *tok)
+                       flt_mqtt_token *tok)
 {
 	return flt_mqtt_publish(c, topic, payload, strlen(payload), 1, retained,
-				classify(NULL, topic), tok);
+	                        classify(NULL, topic), tok);
 }
 
 static void test_round_trip_retained(void **state)
@@ -278,6 +278,7 @@ static void test_retained_reread_after_broker_restart(void **state)
 	struct flt_mqtt *b = client(&o, &rb, "flotilla/v1/dev/d2/down/#", NULL);
 	assert_int_equal(flt_mqtt_connect(b), FLT_OK);
 	WAIT_FOR(rb.n_msgs == 1);
+	assert_true(tt_file_contains(tt_mosq_log(m), "as rr-b (p5, c1"));
 
 	/* Graceful stop: the broker saves retained messages; both clients reconnect
 	 * by themselves and b is sent the retained state again. */
@@ -289,6 +290,9 @@ static void test_retained_reread_after_broker_restart(void **state)
 	assert_true(rb.connected_seq < rb.msgs[1].seq);
 	assert_string_equal(rb.msgs[1].payload, "serial-7");
 	assert_true(rb.msgs[1].retained);
+	/* The first connect started clean, the reconnect asked to resume (whether
+	 * Mosquitto 2.0.11 restored the session from its file is its business). */
+	assert_true(tt_file_contains(tt_mosq_log(m), "as rr-b (p5, c0"));
 	WAIT_FOR(ra.connected == 2);
 
 	struct flt_mqtt_stats sb;
@@ -452,17 +456,20 @@ static void test_packet_too_large(void **state)
 
 	/* "big/t": a 1011-byte payload makes exactly a 1024-byte packet. */
 	assert_int_equal(flt_mqtt_publish_packet_size(5, 1011, 1), 1024);
-	assert_int_equal(flt_mqtt_publish(a, "big/t", big, 1011, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
-			 FLT_OK);
+	assert_int_equal(
+	    flt_mqtt_publish(a, "big/t", big, 1011, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
+	    FLT_OK);
 	WAIT_FOR(rb.n_msgs == 1 && ra.n_pubs == 1);
 	assert_int_equal(ra.pub_err[0], FLT_OK);
 	assert_int_equal(rb.msgs[0].len, 1011);
 
 	/* One byte more is refused here, once, and nothing goes on the wire. */
-	assert_int_equal(flt_mqtt_publish(a, "big/t", big, 1012, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
-			 FLT_ELIMIT);
-	assert_int_equal(flt_mqtt_publish(a, "big/t", big, 2000, 0, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
-			 FLT_ELIMIT);
+	assert_int_equal(
+	    flt_mqtt_publish(a, "big/t", big, 1012, 1, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
+	    FLT_ELIMIT);
+	assert_int_equal(
+	    flt_mqtt_publish(a, "big/t", big, 2000, 0, false, FLT_MQTT_PURPOSE_CHUNKS, NULL),
+	    FLT_ELIMIT);
 	assert_int_equal(publish(a, "big/after", "ok", false, NULL), FLT_OK);
 	WAIT_FOR(rb.n_msgs == 2 && ra.n_pubs == 2);
 	assert_string_equal(rb.msgs[1].payload, "ok");
@@ -496,10 +503,42 @@ static void test_packet_limit_fallback(void **state)
 	/* Mosquitto without max_packet_size announces no limit. */
 	assert_int_equal(ra.broker_max, 0);
 	assert_int_equal(flt_mqtt_publish_limit(a), 200);
-	assert_int_equal(flt_mqtt_publish(a, "fb/t", buf, sizeof buf, 1, false, 0, NULL), FLT_ELIMIT);
+	assert_int_equal(flt_mqtt_publish(a, "fb/t", buf, sizeof buf, 1, false, 0, NULL),
+	                 FLT_ELIMIT);
 	assert_int_equal(flt_mqtt_publish(a, "fb/t", buf, 100, 1, false, 0, NULL), FLT_OK);
 	WAIT_FOR(ra.n_pubs == 1);
 	assert_int_equal(ra.pub_err[0], FLT_OK);
+
+	drop_all();
+	tt_mosq_free(m);
+}
+
+/* The size a client declares in CONNECT is honoured by the broker: it never
+ * sends that client anything bigger (MQTT 5 says it drops the message). */
+static void test_declared_max_packet_size(void **state)
+{
+	(void)state;
+	struct tt_mosq *m = broker(false, 0);
+	struct flt_mqtt_opts o;
+	struct rec ra, rb;
+	static char big[600];
+	memset(big, 'z', sizeof big);
+
+	base_opts(&o, tt_mosq_uri(m), "mp-a");
+	struct flt_mqtt *a = client(&o, &ra, NULL);
+	base_opts(&o, tt_mosq_uri(m), "mp-b");
+	o.max_packet_size = 256;
+	struct flt_mqtt *b = client(&o, &rb, "mp/#", NULL);
+	assert_int_equal(flt_mqtt_connect(a), FLT_OK);
+	assert_int_equal(flt_mqtt_connect(b), FLT_OK);
+	WAIT_FOR(ra.connected == 1 && rb.connected == 1);
+
+	assert_int_equal(flt_mqtt_publish(a, "mp/t", big, sizeof big, 1, false, 0, NULL), FLT_OK);
+	assert_int_equal(flt_mqtt_publish(a, "mp/t", big, 200, 1, false, 0, NULL), FLT_OK);
+	WAIT_FOR(ra.n_pubs == 2 && rb.n_msgs >= 1);
+	/* Same publisher, same subscriber: in order, so the small one marks the end. */
+	assert_int_equal(rb.n_msgs, 1);
+	assert_int_equal(rb.msgs[0].len, 200);
 
 	drop_all();
 	tt_mosq_free(m);
@@ -642,7 +681,8 @@ static void test_inflight_completes_after_broker_loss(void **state)
 	assert_int_equal(tt_mosq_restart(m), 0);
 	WAIT_FOR(ra.connected == 2 && ra.n_pubs == 4);
 	print_message("in-flight outcomes: %s %s %s %s\n", flt_errname(ra.pub_err[0]),
-		      flt_errname(ra.pub_err[1]), flt_errname(ra.pub_err[2]), flt_errname(ra.pub_err[3]));
+	              flt_errname(ra.pub_err[1]), flt_errname(ra.pub_err[2]),
+	              flt_errname(ra.pub_err[3]));
 	/* Every slot is free again. */
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(publish(a, "if/t", "again", false, NULL), FLT_OK);
@@ -718,18 +758,19 @@ static int reset(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_round_trip_retained, reset),
-		cmocka_unit_test_setup(test_retained_reread_after_broker_restart, reset),
-		cmocka_unit_test_setup(test_reconnect_after_kill9, reset),
-		cmocka_unit_test_setup(test_connect_while_broker_down, reset),
-		cmocka_unit_test_setup(test_last_will_on_kill, reset),
-		cmocka_unit_test_setup(test_no_will_on_clean_close, reset),
-		cmocka_unit_test_setup(test_packet_too_large, reset),
-		cmocka_unit_test_setup(test_packet_limit_fallback, reset),
-		cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
-		cmocka_unit_test_setup(test_two_clients_one_process, reset),
-		cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
-		cmocka_unit_test_setup(test_many_clients_one_process, reset),
+	    cmocka_unit_test_setup(test_round_trip_retained, reset),
+	    cmocka_unit_test_setup(test_retained_reread_after_broker_restart, reset),
+	    cmocka_unit_test_setup(test_reconnect_after_kill9, reset),
+	    cmocka_unit_test_setup(test_connect_while_broker_down, reset),
+	    cmocka_unit_test_setup(test_last_will_on_kill, reset),
+	    cmocka_unit_test_setup(test_no_will_on_clean_close, reset),
+	    cmocka_unit_test_setup(test_packet_too_large, reset),
+	    cmocka_unit_test_setup(test_packet_limit_fallback, reset),
+	    cmocka_unit_test_setup(test_declared_max_packet_size, reset),
+	    cmocka_unit_test_setup(test_backpressure_loses_nothing, reset),
+	    cmocka_unit_test_setup(test_two_clients_one_process, reset),
+	    cmocka_unit_test_setup(test_inflight_completes_after_broker_loss, reset),
+	    cmocka_unit_test_setup(test_many_clients_one_process, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

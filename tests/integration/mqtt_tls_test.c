@@ -47,9 +47,12 @@ static void make_cert(const char *name, const char *cn, const char *ca, bool ser
 	snprintf(csr, sizeof csr, "%s/%s.csr", g_dir, name);
 	snprintf(subj, sizeof subj, "/CN=%s", cn);
 	if (!ca) {
-		const char *a[] = {"req", "-x509", "-newkey", "ec", "-pkeyopt",
-				   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
-				   "-out", pem, "-days", "2", "-subj", subj, NULL};
+		const char *a[] = {"req",    "-x509",    "-newkey",
+		                   "ec",     "-pkeyopt", "ec_paramgen_curve:prime256v1",
+		                   "-nodes", "-keyout",  key,
+		                   "-out",   pem,        "-days",
+		                   "2",      "-subj",    subj,
+		                   NULL};
 		openssl(a);
 		return;
 	}
@@ -58,11 +61,13 @@ static void make_cert(const char *name, const char *cn, const char *ca, bool ser
 	snprintf(ext, sizeof ext, "%s/%s.ext", g_dir, name);
 	const char *e = server ? "subjectAltName=IP:127.0.0.1\n" : "extendedKeyUsage=clientAuth\n";
 	assert_int_equal(tt_write_file(ext, e, strlen(e)), 0);
-	const char *a[] = {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-			   "-nodes", "-keyout", key, "-out", csr, "-subj", subj, NULL};
+	const char *a[] = {"req",    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+	                   "-nodes", "-keyout", key,  "-out",     csr,
+	                   "-subj",  subj,      NULL};
 	openssl(a);
-	const char *b[] = {"x509", "-req", "-in", csr, "-CA", capem, "-CAkey", cakey,
-			   "-CAcreateserial", "-out", pem, "-days", "2", "-extfile", ext, NULL};
+	const char *b[] = {
+	    "x509", "-req", "-in",   csr, "-CA",      capem, "-CAkey", cakey, "-CAcreateserial",
+	    "-out", pem,    "-days", "2", "-extfile", ext,   NULL};
 	openssl(b);
 }
 
@@ -118,9 +123,7 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	struct rec *r = arg;
 	(void)c;
 	switch (ev->type) {
-	case FLT_MQTT_EV_CONNECTED:
-		r->connected++;
-		break;
+	case FLT_MQTT_EV_CONNECTED: r->connected++; break;
 	case FLT_MQTT_EV_CONNECT_FAILED:
 		r->failed++;
 		r->fail_err = ev->err;
@@ -128,14 +131,14 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 		break;
 	case FLT_MQTT_EV_MESSAGE:
 		r->msgs++;
-		snprintf(r->payload, sizeof r->payload, "%.*s", (int)ev->len, (const char *)ev->payload);
+		snprintf(r->payload, sizeof r->payload, "%.*s", (int)ev->len,
+		         (const char *)ev->payload);
 		break;
 	case FLT_MQTT_EV_PUBLISHED:
 		r->pubs++;
 		r->pub_err = ev->err;
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -181,8 +184,8 @@ static void test_tls_round_trip(void **state)
 	pump_until(c, &r, &r.connected, 1);
 	assert_int_equal(r.failed, 0);
 	assert_int_equal(flt_mqtt_publish(c, "flotilla/v1/dev/dev1/down/desired", "tls", 3, 1, true,
-					  FLT_MQTT_PURPOSE_STATE, NULL),
-			 FLT_OK);
+	                                  FLT_MQTT_PURPOSE_STATE, NULL),
+	                 FLT_OK);
 	pump_until(c, &r, &r.msgs, 1);
 	assert_string_equal(r.payload, "tls");
 	char buf[64];
@@ -230,8 +233,8 @@ static void test_untrusted_client_never_connects(void **state)
 	assert_int_equal(r.connected, 0);
 	assert_true(r.fail_err == FLT_ENOCONN || r.fail_err == FLT_EAUTH);
 	assert_true(tt_file_contains(tt_mosq_log(m), "certificate verify failed") ||
-		    tt_file_contains(tt_mosq_log(m), "unknown ca") ||
-		    tt_file_contains(tt_mosq_log(m), "OpenSSL Error"));
+	            tt_file_contains(tt_mosq_log(m), "unknown ca") ||
+	            tt_file_contains(tt_mosq_log(m), "OpenSSL Error"));
 	flt_mqtt_free(c);
 	tt_mosq_free(m);
 }
@@ -239,9 +242,9 @@ static void test_untrusted_client_never_connects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tls_round_trip),
-		cmocka_unit_test(test_untrusted_broker_is_eauth),
-		cmocka_unit_test(test_untrusted_client_never_connects),
+	    cmocka_unit_test(test_tls_round_trip),
+	    cmocka_unit_test(test_untrusted_broker_is_eauth),
+	    cmocka_unit_test(test_untrusted_client_never_connects),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

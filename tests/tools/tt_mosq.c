@@ -85,7 +85,7 @@ static int write_conf(struct tt_mosq *m)
 	if (geteuid() == 0)
 		fprintf(f, "user root\n");
 	fprintf(f, "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n"
-		   "log_type information\nconnection_messages true\n");
+	           "log_type information\nconnection_messages true\n");
 	if (m->o.persistence)
 		fprintf(f, "persistence true\npersistence_location %s/\n", m->dir);
 	else
@@ -186,7 +186,7 @@ int tt_mosq_start(const struct tt_mosq_opts *o, struct tt_mosq **out)
 		int rc = launch(m);
 		if (rc == 0) {
 			snprintf(m->uri, sizeof m->uri, "%s://127.0.0.1:%u", m->tls ? "ssl" : "tcp",
-				 m->port);
+			         m->port);
 			*out = m;
 			return 0;
 		}

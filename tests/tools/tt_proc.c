@@ -203,7 +203,7 @@ bool tt_file_contains(const char *path, const char *needle)
 }
 
 int tt_proc_spawn(const char *path, const char *const argv[], const char *const env[],
-		  const char *out_dir, struct tt_proc **out)
+                  const char *out_dir, struct tt_proc **out)
 {
 	static unsigned seq;
 	char *dir = NULL;

@@ -39,7 +39,7 @@ struct tt_proc;
  * stdout and stderr go to files in out_dir (a new temp dir if NULL). The child
  * gets SIGKILL if the test process dies. Returns 0 or -1. */
 int tt_proc_spawn(const char *path, const char *const argv[], const char *const env[],
-		  const char *out_dir, struct tt_proc **out);
+                  const char *out_dir, struct tt_proc **out);
 
 pid_t tt_proc_pid(const struct tt_proc *p);
 const char *tt_proc_stdout_path(const struct tt_proc *p);

@@ -102,13 +102,12 @@ static void test_chunk_refusals(void **state)
 		uint8_t val;
 		flt_err want;
 	} bad[] = {
-		{0, 'X', FLT_EPARSE},        /* magic */
-		{4, 2, FLT_EUNSUPPORTED},    /* version */
-		{4, 0, FLT_EUNSUPPORTED},
-		{5, 1, FLT_EPARSE},          /* flags */
-		{7, 1, FLT_EPARSE},          /* reserved */
-		{43, 1, FLT_EPARSE},         /* index 1 >= count 1 */
-		{47, 0, FLT_EPARSE},         /* count 0 */
+	    {0, 'X', FLT_EPARSE},                         /* magic */
+	    {4, 2, FLT_EUNSUPPORTED},                     /* version */
+	    {4, 0, FLT_EUNSUPPORTED}, {5, 1, FLT_EPARSE}, /* flags */
+	    {7, 1, FLT_EPARSE},                           /* reserved */
+	    {43, 1, FLT_EPARSE},                          /* index 1 >= count 1 */
+	    {47, 0, FLT_EPARSE},                          /* count 0 */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint8_t save = buf[bad[i].off];
@@ -143,18 +142,19 @@ static void build(const uint8_t *art, size_t n, uint32_t csize, size_t piece, st
 		size_t m = n - off < piece ? n - off : piece;
 		assert_int_equal(flt_chunk_index_builder_update(bl, art + off, m), FLT_OK);
 	}
-	assert_int_equal(flt_chunk_index_builder_finish(bl, &b->idx, &b->len, b->index_sha, b->artifact_sha, &b->size),
-			 FLT_OK);
+	assert_int_equal(flt_chunk_index_builder_finish(bl, &b->idx, &b->len, b->index_sha,
+	                                                b->artifact_sha, &b->size),
+	                 FLT_OK);
 	flt_chunk_index_builder_free(bl);
 }
 
 static struct flt_chunk_index_expect expect_of(const struct built *b, uint32_t csize)
 {
 	struct flt_chunk_index_expect e = {
-		.index_sha256 = b->index_sha,
-		.artifact_sha256 = b->artifact_sha,
-		.artifact_size = b->size,
-		.chunk_size = csize,
+	    .index_sha256 = b->index_sha,
+	    .artifact_sha256 = b->artifact_sha,
+	    .artifact_size = b->size,
+	    .chunk_size = csize,
 	};
 	return e;
 }
@@ -195,7 +195,8 @@ static void test_index_build_and_check(void **state)
 		assert_int_equal(flt_chunk_index_check(idx, i, art + 300 * i, cl), FLT_OK);
 		/* Chunk i's bytes presented as chunk i+1. */
 		if (i < 2)
-			assert_int_equal(flt_chunk_index_check(idx, i + 1, art + 300 * i, cl), FLT_EVERIFY);
+			assert_int_equal(flt_chunk_index_check(idx, i + 1, art + 300 * i, cl),
+			                 FLT_EVERIFY);
 	}
 	/* One flipped bit in a chunk; a wrong length; out of range. */
 	art[450] ^= 0x10;
@@ -230,7 +231,8 @@ static void test_index_build_and_check(void **state)
 	flt_chunk_index_builder *bl = NULL;
 	assert_int_equal(flt_chunk_index_builder_new(0, 0, &bl), FLT_EINVAL);
 	assert_int_equal(flt_chunk_index_builder_new(10, 0, &bl), FLT_OK);
-	assert_int_equal(flt_chunk_index_builder_finish(bl, &one, &olen, NULL, NULL, NULL), FLT_EINVAL);
+	assert_int_equal(flt_chunk_index_builder_finish(bl, &one, &olen, NULL, NULL, NULL),
+	                 FLT_EINVAL);
 	flt_chunk_index_builder_free(bl);
 	assert_int_equal(flt_chunk_index_builder_new(10, 3, &bl), FLT_OK);
 	assert_int_equal(flt_chunk_index_builder_update(bl, art, 30), FLT_OK);
@@ -242,8 +244,8 @@ static void test_index_build_and_check(void **state)
 
 /* Re-encodes an index header field and recomputes the hash, so the decoder's
  * structural checks (not the hash check) are what refuses it. */
-static flt_err decode_patched(const struct built *b, size_t off, const uint8_t *val, size_t n, size_t len,
-			      uint64_t size, uint32_t csize)
+static flt_err decode_patched(const struct built *b, size_t off, const uint8_t *val, size_t n,
+                              size_t len, uint64_t size, uint32_t csize)
 {
 	uint8_t *copy = flt_malloc(len);
 	uint8_t sha[32];
@@ -253,9 +255,9 @@ static flt_err decode_patched(const struct built *b, size_t off, const uint8_t *
 	memcpy(copy + off, val, n);
 	assert_int_equal(flt_sha256(copy, len, sha), FLT_OK);
 	struct flt_chunk_index_expect ex = {.index_sha256 = sha,
-					    .artifact_sha256 = b->artifact_sha,
-					    .artifact_size = size,
-					    .chunk_size = csize};
+	                                    .artifact_sha256 = b->artifact_sha,
+	                                    .artifact_size = size,
+	                                    .chunk_size = csize};
 	flt_chunk_index *idx = NULL;
 	flt_err e = flt_chunk_index_decode(copy, len, &ex, &idx);
 	if (e == FLT_OK)
@@ -425,12 +427,9 @@ static void test_resume_map_persist(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chunk_roundtrip),
-		cmocka_unit_test(test_chunk_refusals),
-		cmocka_unit_test(test_index_build_and_check),
-		cmocka_unit_test(test_index_refusals),
-		cmocka_unit_test(test_resume_map_bits),
-		cmocka_unit_test(test_resume_map_persist),
+	    cmocka_unit_test(test_chunk_roundtrip),       cmocka_unit_test(test_chunk_refusals),
+	    cmocka_unit_test(test_index_build_and_check), cmocka_unit_test(test_index_refusals),
+	    cmocka_unit_test(test_resume_map_bits),       cmocka_unit_test(test_resume_map_persist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

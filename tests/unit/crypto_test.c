@@ -31,9 +31,11 @@ static void test_sha256_vectors(void **state)
 	(void)state;
 	char hex[FLT_SHA256_HEX_LEN + 1];
 	assert_int_equal(flt_sha256_hex("abc", 3, hex), FLT_OK);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_int_equal(flt_sha256_hex(NULL, 0, hex), FLT_OK);
-	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(hex,
+	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 
 	/* Streaming over any split equals one-shot. */
 	uint8_t data[200], whole[32], part[32];
@@ -114,21 +116,22 @@ static void test_base64_strict(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"QQ=",      /* length not a multiple of 4 */
-		"Q Q=",     /* whitespace */
-		"QQ==\n",   /* trailing newline */
-		"QR==",     /* nonzero unused bits: non-canonical */
-		"QUI=QUI=", /* padding in the middle */
-		"=QQ=",     /* padding first */
-		"A===",     /* three pads */
-		"====",     /* only padding */
-		"QQ-_",     /* URL-safe alphabet */
-		"QUJD\x80", /* high byte */
+	    "QQ=",      /* length not a multiple of 4 */
+	    "Q Q=",     /* whitespace */
+	    "QQ==\n",   /* trailing newline */
+	    "QR==",     /* nonzero unused bits: non-canonical */
+	    "QUI=QUI=", /* padding in the middle */
+	    "=QQ=",     /* padding first */
+	    "A===",     /* three pads */
+	    "====",     /* only padding */
+	    "QQ-_",     /* URL-safe alphabet */
+	    "QUJD\x80", /* high byte */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint8_t *out = NULL;
 		size_t n = 0;
-		assert_int_equal(flt_base64_decode(bad[i], strlen(bad[i]), 100, &out, &n), FLT_EPARSE);
+		assert_int_equal(flt_base64_decode(bad[i], strlen(bad[i]), 100, &out, &n),
+		                 FLT_EPARSE);
 		assert_null(out);
 	}
 	uint8_t *out = NULL;
@@ -214,8 +217,9 @@ static void test_key_import_refusals(void **state)
 	longer[derlen - 1] ^= 1;
 	assert_int_not_equal(flt_key_import_public(longer, derlen, &out), FLT_OK);
 	assert_int_equal(flt_key_import_public((const uint8_t *)"junk", 4, &out), FLT_EPARSE);
-	assert_int_equal(flt_key_import_public((const uint8_t *)"-----BEGIN PUBLIC KEY-----\nxx", 29, &out),
-			 FLT_EPARSE);
+	assert_int_equal(
+	    flt_key_import_public((const uint8_t *)"-----BEGIN PUBLIC KEY-----\nxx", 29, &out),
+	    FLT_EPARSE);
 	assert_null(out);
 
 	/* P-384 parses but is not ours. */
@@ -228,14 +232,17 @@ static void test_key_import_refusals(void **state)
 	mbedtls_ctr_drbg_init(&drbg);
 	assert_int_equal(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL, 0), 0);
 	assert_int_equal(mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)), 0);
-	assert_int_equal(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP384R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random, &drbg),
-			 0);
+	assert_int_equal(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP384R1, mbedtls_pk_ec(pk),
+	                                     mbedtls_ctr_drbg_random, &drbg),
+	                 0);
 	int n = mbedtls_pk_write_pubkey_der(&pk, buf, sizeof buf);
 	assert_true(n > 0);
-	assert_int_equal(flt_key_import_public(buf + sizeof buf - n, (size_t)n, &out), FLT_EUNSUPPORTED);
+	assert_int_equal(flt_key_import_public(buf + sizeof buf - n, (size_t)n, &out),
+	                 FLT_EUNSUPPORTED);
 	n = mbedtls_pk_write_key_der(&pk, buf, sizeof buf);
 	assert_true(n > 0);
-	assert_int_equal(flt_key_import_private(buf + sizeof buf - n, (size_t)n, &out), FLT_EUNSUPPORTED);
+	assert_int_equal(flt_key_import_private(buf + sizeof buf - n, (size_t)n, &out),
+	                 FLT_EUNSUPPORTED);
 	assert_null(out);
 	mbedtls_pk_free(&pk);
 	mbedtls_ctr_drbg_free(&drbg);
@@ -315,14 +322,10 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sha256_vectors),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_base64_roundtrip),
-		cmocka_unit_test(test_base64_strict),
-		cmocka_unit_test(test_key_roundtrips),
-		cmocka_unit_test(test_key_import_refusals),
-		cmocka_unit_test(test_sign_verify),
-		cmocka_unit_test(test_alloc_failures),
+	    cmocka_unit_test(test_sha256_vectors),   cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_base64_roundtrip), cmocka_unit_test(test_base64_strict),
+	    cmocka_unit_test(test_key_roundtrips),   cmocka_unit_test(test_key_import_refusals),
+	    cmocka_unit_test(test_sign_verify),      cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

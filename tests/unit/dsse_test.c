@@ -58,7 +58,9 @@ static struct flt_trust_set trust(unsigned threshold, size_t n, const flt_key *c
 static flt_dsse *sign(const char *payload, size_t nk, const flt_key *const *k)
 {
 	flt_dsse *env = NULL;
-	assert_int_equal(flt_dsse_sign(TYPE, (const uint8_t *)payload, strlen(payload), k, nk, rng, &env), FLT_OK);
+	assert_int_equal(
+	    flt_dsse_sign(TYPE, (const uint8_t *)payload, strlen(payload), k, nk, rng, &env),
+	    FLT_OK);
 	return env;
 }
 
@@ -76,13 +78,15 @@ static void test_pae(void **state)
 	uint8_t *pae = NULL, h1[32], h2[32];
 	size_t n = 0;
 	const char *exp = "DSSEv1 29 http://example.com/HelloWorld 11 hello world";
-	assert_int_equal(flt_dsse_pae("http://example.com/HelloWorld", (const uint8_t *)"hello world", 11, &pae, &n),
-			 FLT_OK);
+	assert_int_equal(flt_dsse_pae("http://example.com/HelloWorld",
+	                              (const uint8_t *)"hello world", 11, &pae, &n),
+	                 FLT_OK);
 	assert_int_equal(n, strlen(exp));
 	assert_memory_equal(pae, exp, n);
 	assert_int_equal(flt_sha256(pae, n, h1), FLT_OK);
-	assert_int_equal(flt_dsse_pae_hash("http://example.com/HelloWorld", (const uint8_t *)"hello world", 11, h2),
-			 FLT_OK);
+	assert_int_equal(flt_dsse_pae_hash("http://example.com/HelloWorld",
+	                                   (const uint8_t *)"hello world", 11, h2),
+	                 FLT_OK);
 	assert_memory_equal(h1, h2, 32);
 	flt_free(pae);
 	assert_int_equal(flt_dsse_pae("has space", (const uint8_t *)"x", 1, &pae, &n), FLT_EINVAL);
@@ -292,7 +296,7 @@ static void test_add_signature_limits(void **state)
 	char *bigger = flt_malloc(len + one + 2);
 	size_t at = (size_t)(p - json) + 1;
 	memcpy(bigger, json, at);
-	memcpy(bigger + at, p + 1, one);   /* "{...}" */
+	memcpy(bigger + at, p + 1, one); /* "{...}" */
 	bigger[at + one] = ',';
 	memcpy(bigger + at + one + 1, json + at, len - at);
 	struct flt_json_err err;
@@ -300,8 +304,10 @@ static void test_add_signature_limits(void **state)
 	assert_null(back);
 
 	/* Empty payload and over-long payloads are refused when signing. */
-	assert_int_equal(flt_dsse_sign(TYPE, (const uint8_t *)"", 0, NULL, 0, rng, &back), FLT_EINVAL);
-	assert_int_equal(flt_dsse_sign("bad type", (const uint8_t *)"x", 1, NULL, 0, rng, &back), FLT_EINVAL);
+	assert_int_equal(flt_dsse_sign(TYPE, (const uint8_t *)"", 0, NULL, 0, rng, &back),
+	                 FLT_EINVAL);
+	assert_int_equal(flt_dsse_sign("bad type", (const uint8_t *)"x", 1, NULL, 0, rng, &back),
+	                 FLT_EINVAL);
 
 	flt_free(bigger);
 	flt_free(json);
@@ -315,11 +321,13 @@ static void expect_parse(const char *json, flt_err want)
 	struct flt_json_err err = {.reason = FLT_REASON_NONE};
 	flt_err got = flt_dsse_parse(json, strlen(json), 64, &x, &err);
 	if (got != want)
-		fail_msg("%s: got %s want %s (%s)", json, flt_errname(got), flt_errname(want), err.msg);
+		fail_msg("%s: got %s want %s (%s)", json, flt_errname(got), flt_errname(want),
+		         err.msg);
 	if (got == FLT_OK)
 		flt_dsse_free(x);
 	else
-		assert_int_equal(err.reason, got == FLT_ELIMIT ? FLT_REASON_TOO_LARGE : FLT_REASON_MALFORMED);
+		assert_int_equal(err.reason,
+		                 got == FLT_ELIMIT ? FLT_REASON_TOO_LARGE : FLT_REASON_MALFORMED);
 }
 
 #define KID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -329,58 +337,65 @@ static void expect_parse(const char *json, flt_err want)
 static void test_strict_parse(void **state)
 {
 	(void)state;
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_OK);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_OK);
 	/* unknown, missing and duplicated keys */
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}],\"x\":1}",
-		     FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"t\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG "\"}]}", FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
-		     "\",\"sig\":\"" SIG "\"}]}",
-		     FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\",\"extra\":0}]}",
-		     FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}],\"x\":1}",
+	             FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
+	             "\"}]}",
+	             FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"payload\":\"eA==\","
+	             "\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\",\"extra\":0}]}",
+	             FLT_EPARSE);
 	/* ill-typed */
-	expect_parse("{\"payloadType\":1,\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_EPARSE);
+	expect_parse("{\"payloadType\":1,\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
 	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":{}}", FLT_EPARSE);
 	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[1]}", FLT_EPARSE);
 	expect_parse("[]", FLT_EPARSE);
 	/* no signatures, empty payload, bad payloadType */
 	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[]}", FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"a b\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
+	expect_parse(
+	    "{\"payloadType\":\"a b\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	    "\",\"sig\":\"" SIG "\"}]}",
+	    FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
 	/* keyid: uppercase, short; sig: non-canonical base64, too short */
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"0123456789ABCDEF0123456789"
-		     "abcdef0123456789abcdef0123456789abcdef\",\"sig\":\"" SIG "\"}]}",
-		     FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"abc\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_EPARSE);
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eB==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG
-		     "\"}]}",
-		     FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":"
+	             "\"0123456789ABCDEF0123456789"
+	             "abcdef0123456789abcdef0123456789abcdef\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":"
+	             "\"abc\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eB==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_EPARSE);
 	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
-		     "\",\"sig\":\"MAQCAQE=\"}]}",
-		     FLT_EPARSE);
+	             "\",\"sig\":\"MAQCAQE=\"}]}",
+	             FLT_EPARSE);
 	/* payload over the caller's limit (64 bytes here) */
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
-		     "QUFBQUFBQUFBQUFBQUFBQUFBQUFB\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":\"" SIG "\"}]}",
-		     FLT_ELIMIT);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":"
+	             "\"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+	             "QUFBQUFBQUFBQUFBQUFBQUFBQUFB\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":\"" SIG "\"}]}",
+	             FLT_ELIMIT);
 	/* nesting deeper than an envelope needs */
-	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID "\",\"sig\":[[]]}]}",
-		     FLT_ELIMIT);
+	expect_parse("{\"payloadType\":\"t\",\"payload\":\"eA==\",\"signatures\":[{\"keyid\":\"" KID
+	             "\",\"sig\":[[]]}]}",
+	             FLT_ELIMIT);
 }
 
 /* Every allocation failure during parse surfaces as FLT_ENOMEM with nothing
@@ -411,17 +426,53 @@ static void test_parse_alloc_failures(void **state)
 	flt_dsse_free(env);
 }
 
+/* An envelope made outside Flotilla: PAE built by a Python script and signed
+ * with `openssl dgst -sha256 -sign`, keyid from `openssl pkey -pubout -outform
+ * DER | sha256sum`. Guards against an implementation that only agrees with
+ * itself (PAE spacing, DER signatures, keyid over SPKI DER). */
+static void test_openssl_interop(void **state)
+{
+	(void)state;
+	static const char pub_pem[] =
+	    "-----BEGIN PUBLIC KEY-----\n"
+	    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEcIL/3Xz4D2tCeY3W59pN3WTp53aF\n"
+	    "eh+FbkzpjY602uWXYEuVjkiKj4wj4Zkzc6hWTiQYRr3AFi4CEBIjeTciBg==\n"
+	    "-----END PUBLIC KEY-----\n";
+	static const char env_json[] =
+	    "{\"payloadType\":\"application/vnd.flotilla.test+json\",\"payload\":"
+	    "\"eyJpbnRlcm9wIjoib3BlbnNzbCJ9\",\"signatures\":[{\"keyid\":"
+	    "\"467d4beb79b090527a51e9f870c4c0c67d36c3680c8a62e3076ea20af9ba3157\",\"sig\":"
+	    "\"MEUCIQCCkeiP4mnOaZp+JfsXC5Bj7zJl2Q7MeIcH9uaL0F7XawIgG5J+"
+	    "A43L8Iyd86422NWYVwQMGzlyzY3a6yebCne1vOg=\"}]}";
+	flt_key *pub = NULL;
+	flt_dsse *env = NULL;
+	assert_int_equal(flt_key_import_public((const uint8_t *)pub_pem, sizeof pub_pem - 1, &pub),
+	                 FLT_OK);
+	assert_string_equal(flt_key_id(pub),
+	                    "467d4beb79b090527a51e9f870c4c0c67d36c3680c8a62e3076ea20af9ba3157");
+	assert_int_equal(flt_dsse_parse(env_json, sizeof env_json - 1, 0, &env, NULL), FLT_OK);
+	assert_memory_equal(env->payload, "{\"interop\":\"openssl\"}", env->payload_len);
+	const flt_key *k1[] = {pub};
+	struct flt_trust_set ts = trust(1, 1, k1);
+	assert_int_equal(flt_dsse_verify(env, TYPE, &ts, NULL, NULL), FLT_OK);
+	env->payload[0] = '[';
+	assert_int_equal(flt_dsse_verify(env, TYPE, &ts, NULL, NULL), FLT_EVERIFY);
+	flt_dsse_free(env);
+	flt_key_free(pub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pae),
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_every_bit_flip_fails),
-		cmocka_unit_test(test_every_truncation_fails),
-		cmocka_unit_test(test_threshold_distinct_keys),
-		cmocka_unit_test(test_add_signature_limits),
-		cmocka_unit_test(test_strict_parse),
-		cmocka_unit_test(test_parse_alloc_failures),
+	    cmocka_unit_test(test_pae),
+	    cmocka_unit_test(test_openssl_interop),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_every_bit_flip_fails),
+	    cmocka_unit_test(test_every_truncation_fails),
+	    cmocka_unit_test(test_threshold_distinct_keys),
+	    cmocka_unit_test(test_add_signature_limits),
+	    cmocka_unit_test(test_strict_parse),
+	    cmocka_unit_test(test_parse_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -74,6 +74,22 @@ static void test_parse_limits(void **state)
 	assert_int_equal(flt_json_parse("{\"a\":1}\0", 8, 100, 0, &t, &e), FLT_EPARSE);
 	assert_int_equal(P("{\"a\":\"x\\u0000y\"}", &t, &e), FLT_EPARSE);
 	assert_null(t);
+	/* numbers outside the JSON grammar, control characters */
+	static const char *const bad[] = { "[01]", "[1.]", "[-]", "[.5]", "[1e]", "[1e+]", "[-01]", "[1.5.2]",
+					   "[1-2]", "[0x10]", "[+1]", "[\"a\tb\"]", "[1,\x01 2]", "[\"\n\"]", NULL };
+	for (const char *const *b = bad; *b; b++) {
+		if (P(*b, &t, &e) == FLT_OK)
+			fail_msg("accepted %s", *b);
+		assert_null(t);
+	}
+	static const char *const good[] = { "[0]", "[-0]", "[1.5e-3]", "[10E+2]", "[0.0]", "[-12]", "[1e5,2]",
+					    "{\"a\":-1}", "[\"\\u00e9\\n\"]", " [1]\r\n", NULL };
+	for (const char *const *g = good; *g; g++) {
+		if (P(*g, &t, &e) != FLT_OK)
+			fail_msg("refused %s: %s", *g, e.msg);
+		cJSON_Delete(t);
+		t = NULL;
+	}
 	/* an escaped backslash followed by u0000 text is not an escape */
 	assert_int_equal(P("{\"a\":\"\\\\u0000\"}", &t, &e), FLT_OK);
 	cJSON_Delete(t);

@@ -64,7 +64,8 @@ static flt_keylist *make_list(uint64_t serial)
 	assert_int_equal(flt_keylist_add_key(kl, k[REL1], R(RELEASE), NOW + 500), FLT_OK);
 	assert_int_equal(flt_keylist_add_key(kl, k[REL2], R(RELEASE), NOW), FLT_OK);
 	assert_int_equal(flt_keylist_add_key(kl, k[DIR1], R(DIRECTOR), NOW + 500), FLT_OK);
-	assert_int_equal(flt_keylist_add_key(kl, k[REVOKED], R(RELEASE) | R(DIRECTOR), NOW + 500), FLT_OK);
+	assert_int_equal(flt_keylist_add_key(kl, k[REVOKED], R(RELEASE) | R(DIRECTOR), NOW + 500),
+	                 FLT_OK);
 	assert_int_equal(flt_keylist_revoke(kl, flt_key_id(k[REVOKED])), FLT_OK);
 	return kl;
 }
@@ -78,7 +79,8 @@ static char *sign_list(const flt_keylist *kl, size_t n, const flt_key *const *ro
 
 static struct flt_trust_set roots_set(unsigned threshold)
 {
-	struct flt_trust_set ts = {.threshold = threshold, .nkeys = 2, .keys = {k[ROOT1], k[ROOT2]}};
+	struct flt_trust_set ts = {
+	    .threshold = threshold, .nkeys = 2, .keys = {k[ROOT1], k[ROOT2]}};
 	return ts;
 }
 
@@ -93,26 +95,34 @@ static void test_accept_roundtrip_and_trust(void **state)
 	struct flt_json_err err = {.reason = FLT_REASON_NONE};
 	bool again = true;
 
-	assert_int_equal(flt_keylist_accept(json, len, &rs, NULL, NOW - 1, &got, &again, &err), FLT_OK);
+	assert_int_equal(flt_keylist_accept(json, len, &rs, NULL, NOW - 1, &got, &again, &err),
+	                 FLT_OK);
 	assert_false(again);
 	assert_int_equal(got->serial, 5);
 	assert_int_equal(got->nkeys, 4);
 	assert_int_equal(got->nrevoked, 1);
 	assert_int_equal(got->threshold[FLT_ROLE_RELEASE], 1);
 
-	const char *rel1 = flt_key_id(k[REL1]), *rel2 = flt_key_id(k[REL2]), *dir = flt_key_id(k[DIR1]);
+	const char *rel1 = flt_key_id(k[REL1]), *rel2 = flt_key_id(k[REL2]),
+	           *dir = flt_key_id(k[DIR1]);
 	assert_true(flt_keylist_is_trusted(got, rel1, FLT_ROLE_RELEASE, NOW - 1));
-	assert_int_equal(flt_keylist_key_status(got, rel1, FLT_ROLE_DIRECTOR, NOW - 1), FLT_REASON_WRONG_ROLE);
-	assert_int_equal(flt_keylist_key_status(got, dir, FLT_ROLE_DIRECTOR, NOW - 1), FLT_REASON_NONE);
-	assert_int_equal(flt_keylist_key_status(got, flt_key_id(k[REVOKED]), FLT_ROLE_RELEASE, NOW - 1),
-			 FLT_REASON_KEY_REVOKED);
-	assert_int_equal(flt_keylist_key_status(got, flt_key_id(k[OTHER]), FLT_ROLE_RELEASE, NOW - 1),
-			 FLT_REASON_UNTRUSTED_KEY);
+	assert_int_equal(flt_keylist_key_status(got, rel1, FLT_ROLE_DIRECTOR, NOW - 1),
+	                 FLT_REASON_WRONG_ROLE);
+	assert_int_equal(flt_keylist_key_status(got, dir, FLT_ROLE_DIRECTOR, NOW - 1),
+	                 FLT_REASON_NONE);
+	assert_int_equal(
+	    flt_keylist_key_status(got, flt_key_id(k[REVOKED]), FLT_ROLE_RELEASE, NOW - 1),
+	    FLT_REASON_KEY_REVOKED);
+	assert_int_equal(
+	    flt_keylist_key_status(got, flt_key_id(k[OTHER]), FLT_ROLE_RELEASE, NOW - 1),
+	    FLT_REASON_UNTRUSTED_KEY);
 	/* REL2 expires at NOW: trusted one second before, not at it. */
 	assert_true(flt_keylist_is_trusted(got, rel2, FLT_ROLE_RELEASE, NOW - 1));
-	assert_int_equal(flt_keylist_key_status(got, rel2, FLT_ROLE_RELEASE, NOW), FLT_REASON_EXPIRED);
+	assert_int_equal(flt_keylist_key_status(got, rel2, FLT_ROLE_RELEASE, NOW),
+	                 FLT_REASON_EXPIRED);
 	/* The whole list expires at NOW + 1000. */
-	assert_int_equal(flt_keylist_key_status(got, rel1, FLT_ROLE_RELEASE, NOW + 1000), FLT_REASON_EXPIRED);
+	assert_int_equal(flt_keylist_key_status(got, rel1, FLT_ROLE_RELEASE, NOW + 1000),
+	                 FLT_REASON_EXPIRED);
 
 	struct flt_trust_set ts;
 	assert_int_equal(flt_keylist_trust_set(got, FLT_ROLE_RELEASE, NOW - 1, &ts), FLT_OK);
@@ -154,22 +164,24 @@ static void test_verify_envelope_roles(void **state)
 		flt_err want;
 		enum flt_reason reason;
 	} cases[] = {
-		{REL1, FLT_ROLE_RELEASE, NOW, FLT_OK, FLT_REASON_NONE},
-		{DIR1, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_WRONG_ROLE},
-		{REL1, FLT_ROLE_DIRECTOR, NOW, FLT_EVERIFY, FLT_REASON_WRONG_ROLE},
-		{REVOKED, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_KEY_REVOKED},
-		{OTHER, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_UNTRUSTED_KEY},
-		{ROOT1, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_UNTRUSTED_KEY},
-		{REL2, FLT_ROLE_RELEASE, NOW - 1, FLT_OK, FLT_REASON_NONE},
-		{REL2, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_EXPIRED},
-		{REL1, FLT_ROLE_RELEASE, NOW + 1000, FLT_EVERIFY, FLT_REASON_EXPIRED},
+	    {REL1, FLT_ROLE_RELEASE, NOW, FLT_OK, FLT_REASON_NONE},
+	    {DIR1, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_WRONG_ROLE},
+	    {REL1, FLT_ROLE_DIRECTOR, NOW, FLT_EVERIFY, FLT_REASON_WRONG_ROLE},
+	    {REVOKED, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_KEY_REVOKED},
+	    {OTHER, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_UNTRUSTED_KEY},
+	    {ROOT1, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_UNTRUSTED_KEY},
+	    {REL2, FLT_ROLE_RELEASE, NOW - 1, FLT_OK, FLT_REASON_NONE},
+	    {REL2, FLT_ROLE_RELEASE, NOW, FLT_EVERIFY, FLT_REASON_EXPIRED},
+	    {REL1, FLT_ROLE_RELEASE, NOW + 1000, FLT_EVERIFY, FLT_REASON_EXPIRED},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		flt_dsse *env = NULL;
 		const flt_key *signer[] = {k[cases[i].signer]};
-		assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, signer, 1, rng, &env), FLT_OK);
+		assert_int_equal(
+		    flt_dsse_sign(type, payload, sizeof payload - 1, signer, 1, rng, &env), FLT_OK);
 		why = FLT_REASON_NONE;
-		flt_err e = flt_keylist_verify_envelope(kl, env, type, cases[i].role, cases[i].now, &why);
+		flt_err e =
+		    flt_keylist_verify_envelope(kl, env, type, cases[i].role, cases[i].now, &why);
 		if (e != cases[i].want || why != cases[i].reason)
 			fail_msg("case %zu: %s/%s", i, flt_errname(e), flt_reason_name(why));
 		flt_dsse_free(env);
@@ -180,27 +192,37 @@ static void test_verify_envelope_roles(void **state)
 	kl->threshold[FLT_ROLE_RELEASE] = 2;
 	flt_dsse *env = NULL;
 	const flt_key *twice[] = {k[REL1], k[REL1]};
-	assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, twice, 2, rng, &env), FLT_OK);
-	assert_int_equal(flt_keylist_verify_envelope(kl, env, type, FLT_ROLE_RELEASE, NOW - 1, &why), FLT_EVERIFY);
+	assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, twice, 2, rng, &env),
+	                 FLT_OK);
+	assert_int_equal(
+	    flt_keylist_verify_envelope(kl, env, type, FLT_ROLE_RELEASE, NOW - 1, &why),
+	    FLT_EVERIFY);
 	assert_int_equal(why, FLT_REASON_THRESHOLD_UNMET);
 	flt_dsse_free(env);
 	const flt_key *both[] = {k[OTHER], k[REL2], k[REL1]};
-	assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, both, 3, rng, &env), FLT_OK);
-	assert_int_equal(flt_keylist_verify_envelope(kl, env, type, FLT_ROLE_RELEASE, NOW - 1, &why), FLT_OK);
-	assert_int_equal(flt_keylist_verify_envelope(kl, env, FLT_PAYLOAD_DESIRED, FLT_ROLE_RELEASE, NOW - 1, &why),
-			 FLT_EVERIFY);
+	assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, both, 3, rng, &env),
+	                 FLT_OK);
+	assert_int_equal(
+	    flt_keylist_verify_envelope(kl, env, type, FLT_ROLE_RELEASE, NOW - 1, &why), FLT_OK);
+	assert_int_equal(flt_keylist_verify_envelope(kl, env, FLT_PAYLOAD_DESIRED, FLT_ROLE_RELEASE,
+	                                             NOW - 1, &why),
+	                 FLT_EVERIFY);
 	assert_int_equal(why, FLT_REASON_WRONG_PAYLOAD_TYPE);
 	flt_dsse_free(env);
 	const flt_key *withrev[] = {k[REL1], k[REVOKED]};
-	assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, withrev, 2, rng, &env), FLT_OK);
-	assert_int_equal(flt_keylist_verify_envelope(kl, env, type, FLT_ROLE_RELEASE, NOW - 1, &why), FLT_EVERIFY);
+	assert_int_equal(flt_dsse_sign(type, payload, sizeof payload - 1, withrev, 2, rng, &env),
+	                 FLT_OK);
+	assert_int_equal(
+	    flt_keylist_verify_envelope(kl, env, type, FLT_ROLE_RELEASE, NOW - 1, &why),
+	    FLT_EVERIFY);
 	assert_int_equal(why, FLT_REASON_KEY_REVOKED);
 	flt_dsse_free(env);
 	flt_keylist_free(kl);
 }
 
-static flt_err accept(const char *json, size_t len, unsigned root_threshold, const struct flt_keylist_state *last,
-		      int64_t now, bool *again, enum flt_reason *why)
+static flt_err accept(const char *json, size_t len, unsigned root_threshold,
+                      const struct flt_keylist_state *last, int64_t now, bool *again,
+                      enum flt_reason *why)
 {
 	struct flt_trust_set rs = roots_set(root_threshold);
 	struct flt_json_err err = {.reason = FLT_REASON_NONE};
@@ -299,7 +321,9 @@ static void test_accept_refusals(void **state)
 	size_t plen = 0;
 	flt_dsse *env = NULL;
 	assert_int_equal(flt_keylist_encode(kl, &payload, &plen), FLT_OK);
-	assert_int_equal(flt_dsse_sign(FLT_PAYLOAD_RELEASE, (uint8_t *)payload, plen, one_root, 1, rng, &env), FLT_OK);
+	assert_int_equal(
+	    flt_dsse_sign(FLT_PAYLOAD_RELEASE, (uint8_t *)payload, plen, one_root, 1, rng, &env),
+	    FLT_OK);
 	assert_int_equal(flt_dsse_serialize(env, &json, &len), FLT_OK);
 	assert_int_equal(accept(json, len, 1, NULL, NOW, &again, &why), FLT_EVERIFY);
 	assert_int_equal(why, FLT_REASON_WRONG_PAYLOAD_TYPE);
@@ -315,7 +339,8 @@ static void expect_decode(const char *json, flt_err want)
 	struct flt_json_err err = {.reason = FLT_REASON_NONE};
 	flt_err got = flt_keylist_decode((const uint8_t *)json, strlen(json), &kl, &err);
 	if (got != want)
-		fail_msg("%s: got %s want %s (%s)", json, flt_errname(got), flt_errname(want), err.msg);
+		fail_msg("%s: got %s want %s (%s)", json, flt_errname(got), flt_errname(want),
+		         err.msg);
 	if (got == FLT_OK)
 		flt_keylist_free(kl);
 	else
@@ -351,24 +376,24 @@ static void test_decode_strict(void **state)
 		const char *from, *to;
 		flt_err want;
 	} cases[] = {
-		{"{\"v\":1", "{\"v\":2", FLT_EUNSUPPORTED},
-		{"{\"v\":1", "{\"x\":0,\"v\":1", FLT_EPARSE},
-		{"\"serial\":3", "\"serial\":0", FLT_EPARSE},
-		{"\"serial\":3", "\"serial\":-3", FLT_EPARSE},
-		{"\"serial\":3", "\"serial\":3.5", FLT_EPARSE},
-		{"\"serial\":3", "\"serial\":9007199254740992", FLT_EPARSE},
-		{"\"serial\":3", "\"serial\":\"3\"", FLT_EPARSE},
-		{"\"serial\":3", "\"serial\":3,\"serial\":4", FLT_EPARSE},
-		{"\"root\":1", "\"root\":0", FLT_EPARSE},
-		{"\"root\":1", "\"root\":17", FLT_ELIMIT},
-		{"\"release\":1", "\"release\":1,\"other\":1", FLT_EPARSE},
-		{"[\"release\"]", "[\"root\"]", FLT_EPARSE},
-		{"[\"release\"]", "[\"release\",\"release\"]", FLT_EPARSE},
-		{"[\"release\"]", "[]", FLT_EPARSE},
-		{"\"revoked\":[", "\"revoked\":[\"ABC\",", FLT_EPARSE},
-		{rel1, rel2, FLT_EPARSE}, /* keyid is not the hash of public_key */
-		{"\"public_key\":\"", "\"public_key\":\"AAAA", FLT_EPARSE},
-		{"\"keys\":[", "\"keys\":[1,", FLT_EPARSE},
+	    {"{\"v\":1", "{\"v\":2", FLT_EUNSUPPORTED},
+	    {"{\"v\":1", "{\"x\":0,\"v\":1", FLT_EPARSE},
+	    {"\"serial\":3", "\"serial\":0", FLT_EPARSE},
+	    {"\"serial\":3", "\"serial\":-3", FLT_EPARSE},
+	    {"\"serial\":3", "\"serial\":3.5", FLT_EPARSE},
+	    {"\"serial\":3", "\"serial\":9007199254740992", FLT_EPARSE},
+	    {"\"serial\":3", "\"serial\":\"3\"", FLT_EPARSE},
+	    {"\"serial\":3", "\"serial\":3,\"serial\":4", FLT_EPARSE},
+	    {"\"root\":1", "\"root\":0", FLT_EPARSE},
+	    {"\"root\":1", "\"root\":17", FLT_ELIMIT},
+	    {"\"release\":1", "\"release\":1,\"other\":1", FLT_EPARSE},
+	    {"[\"release\"]", "[\"root\"]", FLT_EPARSE},
+	    {"[\"release\"]", "[\"release\",\"release\"]", FLT_EPARSE},
+	    {"[\"release\"]", "[]", FLT_EPARSE},
+	    {"\"revoked\":[", "\"revoked\":[\"ABC\",", FLT_EPARSE},
+	    {rel1, rel2, FLT_EPARSE}, /* keyid is not the hash of public_key */
+	    {"\"public_key\":\"", "\"public_key\":\"AAAA", FLT_EPARSE},
+	    {"\"keys\":[", "\"keys\":[1,", FLT_EPARSE},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *bad = replace(good, cases[i].from, cases[i].to);
@@ -377,7 +402,8 @@ static void test_decode_strict(void **state)
 		struct flt_json_err err = {.reason = FLT_REASON_NONE};
 		flt_err got = flt_keylist_decode((const uint8_t *)bad, strlen(bad), &x, &err);
 		if (got != cases[i].want)
-			fail_msg("%s: got %s want %s (%s)", buf, flt_errname(got), flt_errname(cases[i].want), err.msg);
+			fail_msg("%s: got %s want %s (%s)", buf, flt_errname(got),
+			         flt_errname(cases[i].want), err.msg);
 		assert_null(x);
 		flt_free(bad);
 	}
@@ -455,11 +481,11 @@ static void test_accept_alloc_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accept_roundtrip_and_trust),
-		cmocka_unit_test(test_verify_envelope_roles),
-		cmocka_unit_test(test_accept_refusals),
-		cmocka_unit_test(test_decode_strict),
-		cmocka_unit_test(test_accept_alloc_failures),
+	    cmocka_unit_test(test_accept_roundtrip_and_trust),
+	    cmocka_unit_test(test_verify_envelope_roles),
+	    cmocka_unit_test(test_accept_refusals),
+	    cmocka_unit_test(test_decode_strict),
+	    cmocka_unit_test(test_accept_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

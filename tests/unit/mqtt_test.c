@@ -107,9 +107,9 @@ static void test_offline_behaviour(void **state)
 	assert_false(flt_mqtt_is_connected(c));
 	assert_int_equal(flt_mqtt_broker_max_packet(c), 0);
 	assert_int_equal(flt_mqtt_publish(c, "t", "x", 1, 1, false, FLT_MQTT_PURPOSE_OTHER, NULL),
-			 FLT_ENOCONN);
+	                 FLT_ENOCONN);
 	assert_int_equal(flt_mqtt_publish(c, "t", "x", 1, 2, false, FLT_MQTT_PURPOSE_OTHER, NULL),
-			 FLT_EINVAL);
+	                 FLT_EINVAL);
 	assert_int_equal(flt_mqtt_subscribe(c, "", 0), FLT_EINVAL);
 	for (int i = 0; i < 32; i++) {
 		char f[16];
@@ -188,11 +188,11 @@ static void test_refused_connect_retries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_packet_size),
-		cmocka_unit_test(test_options_checked),
-		cmocka_unit_test(test_alloc_failures_leak_nothing),
-		cmocka_unit_test(test_offline_behaviour),
-		cmocka_unit_test(test_refused_connect_retries),
+	    cmocka_unit_test(test_packet_size),
+	    cmocka_unit_test(test_options_checked),
+	    cmocka_unit_test(test_alloc_failures_leak_nothing),
+	    cmocka_unit_test(test_offline_behaviour),
+	    cmocka_unit_test(test_refused_connect_retries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

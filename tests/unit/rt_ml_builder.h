@@ -19,7 +19,8 @@ static inline void tb_attr_floats(struct tb *t, const char *name, size_t n, cons
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u;
 		memcpy(&u, &v[i], 4);
-		uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
+		uint8_t le[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16),
+		                 (uint8_t)(u >> 24)};
 		pbw_tag(&a, 7, 5);
 		pbw_put(&a, le, 4);
 	}

@@ -16,9 +16,9 @@
 #include "flt/runtime.h"
 #include "rt_ml_builder.h"
 
-#define F FLT_RT_FLOAT
+#define F   FLT_RT_FLOAT
 #define I64 FLT_RT_INT64
-#define ML "ai.onnx.ml"
+#define ML  "ai.onnx.ml"
 
 struct res {
 	struct flt_rt_model *m;
@@ -39,7 +39,7 @@ static void res_free(struct res *r)
 
 /* Loads buf (taking it) and runs one input; outputs are allocated by the run. */
 static flt_err load_run(struct res *r, uint8_t *buf, size_t len, uint32_t max_batch, int32_t dtype,
-			const void *x, int64_t n, int64_t f)
+                        const void *x, int64_t n, int64_t f)
 {
 	struct flt_rt_opts o = {.max_batch = max_batch};
 	memset(r, 0, sizeof(*r));
@@ -47,8 +47,11 @@ static flt_err load_run(struct res *r, uint8_t *buf, size_t len, uint32_t max_ba
 	flt_err e = flt_rt_model_load(buf, len, &o, &r->m, r->err, sizeof(r->err));
 	if (e)
 		return e;
-	struct flt_rt_tensor in = {.dtype = dtype, .rank = 2, .dims = {n, f}, .data = (void *)x,
-				   .size = (size_t)(n * f) * flt_rt_dtype_size(dtype)};
+	struct flt_rt_tensor in = {.dtype = dtype,
+	                           .rank = 2,
+	                           .dims = {n, f},
+	                           .data = (void *)x,
+	                           .size = (size_t)(n * f) * flt_rt_dtype_size(dtype)};
 	r->n_out = flt_rt_model_n_outputs(r->m);
 	return flt_rt_run(r->m, &in, 1, r->out, r->n_out, r->err, sizeof(r->err));
 }
@@ -68,7 +71,7 @@ static const int64_t *iout(const struct res *r, size_t k)
 /* A stump per tree: node 0 tests feature 0 against thr[t] with mode[t];
  * node 1 (true) and 2 (false) are leaves. */
 static void stumps(struct tb *t, size_t n, const char *modes_csv, const float *thr,
-		   const int64_t *nan_true)
+                   const int64_t *nan_true)
 {
 	int64_t tids[3 * 8], nids[3 * 8], fids[3 * 8] = {0}, tr[3 * 8], fa[3 * 8];
 	float vals[3 * 8];
@@ -139,9 +142,9 @@ static void test_tree_modes(void **state)
 	assert_int_equal(load_run(&r, buf, len, 1, F, x, 4, 1), FLT_OK);
 	/* rows x = 1, 2, 3, NaN; columns LEQ LT GTE GT EQ NEQ LEQ+nan_true */
 	static const float want[4][7] = {{1, 1, 0, 0, 0, 1, 1},
-					 {1, 0, 1, 0, 1, 0, 1},
-					 {0, 0, 1, 1, 0, 1, 0},
-					 {0, 0, 0, 0, 0, 1, 1}};
+	                                 {1, 0, 1, 0, 1, 0, 1},
+	                                 {0, 0, 1, 1, 0, 1, 0},
+	                                 {0, 0, 0, 0, 0, 1, 1}};
 	const float *y = fout(&r, 0);
 	assert_int_equal(r.out[0].dims[0], 4);
 	assert_int_equal(r.out[0].dims[1], 7);
@@ -183,10 +186,10 @@ static void test_tree_aggregates(void **state)
 		const char *agg;
 		float want[4];
 	} cases[] = {
-		{"SUM", {104, 210, 106, 260}},
-		{"AVERAGE", {102, 205, 103, 230}},
-		{"MIN", {101, 210, 102, 220}},
-		{"MAX", {103, 210, 104, 240}},
+	    {"SUM", {104, 210, 106, 260}},
+	    {"AVERAGE", {102, 205, 103, 230}},
+	    {"MIN", {101, 210, 102, 220}},
+	    {"MAX", {103, 210, 104, 240}},
 	};
 	float x[2] = {0, 1};
 	for (size_t c = 0; c < 4; c++) {
@@ -305,6 +308,14 @@ static void test_tree_multiclass_strings_softmax_zero(void **state)
 	assert_float_equal(z[3], 0, 0);
 	assert_float_equal(z[4], 0, 0);
 	assert_float_equal(z[5], 1, 1e-6);
+	/* analysis reports the label as the int64 tensor a run returns */
+	struct flt_rt_analysis *a = NULL;
+	assert_int_equal(flt_rt_analyze(r.buf, len, &a), FLT_OK);
+	assert_true(a->runnable);
+	assert_int_equal(a->outputs[0].dtype, I64);
+	assert_int_equal(a->outputs[0].rank, 1);
+	assert_int_equal(a->outputs[1].dtype, F);
+	flt_rt_analysis_free(a);
 	res_free(&r);
 }
 
@@ -316,7 +327,8 @@ static void test_tree_double_thresholds(void **state)
 	struct res r;
 	size_t len;
 	int64_t xd[2] = {1, 1}, tids[3] = {0, 0, 0}, nids[3] = {0, 1, 2}, fids[3] = {0, 0, 0};
-	int64_t tr[3] = {1, 0, 0}, fa[3] = {2, 0, 0}, wt[2] = {0, 0}, wn[2] = {1, 2}, wi[2] = {0, 0};
+	int64_t tr[3] = {1, 0, 0}, fa[3] = {2, 0, 0}, wt[2] = {0, 0}, wn[2] = {1, 2},
+	        wi[2] = {0, 0};
 	double vals[3] = {0.1, 0, 0}, ww[2] = {1, 2};
 	tb_init(&t, 13);
 	tb_input(&t, "X", F, 2, xd);
@@ -349,13 +361,13 @@ static void test_tree_malformed(void **state)
 		int64_t tr[3], fa[3], fid0, wnode;
 		const char *modes, *what;
 	} cases[] = {
-		{{1, 0, 0}, {1, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF,LEAF", "two parents"},
-		{{1, 0, 0}, {7, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF,LEAF", "missing child"},
-		{{1, 0, 0}, {2, 0, 0}, 0, 0, "BRANCH_LEQ,LEAF,LEAF", "not a leaf"},
-		{{1, 0, 0}, {2, 0, 0}, 5, 1, "BRANCH_LEQ,LEAF,LEAF", "use feature 5"},
-		{{1, 2, 0}, {2, 0, 0}, 0, 2, "BRANCH_LEQ,BRANCH_LEQ,LEAF", "two parents"},
-		{{1, 0, 0}, {2, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF,BRANCH_XX", "unknown"},
-		{{1, 0, 0}, {2, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF", "nodes_modes"},
+	    {{1, 0, 0}, {1, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF,LEAF", "two parents"},
+	    {{1, 0, 0}, {7, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF,LEAF", "missing child"},
+	    {{1, 0, 0}, {2, 0, 0}, 0, 0, "BRANCH_LEQ,LEAF,LEAF", "not a leaf"},
+	    {{1, 0, 0}, {2, 0, 0}, 5, 1, "BRANCH_LEQ,LEAF,LEAF", "use feature 5"},
+	    {{1, 2, 0}, {2, 0, 0}, 0, 2, "BRANCH_LEQ,BRANCH_LEQ,LEAF", "two parents"},
+	    {{1, 0, 0}, {2, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF,BRANCH_XX", "unknown"},
+	    {{1, 0, 0}, {2, 0, 0}, 0, 1, "BRANCH_LEQ,LEAF", "nodes_modes"},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct tb t;
@@ -382,7 +394,8 @@ static void test_tree_malformed(void **state)
 		tb_attr_floats(&t, "target_weights", 1, ww);
 		tb_output(&t, "Y", F);
 		uint8_t *buf = tb_finish_ml(&t, 1, &len);
-		assert_int_equal(flt_rt_model_load(buf, len, NULL, &m, err, sizeof(err)), FLT_EINVAL);
+		assert_int_equal(flt_rt_model_load(buf, len, NULL, &m, err, sizeof(err)),
+		                 FLT_EINVAL);
 		assert_null(m);
 		if (!strstr(err, cases[c].what))
 			fail_msg("case %zu: '%s' lacks '%s'", c, err, cases[c].what);
@@ -497,9 +510,9 @@ static void test_normalizer_scaler(void **state)
 		const char *norm;
 		float x[4], want[4];
 	} cases[] = {
-		{"MAX", {-4, 2, 0, 0}, {-1, 0.5f, 0, 0}},
-		{"L1", {-3, 1, 0, 0}, {-0.75f, 0.25f, 0, 0}},
-		{"L2", {3, -4, 0, 0}, {0.6f, -0.8f, 0, 0}},
+	    {"MAX", {-4, 2, 0, 0}, {-1, 0.5f, 0, 0}},
+	    {"L1", {-3, 1, 0, 0}, {-0.75f, 0.25f, 0, 0}},
+	    {"L2", {3, -4, 0, 0}, {0.6f, -0.8f, 0, 0}},
 	};
 	for (size_t c = 0; c < 3; c++) {
 		struct tb t;
@@ -610,18 +623,18 @@ static void test_unsupported_ml_ops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tree_modes),
-		cmocka_unit_test(test_tree_aggregates),
-		cmocka_unit_test(test_tree_binary_one_column),
-		cmocka_unit_test(test_tree_multiclass_strings_softmax_zero),
-		cmocka_unit_test(test_tree_double_thresholds),
-		cmocka_unit_test(test_tree_malformed),
-		cmocka_unit_test(test_tree_batches),
-		cmocka_unit_test(test_linear_one_row),
-		cmocka_unit_test(test_linear_regressor_probit),
-		cmocka_unit_test(test_normalizer_scaler),
-		cmocka_unit_test(test_zipmap_label_count),
-		cmocka_unit_test(test_unsupported_ml_ops),
+	    cmocka_unit_test(test_tree_modes),
+	    cmocka_unit_test(test_tree_aggregates),
+	    cmocka_unit_test(test_tree_binary_one_column),
+	    cmocka_unit_test(test_tree_multiclass_strings_softmax_zero),
+	    cmocka_unit_test(test_tree_double_thresholds),
+	    cmocka_unit_test(test_tree_malformed),
+	    cmocka_unit_test(test_tree_batches),
+	    cmocka_unit_test(test_linear_one_row),
+	    cmocka_unit_test(test_linear_regressor_probit),
+	    cmocka_unit_test(test_normalizer_scaler),
+	    cmocka_unit_test(test_zipmap_label_count),
+	    cmocka_unit_test(test_unsupported_ml_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 #include "flt/runtime.h"
 #include "rt_ml_builder.h"
 
-#define F FLT_RT_FLOAT
+#define F   FLT_RT_FLOAT
 #define I64 FLT_RT_INT64
 
 struct res {
@@ -38,14 +38,15 @@ static void res_free(struct res *r)
 
 /* Loads buf (taken) and runs it on n inputs; the run allocates outputs. */
 static flt_err load_run(struct res *r, uint8_t *buf, size_t len, const struct flt_rt_tensor *in,
-			size_t n)
+                        size_t n)
 {
 	memset(r, 0, sizeof(*r));
 	r->buf = buf;
 	flt_err e = flt_rt_model_load(buf, len, NULL, &r->m, r->err, sizeof(r->err));
 	if (e)
 		return e;
-	return flt_rt_run(r->m, in, n, r->out, flt_rt_model_n_outputs(r->m), r->err, sizeof(r->err));
+	return flt_rt_run(r->m, in, n, r->out, flt_rt_model_n_outputs(r->m), r->err,
+	                  sizeof(r->err));
 }
 
 static struct flt_rt_tensor ften(const float *x, int32_t rank, const int64_t *dims)
@@ -64,8 +65,8 @@ static struct flt_rt_tensor ften(const float *x, int32_t rank, const int64_t *di
 
 /* Direct scatter, 1-D: y[m][i*s + k*d - p0] += x[c][i] * w[c][m % mg][k] */
 static void ct_ref(const float *x, const float *w, const float *b, int64_t cin, int64_t in,
-		   int64_t mg, int64_t k, int64_t group, int64_t s, int64_t d, int64_t p0,
-		   int64_t out, float *y)
+                   int64_t mg, int64_t k, int64_t group, int64_t s, int64_t d, int64_t p0,
+                   int64_t out, float *y)
 {
 	int64_t cg = cin / group, m = mg * group;
 	for (int64_t o = 0; o < m * out; o++)
@@ -77,7 +78,7 @@ static void ct_ref(const float *x, const float *w, const float *b, int64_t cin, 
 					int64_t o = i * s + kk * d - p0;
 					if (o >= 0 && o < out)
 						y[((c / cg) * mg + mm) * out + o] +=
-							x[c * in + i] * w[(c * mg + mm) * k + kk];
+						    x[c * in + i] * w[(c * mg + mm) * k + kk];
 				}
 }
 
@@ -88,9 +89,9 @@ static void test_convtranspose_groups(void **state)
 		int64_t s, d, p0, p1, opad, out;
 		const char *auto_pad;
 	} cases[] = {
-		{2, 1, 1, 0, 1, 2 * 4 + 1 + 3 - 1, NULL}, /* pads and output_padding */
-		{3, 2, 0, 0, 0, 3 * 4 + 5, NULL},         /* dilation */
-		{2, 1, 0, 1, 0, 10, "SAME_UPPER"},        /* out = in * stride, pad 1 at the end */
+	    {2, 1, 1, 0, 1, 2 * 4 + 1 + 3 - 1, NULL}, /* pads and output_padding */
+	    {3, 2, 0, 0, 0, 3 * 4 + 5, NULL},         /* dilation */
+	    {2, 1, 0, 1, 0, 10, "SAME_UPPER"},        /* out = in * stride, pad 1 at the end */
 	};
 	for (size_t c = 0; c < 3; c++) {
 		struct tb t;
@@ -124,7 +125,8 @@ static void test_convtranspose_groups(void **state)
 		assert_int_equal(load_run(&r, buf, len, &in, 1), FLT_OK);
 		assert_int_equal(r.out[0].dims[1], 4);
 		assert_int_equal(r.out[0].dims[2], cases[c].out);
-		ct_ref(x, w, b, 4, 5, 2, 3, 2, cases[c].s, cases[c].d, cases[c].p0, cases[c].out, want);
+		ct_ref(x, w, b, 4, 5, 2, 3, 2, cases[c].s, cases[c].d, cases[c].p0, cases[c].out,
+		       want);
 		for (int64_t i = 0; i < 4 * cases[c].out; i++)
 			assert_float_equal(((float *)r.out[0].data)[i], want[i], 1e-4);
 		res_free(&r);
@@ -162,8 +164,8 @@ static void test_convtranspose_output_shape(void **state)
 /* ---- Resize / Upsample ---- */
 
 static uint8_t *resize_model(int64_t opset, const char *op, int32_t rank, const int64_t *xd,
-			     const float *scales, const int64_t *sizes, const float *roi,
-			     const char *mode, const char *ctm, size_t *len)
+                             const float *scales, const int64_t *sizes, const float *roi,
+                             const char *mode, const char *ctm, size_t *len)
 {
 	struct tb t;
 	int64_t rd[1] = {rank}, rr[1] = {2 * rank};
@@ -178,7 +180,7 @@ static uint8_t *resize_model(int64_t opset, const char *op, int32_t rank, const 
 			tb_init_tensor(&t, "sizes", I64, 1, rd, sizes, (size_t)(8 * rank));
 		char ins[64];
 		snprintf(ins, sizeof(ins), "X,%s,%s%s", roi ? "roi" : "", scales ? "scales" : "",
-			 sizes ? ",sizes" : "");
+		         sizes ? ",sizes" : "");
 		tb_node(&t, "Resize", ins, "Y");
 		tb_attr_s(&t, "coordinate_transformation_mode", ctm);
 	} else if (opset >= 9) {
@@ -194,7 +196,7 @@ static uint8_t *resize_model(int64_t opset, const char *op, int32_t rank, const 
 }
 
 static void check1d(uint8_t *buf, size_t len, const float *x, int64_t n, const float *want,
-		    int64_t nout)
+                    int64_t nout)
 {
 	struct res r;
 	int64_t xd[1] = {n};
@@ -219,20 +221,16 @@ static void test_resize_legacy_forms(void **state)
 	/* Resize-10: asymmetric, floor when upsampling, ceil when downsampling */
 	float w1[4] = {1, 1, 3, 3}, w2[2] = {1, 3};
 	buf = resize_model(10, "Resize", 1, d2, up, NULL, NULL, "nearest", NULL, &len);
-	check1d(buf, len, x2, 2, w1,
-		4);
+	check1d(buf, len, x2, 2, w1, 4);
 	buf = resize_model(10, "Resize", 1, d4, down, NULL, NULL, "nearest", NULL, &len);
-	check1d(buf, len, x4, 4,
-		w2, 2);
+	check1d(buf, len, x4, 4, w2, 2);
 	/* Upsample-7 (scales attribute), linear: asymmetric, edge-clamped */
 	float w3[4] = {1, 2, 3, 3};
 	buf = resize_model(7, "Upsample", 1, d2, up, NULL, NULL, "linear", NULL, &len);
-	check1d(buf, len, x2, 2, w3,
-		4);
+	check1d(buf, len, x2, 2, w3, 4);
 	/* Upsample-9 (scales input) */
 	buf = resize_model(9, "Upsample", 1, d2, up, NULL, NULL, "nearest", NULL, &len);
-	check1d(buf, len, x2, 2, w1,
-		4);
+	check1d(buf, len, x2, 2, w1, 4);
 }
 
 static void test_resize_crop_and_extrapolate(void **state)
@@ -284,8 +282,8 @@ static void test_resize_cubic_constant(void **state)
 	/* both scales and sizes: refused */
 	float sc[1] = {2};
 	struct res r;
-	uint8_t *buf = resize_model(13, "Resize", 1, xd, sc, sizes, NULL, "nearest", "asymmetric",
-				    &len);
+	uint8_t *buf =
+	    resize_model(13, "Resize", 1, xd, sc, sizes, NULL, "nearest", "asymmetric", &len);
 	struct flt_rt_tensor in = ften(x, 1, xd);
 	assert_int_equal(load_run(&r, buf, len, &in, 1), FLT_EINVAL);
 	assert_non_null(strstr(r.err, "both"));
@@ -398,14 +396,14 @@ static void test_expand_int64_and_erf(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_convtranspose_groups),
-		cmocka_unit_test(test_convtranspose_output_shape),
-		cmocka_unit_test(test_resize_legacy_forms),
-		cmocka_unit_test(test_resize_crop_and_extrapolate),
-		cmocka_unit_test(test_resize_cubic_constant),
-		cmocka_unit_test(test_resize_runtime_scales),
-		cmocka_unit_test(test_layernorm_outputs),
-		cmocka_unit_test(test_expand_int64_and_erf),
+	    cmocka_unit_test(test_convtranspose_groups),
+	    cmocka_unit_test(test_convtranspose_output_shape),
+	    cmocka_unit_test(test_resize_legacy_forms),
+	    cmocka_unit_test(test_resize_crop_and_extrapolate),
+	    cmocka_unit_test(test_resize_cubic_constant),
+	    cmocka_unit_test(test_resize_runtime_scales),
+	    cmocka_unit_test(test_layernorm_outputs),
+	    cmocka_unit_test(test_expand_int64_and_erf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

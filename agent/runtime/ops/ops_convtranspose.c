@@ -22,7 +22,7 @@ static int64_t floordiv2(int64_t v)
 }
 
 static flt_err ct_attr_vec(struct op_ctx *c, const char *name, int nsp, int64_t *dst, int64_t def,
-			   int64_t min)
+                           int64_t min)
 {
 	size_t n;
 	const int64_t *v = op_attr_ints(c, name, &n);
@@ -57,7 +57,7 @@ static flt_err ct_setup(struct op_ctx *c, struct ct_geom *g)
 	g->group = op_attr_int(c, "group", 1);
 	if (g->group < 1 || x->dims[1] % g->group || w->dims[0] != x->dims[1])
 		return op_fail(c, FLT_EINVAL, "W has %lld input channels, X %lld, group %lld",
-			       (long long)w->dims[0], (long long)x->dims[1], (long long)g->group);
+		               (long long)w->dims[0], (long long)x->dims[1], (long long)g->group);
 	g->m = w->dims[1] * g->group;
 	if (b && (b->rank != 1 || b->dims[0] != g->m))
 		return op_fail(c, FLT_EINVAL, "bias must have %lld values", (long long)g->m);
@@ -163,7 +163,8 @@ static void col2im(const float *col, size_t mg, const struct ct_geom *g, float *
 				size_t off = 0;
 				int ok = 1;
 				for (int d = 0; d < nsp; d++) {
-					int64_t o = ipos[d] * g->stride[d] - g->pad0[d] + kpos[d] * g->dil[d];
+					int64_t o = ipos[d] * g->stride[d] - g->pad0[d] +
+					            kpos[d] * g->dil[d];
 					if (o < 0 || o >= g->out[d]) {
 						ok = 0;
 						break;
@@ -204,7 +205,7 @@ static flt_err ct_run(struct op_ctx *c)
 		for (size_t gi = 0; gi < grp; gi++) {
 			/* W for this group is a cg x (mg*kprod) matrix: col = W^T X */
 			op_sgemm(1, 0, rows, g.iprod, cg, 1.0f, pw + gi * cg * rows, rows,
-				 px + (n * cin + gi * cg) * g.iprod, g.iprod, 0.0f, col, g.iprod);
+			         px + (n * cin + gi * cg) * g.iprod, g.iprod, 0.0f, col, g.iprod);
 			col2im(col, mg, &g, py + (n * m + gi * mg) * g.oprod);
 		}
 	}
@@ -212,6 +213,6 @@ static flt_err ct_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_convtranspose[] = {
-	{"", "ConvTranspose", 1, 17, 0, ct_infer, ct_run},
+    {"", "ConvTranspose", 1, 17, 0, ct_infer, ct_run},
 };
 const size_t ops_convtranspose_count = sizeof(ops_convtranspose) / sizeof(ops_convtranspose[0]);

@@ -51,6 +51,6 @@ static flt_err expand_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_expand[] = {
-	{"", "Expand", 8, 17, 0, expand_infer, expand_run},
+    {"", "Expand", 8, 17, 0, expand_infer, expand_run},
 };
 const size_t ops_expand_count = sizeof(ops_expand) / sizeof(ops_expand[0]);

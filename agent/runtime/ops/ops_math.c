@@ -10,7 +10,8 @@ static flt_err erf_infer(struct op_ctx *c)
 	if (!x || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects one input");
 	if (x->dtype != ONNX_FLOAT)
-		return op_fail(c, FLT_EUNSUPPORTED, "float only, not %s", onnx_dtype_name(x->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "float only, not %s",
+		               onnx_dtype_name(x->dtype));
 	return op_same_shape(c, c->out[0], x);
 }
 
@@ -24,6 +25,6 @@ static flt_err erf_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_math[] = {
-	{"", "Erf", 9, 17, 0, erf_infer, erf_run},
+    {"", "Erf", 9, 17, 0, erf_infer, erf_run},
 };
 const size_t ops_math_count = sizeof(ops_math) / sizeof(ops_math[0]);

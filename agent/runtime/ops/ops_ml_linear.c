@@ -11,7 +11,8 @@
 
 flt_err ml_post_attr(struct op_ctx *c, int *post)
 {
-	static const char *const names[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"};
+	static const char *const names[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO",
+	                                    "PROBIT"};
 	const char *s = op_attr_str(c, "post_transform", "NONE");
 	for (int i = 0; i < 5; i++)
 		if (!strcmp(s, names[i])) {
@@ -69,7 +70,7 @@ void ml_post_apply(int post, float *row, size_t n)
 				sum += exp((double)row[j] - mx);
 		for (size_t j = 0; j < n; j++)
 			row[j] = fabs(row[j]) > 1e-7 ? (float)(exp((double)row[j] - mx) / sum)
-						     : (float)(row[j] * exp(-mx));
+			                             : (float)(row[j] * exp(-mx));
 		break;
 	default: break;
 	}
@@ -99,7 +100,7 @@ flt_err ml_input(struct op_ctx *c, const struct rt_tensor *x, int64_t *n, int64_
 		return op_fail(c, FLT_EINVAL, "input X is missing");
 	if (x->dtype != ONNX_FLOAT && x->dtype != ONNX_INT64)
 		return op_fail(c, FLT_EUNSUPPORTED, "X must be float or int64, not %s",
-			       onnx_dtype_name(x->dtype));
+		               onnx_dtype_name(x->dtype));
 	if (x->rank == 1) {
 		*n = 1;
 		*f = x->dims[0];
@@ -186,18 +187,20 @@ static flt_err lc_setup(struct op_ctx *c, struct lin_shape *s)
 	op_attr_floats(c, "coefficients", &nc);
 	op_attr_floats(c, "intercepts", &ni);
 	if (!s->f || !nc || nc % (size_t)s->f)
-		return op_fail(c, FLT_EINVAL, "%zu coefficients for %lld features", nc, (long long)s->f);
+		return op_fail(c, FLT_EINVAL, "%zu coefficients for %lld features", nc,
+		               (long long)s->f);
 	s->classes = (int64_t)(nc / (size_t)s->f);
 	if (ni && ni != (size_t)s->classes)
-		return op_fail(c, FLT_EINVAL, "%zu intercepts for %lld classes", ni, (long long)s->classes);
+		return op_fail(c, FLT_EINVAL, "%zu intercepts for %lld classes", ni,
+		               (long long)s->classes);
 	/* One coefficient row with two labels is the binary form: its score
 	 * belongs to the second (positive) label, as in ONNX Runtime, whose
 	 * output then has two columns [1 - p, p]. (skl2onnx avoids the form by
 	 * writing two rows, -w and w.) */
 	s->one_row_binary = s->classes == 1 && s->n_labels == 2;
 	if (!s->one_row_binary && s->n_labels != (size_t)s->classes)
-		return op_fail(c, FLT_EINVAL, "%zu class labels for %lld coefficient rows", s->n_labels,
-			       (long long)s->classes);
+		return op_fail(c, FLT_EINVAL, "%zu class labels for %lld coefficient rows",
+		               s->n_labels, (long long)s->classes);
 	if (s->one_row_binary && (s->post == ML_SOFTMAX || s->post == ML_SOFTMAX_ZERO))
 		return op_fail(c, FLT_EUNSUPPORTED, "a softmax over one score column is undefined");
 	s->zcols = s->one_row_binary ? 2 : s->classes;
@@ -226,7 +229,8 @@ static flt_err lc_run(struct op_ctx *c)
 	if (e)
 		return e;
 	const struct rt_tensor *x = c->in[0];
-	const float *w = op_attr_floats(c, "coefficients", &nc), *b = op_attr_floats(c, "intercepts", &ni);
+	const float *w = op_attr_floats(c, "coefficients", &nc),
+	            *b = op_attr_floats(c, "intercepts", &ni);
 	int64_t *y = c->out[0] ? c->out[0]->data : NULL;
 	float *z = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
 	size_t f = (size_t)s.f, k = (size_t)s.classes;
@@ -272,10 +276,11 @@ static flt_err lr_setup(struct op_ctx *c, int64_t *n, int64_t *f, int64_t *targe
 	op_attr_floats(c, "coefficients", &nc);
 	op_attr_floats(c, "intercepts", &ni);
 	if (*targets < 1 || *targets > 1 << 20 || nc != (size_t)*targets * (size_t)*f)
-		return op_fail(c, FLT_EINVAL, "%zu coefficients for %lld targets of %lld features", nc,
-			       (long long)*targets, (long long)*f);
+		return op_fail(c, FLT_EINVAL, "%zu coefficients for %lld targets of %lld features",
+		               nc, (long long)*targets, (long long)*f);
 	if (ni && ni != (size_t)*targets)
-		return op_fail(c, FLT_EINVAL, "%zu intercepts for %lld targets", ni, (long long)*targets);
+		return op_fail(c, FLT_EINVAL, "%zu intercepts for %lld targets", ni,
+		               (long long)*targets);
 	return FLT_OK;
 }
 
@@ -299,7 +304,8 @@ static flt_err lr_run(struct op_ctx *c)
 	if (e)
 		return e;
 	const struct rt_tensor *x = c->in[0];
-	const float *w = op_attr_floats(c, "coefficients", &nc), *b = op_attr_floats(c, "intercepts", &ni);
+	const float *w = op_attr_floats(c, "coefficients", &nc),
+	            *b = op_attr_floats(c, "intercepts", &ni);
 	float *y = c->out[0]->data;
 	for (size_t i = 0; i < (size_t)n; i++) {
 		float *row = y + i * (size_t)t;
@@ -315,7 +321,7 @@ static flt_err lr_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_ml_linear[] = {
-	{ML_DOMAIN, "LinearClassifier", 1, ML_OPSET_MAX, 0, lc_infer, lc_run},
-	{ML_DOMAIN, "LinearRegressor", 1, ML_OPSET_MAX, 0, lr_infer, lr_run},
+    {ML_DOMAIN, "LinearClassifier", 1, ML_OPSET_MAX, 0, lc_infer, lc_run},
+    {ML_DOMAIN, "LinearRegressor", 1, ML_OPSET_MAX, 0, lr_infer, lr_run},
 };
 const size_t ops_ml_linear_count = sizeof(ops_ml_linear) / sizeof(ops_ml_linear[0]);

@@ -17,8 +17,9 @@ static flt_err scaler_check(struct op_ctx *c, int64_t *f)
 	op_attr_floats(c, "offset", &no);
 	op_attr_floats(c, "scale", &ns);
 	if ((no > 1 && no != (size_t)*f) || (ns > 1 && ns != (size_t)*f))
-		return op_fail(c, FLT_EINVAL, "offset (%zu) and scale (%zu) must have 1 or %lld values",
-			       no, ns, (long long)*f);
+		return op_fail(c, FLT_EINVAL,
+		               "offset (%zu) and scale (%zu) must have 1 or %lld values", no, ns,
+		               (long long)*f);
 	return FLT_OK;
 }
 
@@ -136,8 +137,8 @@ static flt_err zipmap_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_ml_misc[] = {
-	{ML_DOMAIN, "Scaler", 1, ML_OPSET_MAX, 0, scaler_infer, scaler_run},
-	{ML_DOMAIN, "Normalizer", 1, ML_OPSET_MAX, 0, normalizer_infer, normalizer_run},
-	{ML_DOMAIN, "ZipMap", 1, ML_OPSET_MAX, 0, zipmap_infer, zipmap_run},
+    {ML_DOMAIN, "Scaler", 1, ML_OPSET_MAX, 0, scaler_infer, scaler_run},
+    {ML_DOMAIN, "Normalizer", 1, ML_OPSET_MAX, 0, normalizer_infer, normalizer_run},
+    {ML_DOMAIN, "ZipMap", 1, ML_OPSET_MAX, 0, zipmap_infer, zipmap_run},
 };
 const size_t ops_ml_misc_count = sizeof(ops_ml_misc) / sizeof(ops_ml_misc[0]);

@@ -16,8 +16,8 @@ enum { AGG_SUM, AGG_AVERAGE, AGG_MIN, AGG_MAX };
 
 struct tnode {
 	double value;
-	uint32_t t, f;      /* child positions (branches) */
-	uint32_t w0, wn;    /* leaf weights: w[w0 .. w0 + wn) */
+	uint32_t t, f;   /* child positions (branches) */
+	uint32_t w0, wn; /* leaf weights: w[w0 .. w0 + wn) */
 	int64_t feature;
 	uint8_t mode, nan_true;
 };
@@ -29,14 +29,14 @@ struct tweight {
 
 struct tstate {
 	size_t n_nodes, n_trees, n_w, n_cols, n_base;
-	int64_t n_features;         /* largest feature id + 1 */
+	int64_t n_features; /* largest feature id + 1 */
 	uint32_t *roots;
 	struct tnode *nodes;
 	struct tweight *w;
 	double *base;
 	int agg, post;
 	/* classifier */
-	const int64_t *labels;      /* NULL: string labels (class index out) */
+	const int64_t *labels; /* NULL: string labels (class index out) */
 	size_t n_labels;
 	int single_col, all_pos;
 	uint32_t used_col;
@@ -87,8 +87,8 @@ static flt_err ints_n(struct op_ctx *c, const char *name, size_t n, int opt, con
 
 static int mode_of(const char *s)
 {
-	static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
-					    "BRANCH_EQ", "BRANCH_NEQ", "LEAF"};
+	static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT",  "BRANCH_GTE", "BRANCH_GT",
+	                                    "BRANCH_EQ",  "BRANCH_NEQ", "LEAF"};
 	for (int i = 0; i < 7; i++)
 		if (!strcmp(s, names[i]))
 			return i;
@@ -171,7 +171,8 @@ static flt_err tree_build(struct op_ctx *c, int classifier, struct tstate **out)
 	/* one block: state, roots, nodes, weights, base */
 	size_t o_roots = al16(sizeof(*s)), o_nodes = o_roots + al16(n * sizeof(uint32_t));
 	size_t o_w = o_nodes + al16(n * sizeof(struct tnode));
-	size_t o_base = o_w + al16(nw * sizeof(struct tweight)), total = o_base + nb * sizeof(double) + 1;
+	size_t o_base = o_w + al16(nw * sizeof(struct tweight)),
+	       total = o_base + nb * sizeof(double) + 1;
 	keys = flt_calloc(n, sizeof(*keys));
 	parents = flt_calloc(n, sizeof(*parents));
 	s = flt_calloc(1, total);
@@ -201,7 +202,7 @@ static flt_err tree_build(struct op_ctx *c, int classifier, struct tstate **out)
 	for (size_t i = 1; i < n; i++)
 		if (!key_cmp(&keys[i - 1], &keys[i])) {
 			e = op_fail(c, FLT_EINVAL, "node %lld of tree %lld is defined twice",
-				    (long long)keys[i].node, (long long)keys[i].tree);
+			            (long long)keys[i].node, (long long)keys[i].tree);
 			goto out;
 		}
 	for (size_t i = 0; i < n; i++) {
@@ -218,7 +219,8 @@ static flt_err tree_build(struct op_ctx *c, int classifier, struct tstate **out)
 		if (m == M_LEAF)
 			continue;
 		if (fids[i] < 0 || fids[i] > INT32_MAX) {
-			e = op_fail(c, FLT_EINVAL, "feature id %lld out of range", (long long)fids[i]);
+			e = op_fail(c, FLT_EINVAL, "feature id %lld out of range",
+			            (long long)fids[i]);
 			goto out;
 		}
 		if (fids[i] + 1 > s->n_features)
@@ -227,14 +229,15 @@ static flt_err tree_build(struct op_ctx *c, int classifier, struct tstate **out)
 		nd->f = key_find(keys, n, tids[i], falses[i]);
 		if (nd->t == UINT32_MAX || nd->f == UINT32_MAX) {
 			e = op_fail(c, FLT_EINVAL, "node %lld of tree %lld has a missing child",
-				    (long long)nids[i], (long long)tids[i]);
+			            (long long)nids[i], (long long)tids[i]);
 			goto out;
 		}
 		/* at most one parent per node: with one root per tree this makes
 		 * every walk from a root end at a leaf (no reachable cycle) */
 		if (++parents[nd->t] > 1 || ++parents[nd->f] > 1) {
-			e = op_fail(c, FLT_EINVAL, "tree %lld is not a tree (a node has two parents)",
-				    (long long)tids[i]);
+			e = op_fail(c, FLT_EINVAL,
+			            "tree %lld is not a tree (a node has two parents)",
+			            (long long)tids[i]);
 			goto out;
 		}
 	}
@@ -246,7 +249,8 @@ static flt_err tree_build(struct op_ctx *c, int classifier, struct tstate **out)
 				s->roots[s->n_trees] = keys[j].pos;
 			}
 		if (nroot != 1) {
-			e = op_fail(c, FLT_EINVAL, "tree %lld has %zu roots", (long long)keys[i].tree, nroot);
+			e = op_fail(c, FLT_EINVAL, "tree %lld has %zu roots",
+			            (long long)keys[i].tree, nroot);
 			goto out;
 		}
 		s->n_trees++;
@@ -261,13 +265,14 @@ static flt_err tree_build(struct op_ctx *c, int classifier, struct tstate **out)
 	for (size_t k = 0; k < nw; k++) {
 		uint32_t p = key_find(keys, n, wt[k], wn[k]);
 		if (p == UINT32_MAX || s->nodes[p].mode != M_LEAF) {
-			e = op_fail(c, FLT_EINVAL, "weight %zu names node %lld of tree %lld, not a leaf", k,
-				    (long long)wn[k], (long long)wt[k]);
+			e = op_fail(c, FLT_EINVAL,
+			            "weight %zu names node %lld of tree %lld, not a leaf", k,
+			            (long long)wn[k], (long long)wt[k]);
 			goto out;
 		}
 		if (wc[k] < 0 || (size_t)wc[k] >= n_cols) {
 			e = op_fail(c, FLT_EINVAL, "weight %zu is for output %lld of %zu", k,
-				    (long long)wc[k], n_cols);
+			            (long long)wc[k], n_cols);
 			goto out;
 		}
 		parents[p]++;
@@ -320,7 +325,7 @@ static flt_err tree_infer_common(struct op_ctx *c, int classifier, struct tstate
 		return e;
 	if (s->n_features > f)
 		return op_fail(c, FLT_EINVAL, "trees use feature %lld, X has %lld",
-			       (long long)s->n_features - 1, (long long)f);
+		               (long long)s->n_features - 1, (long long)f);
 	if (!classifier) {
 		const char *a = op_attr_str(c, "aggregate_function", "SUM");
 		static const char *const aggs[] = {"SUM", "AVERAGE", "MIN", "MAX"};
@@ -338,7 +343,7 @@ static flt_err tree_infer_common(struct op_ctx *c, int classifier, struct tstate
 
 /* Sums (or takes min/max of) the weights of the leaves row x reaches. */
 static void tree_eval(const struct tstate *s, const struct rt_tensor *x, size_t row, size_t nf,
-		      double *acc)
+                      double *acc)
 {
 	int minmax = s->agg == AGG_MIN || s->agg == AGG_MAX;
 	for (size_t j = 0; j < s->n_cols; j++)
@@ -417,8 +422,9 @@ static flt_err tec_run(struct op_ctx *c)
 	for (size_t i = 0; i < (size_t)n; i++) {
 		tree_eval(s, x, i, (size_t)nf, acc);
 		if (s->single_col) {
-			double sc = acc[s->used_col] +
-				    (s->n_base == 1 ? s->base[0] : s->n_base ? s->base[s->used_col] : 0);
+			double sc = acc[s->used_col] + (s->n_base == 1 ? s->base[0]
+			                                : s->n_base    ? s->base[s->used_col]
+			                                               : 0);
 			/* ONNX Runtime's convention: non-negative weights with no
 			 * transform are a probability (1 - s, s); otherwise s is a
 			 * margin (-s, s); the label is the larger column. */
@@ -488,7 +494,7 @@ static flt_err ter_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_ml_tree[] = {
-	{ML_DOMAIN, "TreeEnsembleClassifier", 1, 4, 0, tec_infer, tec_run},
-	{ML_DOMAIN, "TreeEnsembleRegressor", 1, 4, 0, ter_infer, ter_run},
+    {ML_DOMAIN, "TreeEnsembleClassifier", 1, 4, 0, tec_infer, tec_run},
+    {ML_DOMAIN, "TreeEnsembleRegressor", 1, 4, 0, ter_infer, ter_run},
 };
 const size_t ops_ml_tree_count = sizeof(ops_ml_tree) / sizeof(ops_ml_tree[0]);

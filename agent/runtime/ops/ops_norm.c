@@ -16,20 +16,20 @@ static flt_err ln_axis(struct op_ctx *c, int64_t *axis)
 
 /* Scale/B must broadcast (one way) to the normalised shape x[axis:]. */
 static flt_err ln_param_ok(struct op_ctx *c, const struct rt_tensor *p, const char *what,
-			   int64_t axis)
+                           int64_t axis)
 {
 	const struct rt_tensor *x = c->in[0];
 	int32_t nr = x->rank - (int32_t)axis;
 	if (p->dtype != ONNX_FLOAT)
 		return op_fail(c, FLT_EUNSUPPORTED, "%s must be float", what);
 	if (p->rank > nr)
-		return op_fail(c, FLT_EINVAL, "%s has rank %d, more than the %d normalised axes", what,
-			       (int)p->rank, (int)nr);
+		return op_fail(c, FLT_EINVAL, "%s has rank %d, more than the %d normalised axes",
+		               what, (int)p->rank, (int)nr);
 	for (int32_t i = 0; i < p->rank; i++) {
 		int64_t want = x->dims[x->rank - p->rank + i];
 		if (p->dims[i] != want && p->dims[i] != 1)
-			return op_fail(c, FLT_EINVAL, "%s does not broadcast to the normalised shape",
-				       what);
+			return op_fail(c, FLT_EINVAL,
+			               "%s does not broadcast to the normalised shape", what);
 	}
 	return FLT_OK;
 }
@@ -115,6 +115,6 @@ static flt_err ln_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_norm[] = {
-	{"", "LayerNormalization", 17, 17, 0, ln_infer, ln_run},
+    {"", "LayerNormalization", 17, 17, 0, ln_infer, ln_run},
 };
 const size_t ops_norm_count = sizeof(ops_norm) / sizeof(ops_norm[0]);

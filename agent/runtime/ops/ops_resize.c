@@ -10,8 +10,14 @@
 #include "ops.h"
 
 enum { RS_NEAREST, RS_LINEAR, RS_CUBIC };
-enum { CT_HALF_PIXEL, CT_PYTORCH_HALF_PIXEL, CT_ALIGN_CORNERS, CT_ASYMMETRIC, CT_TF_HALF_PIXEL_NN,
-       CT_TF_CROP_AND_RESIZE };
+enum {
+	CT_HALF_PIXEL,
+	CT_PYTORCH_HALF_PIXEL,
+	CT_ALIGN_CORNERS,
+	CT_ASYMMETRIC,
+	CT_TF_HALF_PIXEL_NN,
+	CT_TF_CROP_AND_RESIZE
+};
 /* NM_SIMPLE is the legacy (Resize-10, Upsample) rounding: floor when
  * upsampling, ceil when downsampling, as ONNX Runtime does for those opsets;
  * their specs leave it unstated. */
@@ -49,15 +55,16 @@ static flt_err const_floats(struct op_ctx *c, size_t i, double *dst, size_t max,
 		return FLT_OK;
 	if (!t->data) {
 		c->needs_data = 1;
-		return op_fail(c, FLT_EUNSUPPORTED, "input %zu ('%s') must be a constant known at load",
-			       i, c->node->inputs[i]);
+		return op_fail(c, FLT_EUNSUPPORTED,
+		               "input %zu ('%s') must be a constant known at load", i,
+		               c->node->inputs[i]);
 	}
 	if (t->dtype != ONNX_FLOAT)
 		return op_fail(c, FLT_EUNSUPPORTED, "input %zu must be float, not %s", i,
-			       onnx_dtype_name(t->dtype));
+		               onnx_dtype_name(t->dtype));
 	if (t->nelem > max)
 		return op_fail(c, FLT_EINVAL, "input %zu has %zu values, at most %zu expected", i,
-			       t->nelem, max);
+		               t->nelem, max);
 	for (size_t k = 0; k < t->nelem; k++) {
 		float v;
 		memcpy(&v, (const char *)t->data + 4 * k, 4);
@@ -70,9 +77,11 @@ static flt_err const_floats(struct op_ctx *c, size_t i, double *dst, size_t max,
 static flt_err rs_setup(struct op_ctx *c, struct rs_params *p)
 {
 	static const char *const modes[] = {"nearest", "linear", "cubic"};
-	static const char *const cts[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
-					  "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
-	static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+	static const char *const cts[] = {"half_pixel",           "pytorch_half_pixel",
+	                                  "align_corners",        "asymmetric",
+	                                  "tf_half_pixel_for_nn", "tf_crop_and_resize"};
+	static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+	                                  "ceil"};
 	const struct rt_tensor *x = op_in(c, 0);
 	int upsample = !strcmp(c->node->op_type, "Upsample");
 	int legacy = upsample || c->opset < 11; /* Upsample and Resize-10 */
@@ -85,7 +94,8 @@ static flt_err rs_setup(struct op_ctx *c, struct rs_params *p)
 	if (!x || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects X");
 	if (x->dtype != ONNX_FLOAT)
-		return op_fail(c, FLT_EUNSUPPORTED, "float only, not %s", onnx_dtype_name(x->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "float only, not %s",
+		               onnx_dtype_name(x->dtype));
 	p->rank = x->rank;
 	const char *ms = op_attr_str(c, "mode", "nearest");
 	if ((p->mode = pick(ms, modes, legacy ? 2 : 3)) < 0) {
@@ -101,7 +111,8 @@ static flt_err rs_setup(struct op_ctx *c, struct rs_params *p)
 		const char *cs = op_attr_str(c, "coordinate_transformation_mode", "half_pixel");
 		const char *ns_ = op_attr_str(c, "nearest_mode", "round_prefer_floor");
 		if ((p->ct = pick(cs, cts, 6)) < 0)
-			return op_fail(c, FLT_EUNSUPPORTED, "coordinate_transformation_mode '%s'", cs);
+			return op_fail(c, FLT_EUNSUPPORTED, "coordinate_transformation_mode '%s'",
+			               cs);
 		if ((p->nm = pick(ns_, nms, 4)) < 0)
 			return op_fail(c, FLT_EINVAL, "nearest_mode '%s' unknown", ns_);
 		p->exclude_outside = op_attr_int(c, "exclude_outside", 0) != 0;
@@ -134,12 +145,12 @@ static flt_err rs_setup(struct op_ctx *c, struct rs_params *p)
 		return op_fail(c, FLT_EINVAL, "scales/sizes must have %d values", (int)p->rank);
 	if (p->ct == CT_TF_CROP_AND_RESIZE && nroi != 2 * (size_t)p->rank)
 		return op_fail(c, FLT_EINVAL, "tf_crop_and_resize needs roi with %d values",
-			       2 * (int)p->rank);
+		               2 * (int)p->rank);
 	for (int32_t d = 0; d < p->rank; d++) {
 		p->in[d] = x->dims[d];
 		if (!p->in[d] && nsz && sizes[d])
 			return op_fail(c, FLT_EINVAL, "cannot resize an empty axis to %lld",
-				       (long long)sizes[d]);
+			               (long long)sizes[d]);
 		p->roi0[d] = p->ct == CT_TF_CROP_AND_RESIZE ? roi[d] : 0.0;
 		p->roi1[d] = p->ct == CT_TF_CROP_AND_RESIZE ? roi[d + p->rank] : 1.0;
 		if (ns) {
@@ -149,7 +160,8 @@ static flt_err rs_setup(struct op_ctx *c, struct rs_params *p)
 			/* spec: floor(input_dimension * (roi_end - roi_start) * scale) */
 			double o = floor((double)p->in[d] * (p->roi1[d] - p->roi0[d]) * scales[d]);
 			if (!(o >= 0) || o > 1e12)
-				return op_fail(c, FLT_EINVAL, "output dimension %d out of range", (int)d);
+				return op_fail(c, FLT_EINVAL, "output dimension %d out of range",
+				               (int)d);
 			p->out[d] = (int64_t)o;
 		} else {
 			if (sizes[d] < 0)
@@ -330,7 +342,7 @@ static flt_err rs_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_resize[] = {
-	{"", "Upsample", 7, 9, 0, rs_infer, rs_run},
-	{"", "Resize", 10, 17, 0, rs_infer, rs_run},
+    {"", "Upsample", 7, 9, 0, rs_infer, rs_run},
+    {"", "Resize", 10, 17, 0, rs_infer, rs_run},
 };
 const size_t ops_resize_count = sizeof(ops_resize) / sizeof(ops_resize[0]);

@@ -12,7 +12,7 @@
 
 #include "flt/error.h"
 
-#define FLT_SHA256_LEN 32
+#define FLT_SHA256_LEN     32
 #define FLT_SHA256_HEX_LEN 64 /* without the NUL */
 /* A keyid is the lowercase hex SHA-256 of the key's SubjectPublicKeyInfo DER. */
 #define FLT_KEYID_LEN FLT_SHA256_HEX_LEN
@@ -72,7 +72,7 @@ FLT_WUR flt_err flt_base64_encode(const uint8_t *in, size_t n, char **out, size_
  * exceed max_out, FLT_ENOMEM. On success *out (owned, flt_free; never NULL)
  * and *outlen are set. */
 FLT_WUR flt_err flt_base64_decode(const char *in, size_t len, size_t max_out, uint8_t **out,
-				  size_t *outlen);
+                                  size_t *outlen);
 
 /* ---- randomness ----------------------------------------------------------------- */
 
@@ -129,21 +129,22 @@ FLT_WUR flt_err flt_key_public_copy(const flt_key *key, flt_key **out);
 /* Signs a SHA-256 digest: DER ECDSA into sig (capacity FLT_ECDSA_SIG_MAX),
  * *siglen set. rng borrowed, NULL makes a one-off DRBG. FLT_EINVAL if the key
  * has no private half, FLT_EIO (entropy), FLT_EINTERNAL. */
-FLT_WUR flt_err flt_key_sign_hash(const flt_key *key, flt_rng *rng, const uint8_t hash[FLT_SHA256_LEN],
-				  uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen);
+FLT_WUR flt_err flt_key_sign_hash(const flt_key *key, flt_rng *rng,
+                                  const uint8_t hash[FLT_SHA256_LEN],
+                                  uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen);
 
 /* SHA-256 of msg then flt_key_sign_hash. */
 FLT_WUR flt_err flt_key_sign(const flt_key *key, flt_rng *rng, const void *msg, size_t len,
-			     uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen);
+                             uint8_t sig[FLT_ECDSA_SIG_MAX], size_t *siglen);
 
 /* Verifies a DER ECDSA signature over a SHA-256 digest. FLT_OK if valid,
  * FLT_EVERIFY otherwise (including malformed DER or trailing bytes). */
 FLT_WUR flt_err flt_key_verify_hash(const flt_key *key, const uint8_t hash[FLT_SHA256_LEN],
-				    const uint8_t *sig, size_t siglen);
+                                    const uint8_t *sig, size_t siglen);
 
 /* SHA-256 of msg then flt_key_verify_hash. */
 FLT_WUR flt_err flt_key_verify(const flt_key *key, const void *msg, size_t len, const uint8_t *sig,
-			       size_t siglen);
+                               size_t siglen);
 
 /* Frees the key, wiping private material. NULL is a no-op. */
 void flt_key_free(flt_key *key);

@@ -54,11 +54,11 @@ FLT_WUR flt_err flt_trust_set_add(struct flt_trust_set *ts, const flt_key *key);
 
 /* DSSE pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body)
  * SP body, lengths in ASCII decimal. *out owned (flt_free). FLT_EINVAL, FLT_ENOMEM. */
-FLT_WUR flt_err flt_dsse_pae(const char *payload_type, const uint8_t *payload, size_t len, uint8_t **out,
-			     size_t *outlen);
+FLT_WUR flt_err flt_dsse_pae(const char *payload_type, const uint8_t *payload, size_t len,
+                             uint8_t **out, size_t *outlen);
 /* SHA-256 of the PAE, computed without building it. */
 FLT_WUR flt_err flt_dsse_pae_hash(const char *payload_type, const uint8_t *payload, size_t len,
-				  uint8_t out[FLT_SHA256_LEN]);
+                                  uint8_t out[FLT_SHA256_LEN]);
 
 /* Builds an envelope over a copy of `payload`, signed by each of keys[0..nkeys)
  * (0 keys gives an unsigned envelope to add signatures to). payload_type must
@@ -67,7 +67,8 @@ FLT_WUR flt_err flt_dsse_pae_hash(const char *payload_type, const uint8_t *paylo
  * (bad type, size, key without private half, more than FLT_DSSE_MAX_SIGS keys),
  * FLT_ENOMEM, FLT_EIO. *out owned (flt_dsse_free). */
 FLT_WUR flt_err flt_dsse_sign(const char *payload_type, const uint8_t *payload, size_t len,
-			      const flt_key *const *keys, size_t nkeys, flt_rng *rng, flt_dsse **out);
+                              const flt_key *const *keys, size_t nkeys, flt_rng *rng,
+                              flt_dsse **out);
 
 /* Appends a signature by key. FLT_ELIMIT when the envelope already has
  * FLT_DSSE_MAX_SIGS, FLT_EINVAL if the key cannot sign. */
@@ -89,12 +90,12 @@ FLT_WUR flt_err flt_dsse_to_json(const flt_dsse *env, cJSON **out);
  * FLT_ELIMIT (sizes, counts, depth), FLT_ENOMEM, FLT_EINVAL for NULL.
  * Nothing is verified: *out (owned) holds untrusted bytes. */
 FLT_WUR flt_err flt_dsse_parse(const char *json, size_t len, size_t max_payload, flt_dsse **out,
-			       struct flt_json_err *err);
+                               struct flt_json_err *err);
 
 /* The same from an already parsed (and duplicate-checked) JSON object, e.g.
  * one embedded in a larger document. */
 FLT_WUR flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dsse **out,
-				   struct flt_json_err *err);
+                                   struct flt_json_err *err);
 
 /* Verifies env: its payloadType must equal `payload_type` exactly, and at least
  * ts->threshold DISTINCT keys of ts must each have a signature that names their
@@ -106,8 +107,9 @@ FLT_WUR flt_err flt_dsse_from_json(const cJSON *obj, size_t max_payload, flt_dss
  * (some valid, too few) or UNTRUSTED_KEY (no signature by a key of ts);
  * FLT_EINVAL for a threshold of 0, more than FLT_TRUST_MAX_KEYS keys or NULL
  * arguments. *nvalid (may be NULL) gets the count of distinct valid trusted keys. */
-FLT_WUR flt_err flt_dsse_verify(const flt_dsse *env, const char *payload_type, const struct flt_trust_set *ts,
-				unsigned *nvalid, enum flt_reason *reason);
+FLT_WUR flt_err flt_dsse_verify(const flt_dsse *env, const char *payload_type,
+                                const struct flt_trust_set *ts, unsigned *nvalid,
+                                enum flt_reason *reason);
 
 void flt_dsse_free(flt_dsse *env);
 

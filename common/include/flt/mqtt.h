@@ -54,11 +54,11 @@ struct flt_mqtt_tls {
 
 /* All strings and buffers are borrowed: flt_mqtt_new() copies what it keeps. */
 struct flt_mqtt_opts {
-	const char *uri;       /* "tcp://host:port" or "ssl://host:port" */
-	const char *client_id; /* must equal the certificate identity under TLS */
-	struct flt_mqtt_tls tls; /* used only for ssl:// */
+	const char *uri;           /* "tcp://host:port" or "ssl://host:port" */
+	const char *client_id;     /* must equal the certificate identity under TLS */
+	struct flt_mqtt_tls tls;   /* used only for ssl:// */
 	uint32_t session_expiry_s; /* MQTT 5 Session Expiry Interval, sent explicitly */
-	bool clean_start;      /* for the first connect only; reconnects resume the session */
+	bool clean_start;          /* for the first connect only; reconnects resume the session */
 	unsigned keepalive_s;
 	unsigned connect_timeout_s;
 	/* Last Will (QoS 1), e.g. up/status "offline"; will_topic NULL = no will. */
@@ -75,9 +75,9 @@ struct flt_mqtt_opts {
 	 * drawn uniformly from [d/2, d]; reset after a successful connect. */
 	unsigned backoff_min_ms;
 	unsigned backoff_max_ms;
-	size_t queue_max_msgs;  /* incoming message queue bound (count) */
-	size_t queue_max_bytes; /* incoming message queue bound (payload+topic bytes) */
-	unsigned max_inflight;  /* publishes not yet completed; beyond it FLT_EBUSY */
+	size_t queue_max_msgs;         /* incoming message queue bound (count) */
+	size_t queue_max_bytes;        /* incoming message queue bound (payload+topic bytes) */
+	unsigned max_inflight;         /* publishes not yet completed; beyond it FLT_EBUSY */
 	flt_mqtt_classify_fn classify; /* NULL: everything incoming is OTHER */
 	void *classify_arg;            /* borrowed */
 };
@@ -136,17 +136,17 @@ struct flt_mqtt_event {
 	flt_mqtt_token token;
 };
 
-/* Called on the owner thread from flt_mqtt_poll(). It may publish and subscribe
- * on the same client; it must not free it. */
+/* Called on the owner thread from flt_mqtt_poll(). It may publish, subscribe,
+ * unsubscribe and disconnect on the same client; it must not poll or free it. */
 typedef void (*flt_mqtt_handler)(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event *ev);
 
 struct flt_mqtt_stats {
 	uint64_t sent_bytes[FLT_MQTT_PURPOSE_COUNT_]; /* PUBLISH packet bytes acknowledged */
 	uint64_t recv_bytes[FLT_MQTT_PURPOSE_COUNT_]; /* PUBLISH packet bytes delivered */
 	uint64_t sent_msgs, recv_msgs;
-	uint64_t connects;       /* successful connects, first one included */
-	uint64_t deferred;       /* times Paho's thread waited for room in the queue */
-	uint64_t refused_size;   /* publishes refused locally as too big for the broker */
+	uint64_t connects;     /* successful connects, first one included */
+	uint64_t deferred;     /* times Paho's thread waited for room in the queue */
+	uint64_t refused_size; /* publishes refused locally as too big for the broker */
 };
 
 /* Creates a client (no network yet). Errors: FLT_EINVAL (no uri/client id, bad
@@ -160,7 +160,7 @@ flt_err flt_mqtt_new(const struct flt_mqtt_opts *o, struct flt_mqtt **out) FLT_W
 void flt_mqtt_free(struct flt_mqtt *c);
 
 /* Subscription options for flt_mqtt_subscribe(). */
-#define FLT_MQTT_SUB_NO_LOCAL 0x1u           /* do not receive our own publishes */
+#define FLT_MQTT_SUB_NO_LOCAL            0x1u /* do not receive our own publishes */
 #define FLT_MQTT_SUB_RETAIN_AS_PUBLISHED 0x2u /* keep the retain flag as published */
 
 /* Adds a QoS 1 subscription, kept for the client's lifetime and renewed on every
@@ -193,8 +193,8 @@ flt_err flt_mqtt_disconnect(struct flt_mqtt *c, int timeout_ms) FLT_WUR;
  * refused here, never sent, never retried), FLT_EBUSY (max_inflight reached, or
  * Paho's buffer full), FLT_EINVAL (bad qos, empty topic, bad UTF-8), FLT_EIO. */
 flt_err flt_mqtt_publish(struct flt_mqtt *c, const char *topic, const void *data, size_t len,
-			 int qos, bool retained, enum flt_mqtt_purpose purpose,
-			 flt_mqtt_token *token) FLT_WUR;
+                         int qos, bool retained, enum flt_mqtt_purpose purpose,
+                         flt_mqtt_token *token) FLT_WUR;
 
 /* Size in bytes of the PUBLISH packet for a topic and payload length (QoS > 0
  * adds the packet identifier), as compared with the broker's limit; SIZE_MAX
