@@ -39,6 +39,7 @@ struct version {
 	pthread_mutex_t st_mu;
 	struct flt_serving_stats st;
 	struct flt_usage_hist hist;
+	struct flt_usage_hist wait_hist; /* swap waits, of requests that waited */
 	struct version *next; /* s->versions: every loaded version */
 };
 
@@ -176,7 +177,7 @@ static enum flt_frame_status acquire(struct flt_serving *s, const char *name, ui
 		while ((sl = slot_find(s, name)) && sl->swapping && !s->stopping)
 			if (pthread_cond_timedwait(&s->swap_cv, &s->mu, &dl) == ETIMEDOUT)
 				break;
-		*waited_ns = now_ns() - t0;
+		*waited_ns = now_ns() - t0 + 1; /* +1: a wait is never 0 */
 		if (sl && sl->swapping) {
 			snprintf(msg, msglen, "model '%s' is being swapped; retry", name);
 			st = FLT_FRAME_BUSY;
@@ -240,6 +241,7 @@ static void account(struct flt_serving *s, struct version *v, enum flt_frame_sta
 		v->st.swap_waits++;
 		if (waited_ns > v->st.swap_wait_max_ns)
 			v->st.swap_wait_max_ns = waited_ns;
+		flt_usage_hist_add(&v->wait_hist, waited_ns);
 	}
 	pthread_mutex_unlock(&v->st_mu);
 	if (s->usage && flt_usage_record(s->usage, v->name, v->version, o, lat_ns, in, out) == FLT_EINVAL)
@@ -1244,6 +1246,7 @@ flt_err flt_serving_stats(struct flt_serving *s, const char *name, uint64_t vers
 		out->latency_ms_max = v->latency_ms_max;
 		out->p50_ns = flt_usage_hist_percentile(&v->hist, 50);
 		out->p99_ns = flt_usage_hist_percentile(&v->hist, 99);
+		out->swap_wait_p99_ns = flt_usage_hist_percentile(&v->wait_hist, 99);
 		pthread_mutex_unlock(&v->st_mu);
 		out->active_s = (double)(now_ns() - v->activated_ns) / 1e9;
 		out->memory_bytes = v->mem;

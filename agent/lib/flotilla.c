@@ -28,6 +28,8 @@ struct flotilla_client {
 	char err[512];
 };
 
+static int fail(flotilla_client *c, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int fail(flotilla_client *c, int st, const char *fmt, ...)
 {
 	va_list ap;
