@@ -45,7 +45,7 @@ static flt_err dep_update_release(struct flt_registry *r, const char *dev,
 		return FLT_OK;
 	if (e)
 		return e;
-	return reg_exec(r, REG_Q_DEP_INSERT, "tititT", dev, vid, state, now, depid);
+	return reg_exec(r, REG_Q_DEP_INSERT, "titiT", dev, vid, state, now, depid);
 }
 
 /* Closes open deployments of models the device no longer runs. */
