@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +39,7 @@ struct version {
 	pthread_mutex_t st_mu;
 	struct flt_serving_stats st;
 	struct flt_usage_hist hist;
+	struct flt_usage_hist wait_hist; /* swap waits, of requests that waited */
 	struct version *next; /* s->versions: every loaded version */
 };
 
@@ -175,7 +177,7 @@ static enum flt_frame_status acquire(struct flt_serving *s, const char *name, ui
 		while ((sl = slot_find(s, name)) && sl->swapping && !s->stopping)
 			if (pthread_cond_timedwait(&s->swap_cv, &s->mu, &dl) == ETIMEDOUT)
 				break;
-		*waited_ns = now_ns() - t0;
+		*waited_ns = now_ns() - t0 + 1; /* +1: a wait is never 0 */
 		if (sl && sl->swapping) {
 			snprintf(msg, msglen, "model '%s' is being swapped; retry", name);
 			st = FLT_FRAME_BUSY;
@@ -239,6 +241,7 @@ static void account(struct flt_serving *s, struct version *v, enum flt_frame_sta
 		v->st.swap_waits++;
 		if (waited_ns > v->st.swap_wait_max_ns)
 			v->st.swap_wait_max_ns = waited_ns;
+		flt_usage_hist_add(&v->wait_hist, waited_ns);
 	}
 	pthread_mutex_unlock(&v->st_mu);
 	if (s->usage && flt_usage_record(s->usage, v->name, v->version, o, lat_ns, in, out) == FLT_EINVAL)
@@ -287,6 +290,30 @@ static uint8_t *encode_error(uint32_t id, enum flt_frame_status st, uint64_t ver
 	return b;
 }
 
+static int name_is(const struct flt_frame_tensor *t, const char *name)
+{
+	return t->name_len == strlen(name) && !memcmp(t->name, name, t->name_len);
+}
+
+/* Index of the request tensor called NAME; req->n_tensors if none. */
+static size_t find_input(const struct flt_rt_model *m, const struct flt_frame_request *req, const char *name)
+{
+	(void)m;
+	size_t k = 0;
+	while (k < req->n_tensors && !name_is(&req->tensors[k], name))
+		k++;
+	return k;
+}
+
+/* Index of the graph input T is named after; the input count if none. */
+static size_t find_graph_input(const struct flt_rt_model *m, const struct flt_frame_tensor *t)
+{
+	size_t ni = flt_rt_model_n_inputs(m), i = 0;
+	while (i < ni && !name_is(t, flt_rt_model_input(m, i)->name))
+		i++;
+	return i;
+}
+
 /* Produces c->out from c->frame. On allocation failure c->out stays NULL
  * and the connection is closed. */
 static void handle(struct flt_serving *s, struct conn *c)
@@ -331,10 +358,10 @@ static void handle(struct flt_serving *s, struct conn *c)
 	}
 	for (size_t i = 0; i < ni && !st; i++) {
 		const struct flt_rt_value_info *vi = flt_rt_model_input(v->model, i);
-		size_t k = 0;
-		while (k < ni && (req.tensors[k].name_len != strlen(vi->name) ||
-				  memcmp(req.tensors[k].name, vi->name, req.tensors[k].name_len)))
-			k++;
+		size_t k = find_input(v->model, &req, vi->name);
+		/* a tensor named after no input at all stands in graph order */
+		if (k == ni && find_graph_input(v->model, &req.tensors[i]) == ni)
+			k = i;
 		if (k == ni) {
 			snprintf(msg, sizeof(msg), "input '%s' missing", vi->name);
 			st = FLT_FRAME_BAD_INPUT;
@@ -1042,6 +1069,31 @@ static struct version *publish(struct flt_serving *s, struct slot *sl, struct ve
 	return NULL;
 }
 
+/* What a version will hold once loaded (file + run arenas, as load_version
+ * counts it), from the runtime's analysis of the mapped file; without a
+ * usable analysis, twice the file size. */
+static uint64_t estimate_mem(struct flt_serving *s, const char *path)
+{
+	struct stat st;
+	struct flt_rt_analysis *a = NULL;
+	uint64_t est = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX) {
+		est = 2 * (uint64_t)st.st_size;
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			if (flt_rt_analyze(m, (size_t)st.st_size, &a) == FLT_OK && a->peak_memory_bytes >= 0)
+				est = (uint64_t)st.st_size + (uint64_t)a->peak_memory_bytes * s->run_conc;
+			flt_rt_analysis_free(a);
+			munmap(m, (size_t)st.st_size);
+		}
+	}
+	close(fd);
+	return est;
+}
+
 flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t version,
 			     const char *model_path, uint32_t latency_ms_max, char *err, size_t errlen)
 {
@@ -1051,7 +1103,6 @@ flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t v
 	char oldpath[4096] = "";
 	uint64_t oldver = 0;
 	uint32_t oldlat = 0;
-	struct stat st;
 	if (errlen)
 		err[0] = 0;
 	if (!s || !flt_ident_valid(name) || !model_path) {
@@ -1077,10 +1128,10 @@ flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t v
 		sl->next = s->slots;
 		s->slots = sl;
 	}
-	/* The new version is estimated at its file size until loaded. */
-	uint64_t est = stat(model_path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	uint64_t est = s->budget && sl->active ? estimate_mem(s, model_path) : 0;
 	int budgeted = s->budget && sl->active && s->loaded_mem + est > s->budget;
 	if (budgeted) {
+		flt_log_info("%s: old and new do not fit the memory budget together: draining the old one", name);
 		/* Both do not fit: drain and unload the old one first; requests wait. */
 		struct version *old = sl->active;
 		snprintf(oldpath, sizeof(oldpath), "%s", old->path);
@@ -1195,8 +1246,10 @@ flt_err flt_serving_stats(struct flt_serving *s, const char *name, uint64_t vers
 		out->latency_ms_max = v->latency_ms_max;
 		out->p50_ns = flt_usage_hist_percentile(&v->hist, 50);
 		out->p99_ns = flt_usage_hist_percentile(&v->hist, 99);
+		out->swap_wait_p99_ns = flt_usage_hist_percentile(&v->wait_hist, 99);
 		pthread_mutex_unlock(&v->st_mu);
 		out->active_s = (double)(now_ns() - v->activated_ns) / 1e9;
+		out->memory_bytes = v->mem;
 		e = FLT_OK;
 		break;
 	}

@@ -93,9 +93,10 @@ struct flt_serving_stats {
 	uint64_t over_latency;                      /* successful requests slower than latency_ms_max */
 	uint32_t latency_ms_max;                    /* as given at activation (0: none) */
 	uint64_t p50_ns, p99_ns;                    /* of successful requests (flt/usage.h histogram) */
-	uint64_t swap_waits;                        /* requests that waited for a swap */
-	uint64_t swap_wait_max_ns;
+	uint64_t swap_waits;                        /* requests that waited for a swap (budgeted swaps only) */
+	uint64_t swap_wait_max_ns, swap_wait_p99_ns; /* of those waits */
 	double active_s;                            /* seconds since activation */
+	uint64_t memory_bytes;                      /* estimate held: file + run arenas */
 };
 
 /* Copies the statistics of NAME at VERSION (active, or still draining).
