@@ -1,5 +1,6 @@
 /* `flotilla-agent infer -m MODEL`: runs a model file once on the built-in
- * runtime. Inputs are TensorProto files (as the ONNX conformance data stores
+ * runtime; `infer -n NAME[:VER]` asks the running agent through libflotilla,
+ * as a device app would. Inputs are TensorProto files (as the ONNX conformance data stores
  * them) or raw little-endian float32 files given a --shape; outputs are
  * written as output_N.pb TensorProtos. */
 #include <errno.h>
@@ -10,7 +11,9 @@
 #include <unistd.h>
 
 #include "cli_cmds.h"
+#include "flotilla.h"
 #include "flt/alloc.h"
+#include "flt/ident.h"
 #include "flt/runtime.h"
 
 #define MAX_INPUTS 64
@@ -24,15 +27,20 @@ struct infer_args {
 	const char *shapes[MAX_INPUTS]; /* NULL: a TensorProto file */
 	size_t n_inputs;
 	const char *out_dir;
+	const char *name;   /* -n NAME[:VER] */
+	const char *socket; /* --socket PATH */
 };
 
 static void infer_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flotilla-agent infer -m MODEL.onnx -i INPUT [--shape DxDx..] [-i INPUT ...]\n"
-		"                            [--output-dir DIR]\n\n"
-		"Runs MODEL once on the built-in runtime. Each -i is a TensorProto file (input_N.pb)\n"
-		"or, when followed by --shape, raw little-endian float32 data of that shape.\n"
+		"usage: flotilla-agent infer (-m MODEL.onnx | -n NAME[:VER] [--socket PATH])\n"
+		"                            -i INPUT [--shape DxDx..] [-i INPUT ...] [--output-dir DIR]\n\n"
+		"-m runs MODEL once on the built-in runtime; -n asks the running agent to run its\n"
+		"active (or the given) version of model NAME over the local socket (default\n"
+		FLOTILLA_DEFAULT_SOCKET ") and prints the version that answered.\n"
+		"Each -i is a TensorProto file (input_N.pb; its name picks the model input) or, when\n"
+		"followed by --shape, raw little-endian float32 data of that shape (taken in order).\n"
 		"Writes output_N.pb for every graph output into DIR (default: current directory).\n");
 }
 
@@ -85,7 +93,7 @@ static int parse_shape(const char *s, struct flt_rt_tensor *t)
 	}
 }
 
-static int load_input(const char *path, const char *shape, struct flt_rt_tensor *t)
+static int load_input(const char *path, const char *shape, struct flt_rt_tensor *t, char **name)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -94,7 +102,7 @@ static int load_input(const char *path, const char *shape, struct flt_rt_tensor 
 	if (rc)
 		return rc;
 	if (!shape) {
-		flt_err e = flt_rt_tensor_decode(buf, len, t, NULL, err, sizeof(err));
+		flt_err e = flt_rt_tensor_decode(buf, len, t, name, err, sizeof(err));
 		flt_free(buf);
 		if (e) {
 			fprintf(stderr, "flotilla-agent infer: input '%s' is not a TensorProto: %s\n", path,
@@ -187,19 +195,99 @@ static int parse_args(int argc, char **argv, struct infer_args *a)
 			a->shapes[a->n_inputs - 1] = argv[++i];
 		} else if (!strcmp(o, "--output-dir") && has_val) {
 			a->out_dir = argv[++i];
-		} else if (!strcmp(o, "-n") || !strcmp(o, "--socket")) {
-			fprintf(stderr, "flotilla-agent infer: -n/--socket (through the agent) is not in this build; use -m FILE\n");
-			return EX_USAGE;
+		} else if (!strcmp(o, "-n") && has_val) {
+			a->name = argv[++i];
+		} else if (!strcmp(o, "--socket") && has_val) {
+			a->socket = argv[++i];
 		} else {
 			fprintf(stderr, "flotilla-agent infer: unexpected argument '%s'; see --help\n", o);
 			return EX_USAGE;
 		}
 	}
-	if (!a->model) {
-		fprintf(stderr, "flotilla-agent infer: -m MODEL is required; see --help\n");
+	if (!a->model == !a->name) {
+		fprintf(stderr, "flotilla-agent infer: give exactly one of -m MODEL or -n NAME[:VER]; see --help\n");
+		return EX_USAGE;
+	}
+	if (a->socket && !a->name) {
+		fprintf(stderr, "flotilla-agent infer: --socket goes with -n; see --help\n");
 		return EX_USAGE;
 	}
 	return EX_OK;
+}
+
+static int exit_for(int st)
+{
+	switch (st) {
+	case FLOTILLA_NOT_FOUND: return EX_NOTFOUND;
+	case FLOTILLA_BAD_INPUT: case FLOTILLA_BAD_REQUEST: case FLOTILLA_TOO_LARGE: case FLOTILLA_EINVAL:
+		return EX_INVALID;
+	default: return EX_FAIL;
+	}
+}
+
+/* -n NAME[:VER]: through the agent's socket with libflotilla. */
+static int infer_agent(const struct infer_args *a, struct flt_rt_tensor *in, char **names)
+{
+	char model[FLT_IDENT_MAX + 1], tname[MAX_INPUTS][32];
+	struct flotilla_tensor ft[MAX_INPUTS];
+	struct flotilla_result *res = NULL;
+	flotilla_client *c = NULL;
+	uint64_t ver = 0;
+	int rc = EX_OK, st;
+	const char *colon = strchr(a->name, ':');
+	size_t nl = colon ? (size_t)(colon - a->name) : strlen(a->name);
+	if (!nl || nl > FLT_IDENT_MAX) {
+		fprintf(stderr, "flotilla-agent infer: bad model name '%s'\n", a->name);
+		return EX_USAGE;
+	}
+	memcpy(model, a->name, nl);
+	model[nl] = 0;
+	if (colon) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || !v) {
+			fprintf(stderr, "flotilla-agent infer: bad version in '%s'; write NAME:VER with VER >= 1\n",
+				a->name);
+			return EX_USAGE;
+		}
+		ver = v;
+	}
+	memset(ft, 0, sizeof(ft));
+	for (size_t i = 0; i < a->n_inputs; i++) {
+		snprintf(tname[i], sizeof(tname[i]), "input_%zu", i);
+		ft[i].name = names[i] && names[i][0] ? names[i] : tname[i];
+		ft[i].dtype = in[i].dtype;
+		ft[i].rank = in[i].rank;
+		memcpy(ft[i].dims, in[i].dims, sizeof(ft[i].dims));
+		ft[i].data = in[i].data;
+		ft[i].size = in[i].size;
+	}
+	if ((st = flotilla_connect(a->socket, 30000, &c))) {
+		fprintf(stderr, "flotilla-agent infer: cannot connect to the agent at %s (%s); is it running, and are you in its socket group?\n",
+			a->socket ? a->socket : FLOTILLA_DEFAULT_SOCKET, flotilla_strstatus(st));
+		return EX_FAIL;
+	}
+	if ((st = flotilla_infer(c, model, ver, ft, a->n_inputs, &res))) {
+		fprintf(stderr, "flotilla-agent infer: %s\n", flotilla_last_error(c));
+		rc = exit_for(st);
+		goto out;
+	}
+	printf("%s: answered by version %llu\n", model, (unsigned long long)res->version);
+	for (size_t i = 0; i < res->n_outputs && !rc; i++) {
+		struct flt_rt_tensor t;
+		memset(&t, 0, sizeof(t));
+		t.dtype = res->outputs[i].dtype;
+		t.rank = res->outputs[i].rank;
+		memcpy(t.dims, res->outputs[i].dims, sizeof(t.dims));
+		t.data = (void *)(uintptr_t)res->outputs[i].data;
+		t.size = res->outputs[i].size;
+		rc = write_output(a->out_dir, i, res->outputs[i].name, &t);
+	}
+out:
+	flotilla_result_free(res);
+	flotilla_close(c);
+	return rc;
 }
 
 int cli_infer(int argc, char **argv)
@@ -207,6 +295,7 @@ int cli_infer(int argc, char **argv)
 	struct infer_args a;
 	struct flt_rt_tensor in[MAX_INPUTS], out[MAX_INPUTS];
 	struct flt_rt_model *m = NULL;
+	char *names[MAX_INPUTS];
 	char err[1024];
 	flt_err e;
 	int rc = parse_args(argc, argv, &a);
@@ -215,9 +304,14 @@ int cli_infer(int argc, char **argv)
 
 	memset(in, 0, sizeof(in));
 	memset(out, 0, sizeof(out));
+	memset(names, 0, sizeof(names));
 	for (size_t i = 0; i < a.n_inputs; i++)
-		if ((rc = load_input(a.inputs[i], a.shapes[i], &in[i])))
+		if ((rc = load_input(a.inputs[i], a.shapes[i], &in[i], &names[i])))
 			goto out;
+	if (a.name) {
+		rc = infer_agent(&a, in, names);
+		goto out;
+	}
 
 	/* A batch larger than 1 re-plans the batch dimension for that size. */
 	struct flt_rt_opts opts = {.max_batch = 1, .max_concurrency = 1};
@@ -257,6 +351,7 @@ out:
 	for (size_t i = 0; i < MAX_INPUTS; i++) {
 		flt_free(in[i].data);
 		flt_free(out[i].data);
+		flt_free(names[i]);
 	}
 	flt_rt_model_free(m);
 	return rc;

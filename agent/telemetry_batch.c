@@ -24,6 +24,26 @@ static uint64_t delta(uint64_t cur, uint64_t prev)
 	return safe(cur >= prev ? cur - prev : cur);
 }
 
+static enum flt_health_purpose purpose_of(enum flt_mqtt_purpose p)
+{
+	switch (p) {
+	case FLT_MQTT_PURPOSE_CHUNKS: return FLT_HEALTH_MQTT_CHUNKS;
+	case FLT_MQTT_PURPOSE_TELEMETRY: return FLT_HEALTH_MQTT_TELEMETRY;
+	case FLT_MQTT_PURPOSE_STATE: return FLT_HEALTH_MQTT_STATE;
+	default: return FLT_HEALTH_MQTT_OTHER;
+	}
+}
+
+void flt_tbatch_mqtt_counters(const struct flt_mqtt_stats *st, struct flt_health_mqtt *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < FLT_MQTT_PURPOSE_COUNT_; i++) {
+		enum flt_health_purpose h = purpose_of((enum flt_mqtt_purpose)i);
+		out->sent[h] += st->sent_bytes[i];
+		out->received[h] += st->recv_bytes[i];
+	}
+}
+
 void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_health_mqtt *prev,
 		       uint64_t interval_s, struct flt_sample *out)
 {
@@ -51,11 +71,11 @@ void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_healt
 		w->temp_c = h->temp_c;
 	}
 	/* flt/health.h and flt/msg.h order the purposes the same way. */
-	_Static_assert((int)FLT_HEALTH_PURPOSE_COUNT_ == (int)FLT_MQTT_PURPOSE_COUNT_, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_CHUNKS == (int)FLT_MQTT_PURPOSE_CHUNKS, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_TELEMETRY == (int)FLT_MQTT_PURPOSE_TELEMETRY, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_STATE == (int)FLT_MQTT_PURPOSE_STATE, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_OTHER == (int)FLT_MQTT_PURPOSE_OTHER, "purposes");
+	_Static_assert((int)FLT_HEALTH_PURPOSE_COUNT_ == (int)FLT_WIRE_PURPOSE_COUNT_, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_CHUNKS == (int)FLT_WIRE_PURPOSE_CHUNKS, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_TELEMETRY == (int)FLT_WIRE_PURPOSE_TELEMETRY, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_STATE == (int)FLT_WIRE_PURPOSE_STATE, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_OTHER == (int)FLT_WIRE_PURPOSE_OTHER, "purposes");
 	for (int i = 0; i < FLT_HEALTH_PURPOSE_COUNT_; i++) {
 		w->mqtt_sent[i] = delta(h->mqtt.sent[i], prev ? prev->sent[i] : 0);
 		w->mqtt_received[i] = delta(h->mqtt.received[i], prev ? prev->received[i] : 0);

@@ -42,18 +42,6 @@ static void rm_dir(void)
 	rmdir(dir);
 }
 
-/* MQTT 5 PUBLISH at QoS 1 with no properties: fixed header byte, remaining length
- * (varint), topic (2 + len), packet id (2), properties length (1), payload; plus
- * the 4-byte PUBACK. (flt/mqtt.h has flt_mqtt_publish_packet_size, but cannot be
- * included beside flt/msg.h while both declare enum flt_mqtt_purpose.) */
-static size_t mqtt_wire_bytes(size_t topic_len, size_t payload_len)
-{
-	size_t rem = 2 + topic_len + 2 + 1 + payload_len, var = 1;
-	for (size_t r = rem; r >= 128; r /= 128)
-		var++;
-	return 1 + var + rem + 4;
-}
-
 /* One interval's samples appended, then sent as one batch: the bytes on the wire. */
 static int bytes_per_interval(struct flt_tq *q, struct flt_health_sampler *hs, struct flt_usage *u,
 			      size_t *wire, size_t *payload, size_t *items)
@@ -91,7 +79,7 @@ static int bytes_per_interval(struct flt_tq *q, struct flt_health_sampler *hs, s
 		return -1;
 	}
 	*payload = len;
-	*wire = mqtt_wire_bytes(strlen(TOPIC), len);
+	*wire = flt_mqtt_publish_packet_size(strlen(TOPIC), len, 1) + 4; /* + PUBACK */
 	flt_free(json);
 	size_t del;
 	rc = flt_tq_ack(q, FLT_TBATCH_TELEMETRY, b->epoch, b->last_seq, &del) == FLT_OK ? 0 : -1;

@@ -2,6 +2,7 @@
  * strict JSON header that lists blob sizes, followed by the blobs. Blob
  * positions are implied by sizes, so the frame cannot hide or alias bytes. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,13 @@ void flt_golden_free(struct flt_golden *g)
 	flt_free(g);
 }
 
+/* A function, not an inline comparison: with a 32-bit size_t the test is
+ * always false and gcc's -Wtype-limits would refuse it. */
+static bool above_safe(uint64_t v)
+{
+	return v > FLT_JSON_MAX_SAFE_INT;
+}
+
 flt_err flt_golden_validate(const struct flt_golden *g, struct flt_json_err *err)
 {
 	flt_err rc = FLT_OK;
@@ -44,7 +52,7 @@ flt_err flt_golden_validate(const struct flt_golden *g, struct flt_json_err *err
 			INVALID("cases[%zu]: needs 1..%d inputs and outputs", i, FLT_GOLDEN_MAX_TENSORS);
 		for (size_t k = 0; k < c->n_inputs + c->n_outputs; k++) {
 			const struct flt_golden_blob *b = k < c->n_inputs ? &c->inputs[k] : &c->outputs[k - c->n_inputs];
-			if ((b->len && !b->data) || (uint64_t)b->len > FLT_JSON_MAX_SAFE_INT)
+			if ((b->len && !b->data) || above_safe(b->len))
 				INVALID("cases[%zu]: blob without data", i);
 		}
 	}

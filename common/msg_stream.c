@@ -19,7 +19,7 @@ static const char *const health_keys[] = { "cpu_pct",         "rss_bytes",      
 					   "disk_free_bytes", "disk_total_bytes", "uptime_s",
 					   "temp_c",          "mqtt",            NULL };
 static const char *const mqtt_keys[] = { "sent", "received", NULL };
-/* indexed by enum flt_mqtt_purpose */
+/* indexed by enum flt_wire_purpose */
 static const char *const purpose_keys[] = { "chunks", "telemetry", "state", "other", NULL };
 static const char *const model_keys[] = { "name",     "version",   "requests", "errors",    "crashes",
 					  "latency_us", "bytes_in", "bytes_out", "last_used", NULL };
@@ -347,7 +347,7 @@ static flt_err sample_check(const struct flt_sample *s, bool with_seq, struct fl
 			INVALID("health: number above 2^53-1");
 		if (!h->has_pss && (h->pss_bytes || h->private_bytes))
 			INVALID("health: pss/private without has_pss");
-		for (int i = 0; i < FLT_MQTT_PURPOSE_COUNT_; i++)
+		for (int i = 0; i < FLT_WIRE_PURPOSE_COUNT_; i++)
 			if (h->mqtt_sent[i] > SAFE || h->mqtt_received[i] > SAFE)
 				INVALID("health: mqtt bytes above 2^53-1");
 		if (h->has_temp && (!isfinite(h->temp_c) || h->temp_c < -273.15 || h->temp_c > 1000))
@@ -430,8 +430,8 @@ static flt_err read_health(const cJSON *o, struct flt_health *h, struct flt_json
 	}
 	CHECK(flt_json_get_obj(o, "mqtt", &t, err));
 	CHECK(flt_json_check_keys(t, mqtt_keys, err));
-	CHECK(read_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_MQTT_PURPOSE_COUNT_, err));
-	CHECK(read_counts(t, "received", purpose_keys, h->mqtt_received, FLT_MQTT_PURPOSE_COUNT_, err));
+	CHECK(read_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_WIRE_PURPOSE_COUNT_, err));
+	CHECK(read_counts(t, "received", purpose_keys, h->mqtt_received, FLT_WIRE_PURPOSE_COUNT_, err));
 out:
 	if (rc != FLT_OK)
 		flt_json_err_prefix(err, "health");
@@ -525,8 +525,8 @@ static flt_err write_sample(cJSON *o, const struct flt_sample *s, bool with_seq)
 		rc = FLT_ENOMEM;
 		if (!(t = cJSON_AddObjectToObject(b, "mqtt")))
 			goto out;
-		CHECK(write_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_MQTT_PURPOSE_COUNT_));
-		CHECK(write_counts(t, "received", purpose_keys, h->mqtt_received, FLT_MQTT_PURPOSE_COUNT_));
+		CHECK(write_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_WIRE_PURPOSE_COUNT_));
+		CHECK(write_counts(t, "received", purpose_keys, h->mqtt_received, FLT_WIRE_PURPOSE_COUNT_));
 	} else {
 		const struct flt_model_usage *m = &s->u.model;
 		if (!(b = cJSON_AddObjectToObject(o, "model")))

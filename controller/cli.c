@@ -26,7 +26,7 @@ static const struct subcmd cmds[] = {
 	{"device", "list, tag, provision and revoke devices", not_yet},
 	{"group", "manage device groups", not_yet},
 	{"rollout", "roll versions out to devices", not_yet},
-	{"keys", "signing keys and the fleet CA", not_yet},
+	{"keys", "signing keys and the fleet CA", cmd_keys},
 	{"serve", "run the controller daemon", not_yet},
 	{"backup", "write the registry and its blobs to one file", cmd_backup},
 	{"restore", "restore a backup into the data directory", cmd_restore},

@@ -514,16 +514,7 @@ static int restore(struct cli *c, const char *file)
 	int64_t floor = reg_now_ms();
 	if ((e = reg_begin(r)) != FLT_OK)
 		goto dberr;
-	if ((e = reg_stmt(r, REG_Q_COUNTERS_ALL, &st)) != FLT_OK)
-		goto dberr;
-	char names[16][64];
-	int nc = 0;
-	while (!(e = reg_step(r, st, &row)) && row && nc < 16)
-		snprintf(names[nc++], sizeof(names[0]), "%s",
-		         (const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-	for (int i = 0; !e && i < nc; i++)
-		e = reg_exec(r, REG_Q_COUNTER_RAISE, "ti", names[i], floor);
+	e = reg_exec(r, REG_Q_COUNTERS_RAISE, "i", floor);
 	if (!e)
 		e = reg_exec(r, REG_Q_MODELS_RAISE_VERSIONS, "i", floor);
 	if (!e)

@@ -485,7 +485,7 @@ int cmd_model_register(int argc, char **argv)
 	if (cli_get(&c, "golden") &&
 	    (rc = load_golden(&c, cli_get(&c, "golden"), &in)) != CLI_CONTINUE)
 		goto out;
-	if ((rc = cli_registry(&c, 1)) != CLI_CONTINUE)
+	if ((rc = cli_registry(&c, in.n_parents == 0)) != CLI_CONTINUE)
 		goto out;
 	/* Parents are checked before any byte is stored, so a typo writes nothing. */
 	for (int i = 0; i < in.n_parents; i++)

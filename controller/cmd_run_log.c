@@ -78,7 +78,7 @@ int cmd_run(int argc, char **argv)
 			return cli_end(&c,
 			               cli_fail(&c, FLT_EINVAL, "--metric '%s' is not KEY=NUMBER",
 			                        cli_nth(&c, "metric", i)));
-	if ((rc = cli_registry(&c, 1)) != CLI_CONTINUE)
+	if ((rc = cli_registry(&c, model == NULL)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin(c.reg);
 	if (e)

@@ -7,6 +7,9 @@ int cmd_model(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_keys_init(int argc, char **argv);
+int cmd_keys_list(int argc, char **argv);
 
 int cmd_model_register(int argc, char **argv);
 int cmd_model_list(int argc, char **argv);

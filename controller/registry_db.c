@@ -161,7 +161,16 @@ flt_err reg_step(struct flt_registry *r, sqlite3_stmt *st, int *row)
 		*row = 0;
 		return FLT_OK;
 	}
-	flt_err e = reg_sqlerr(r, rc, sqlite3_sql(st) ? "step" : "step");
+	/* Name the statement by its first line so the one log line is useful. */
+	char what[96] = "step";
+	const char *sql = sqlite3_sql(st);
+	while (sql && sql[0] == '-' && sql[1] == '-' && strchr(sql, '\n'))
+		sql = strchr(sql, '\n') + 1;
+	if (sql) {
+		size_t n = strcspn(sql, "\n");
+		snprintf(what, sizeof(what), "step '%.*s'", (int)(n > 80 ? 80 : n), sql);
+	}
+	flt_err e = reg_sqlerr(r, rc, what);
 	sqlite3_reset(st);
 	return e;
 }

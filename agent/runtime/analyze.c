@@ -143,7 +143,8 @@ flt_err flt_rt_analyze(const void *buf, size_t len, struct flt_rt_analysis **out
 			goto nomem;
 	} else {
 		a->runnable = 1;
-		a->peak_memory_bytes = (int64_t)rm->arena_bytes;
+		/* a dynamic model has no static plan to measure */
+		a->peak_memory_bytes = rm->dynamic ? -1 : (int64_t)rm->arena_bytes;
 		/* ONNX-ML string labels and ZipMap sequences come out as int64 /
 		 * float tensors (ops/ops_ml.h): report what a run returns. */
 		for (size_t i = 0; i < a->n_outputs && i < rm->n_outputs && !rm->dynamic; i++) {

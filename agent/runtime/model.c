@@ -1,14 +1,9 @@
 /* Loading, the run-context pool and running: a run takes a context (arena +
  * value table) from the pool, walks the plan for its batch and copies the
  * outputs out. Nothing is allocated after load. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "flt/alloc.h"
 #include "plan.h"
@@ -72,8 +67,7 @@ void flt_rt_model_free(struct flt_rt_model *m)
 	flt_free(m->ctxs);
 	plan_free_all(m);
 	onnx_model_free(m->onnx);
-	if (m->map)
-		munmap(m->map, m->map_len);
+	flt_file_unmap(&m->map);
 	flt_free(m);
 }
 
@@ -111,33 +105,16 @@ flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts 
 flt_err flt_rt_model_load_file(const char *path, const struct flt_rt_opts *opts,
 			       struct flt_rt_model **out, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	void *map = NULL;
-	size_t len = 0;
-	flt_err e;
-
-	if (fd < 0) {
-		int en = errno;
-		return fail(err, errlen, flt_err_from_errno(en), "%s: %s", path, strerror(en));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > SIZE_MAX) {
-		close(fd);
-		return fail(err, errlen, FLT_EIO, "%s: not a regular, non-empty file", path);
-	}
-	len = (size_t)st.st_size;
-	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return fail(err, errlen, FLT_EIO, "%s: mmap failed: %s", path, strerror(errno));
+	struct flt_file_map map = {0};
 	struct flt_rt_model *m = NULL;
-	if ((e = flt_rt_model_load(map, len, opts, &m, err, errlen))) {
-		munmap(map, len);
+	flt_err e = flt_file_map(path, &map);
+	if (e)
+		return fail(err, errlen, e, "%s: %s", path, flt_strerror(e));
+	if ((e = flt_rt_model_load(map.data, map.size, opts, &m, err, errlen))) {
+		flt_file_unmap(&map);
 		return e;
 	}
-	m->map = map;
-	m->map_len = len;
+	m->map = map; /* the model's initializers may point into the mapping */
 	*out = m;
 	return FLT_OK;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flt/atomicfile.h"
 #include "onnx.h"
 #include "ops/ops.h"
 
@@ -48,8 +49,7 @@ struct rt_ctx {
 
 struct flt_rt_model {
 	struct onnx_model *onnx;
-	void *map;
-	size_t map_len;
+	struct flt_file_map map;   /* flt_rt_model_load_file: the mapped model */
 
 	size_t n_vals;
 	const char **names;        /* borrowed from onnx */

@@ -16,8 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *enc = NULL, *enc2 = NULL;
 	size_t len = 0, len2 = 0;
 
-	if (flt_golden_parse(data, size, 1u << 20, &g, NULL) != FLT_OK) {
-		if (g)
+	struct flt_json_err err;
+
+	memset(&err, 'x', sizeof(err));
+	if (flt_golden_parse(data, size, 1u << 20, &g, &err) != FLT_OK) {
+		if (g || !memchr(err.msg, '\0', sizeof(err.msg)) || (unsigned)err.reason >= FLT_REASON_COUNT_ ||
+		    err.reason == FLT_REASON_NONE)
 			abort();
 		return 0;
 	}

@@ -1,6 +1,7 @@
 /* Shared body of the JSON codec fuzz targets: decode arbitrary bytes; if they
  * are accepted, the encoding must decode again and re-encode to the same
- * bytes (the encoding is canonical), and a refusal must leave *out NULL. */
+ * bytes (the encoding is canonical); a refusal must leave *out NULL and fill
+ * the error (a message and a reason code other than NONE). */
 #ifndef FLT_FUZZ_ROUNDTRIP_H
 #define FLT_FUZZ_ROUNDTRIP_H
 
@@ -13,6 +14,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The error struct starts as garbage so a failure that forgets to fill it shows. */
+static inline void flt_fuzz_err_init(struct flt_json_err *e)
+{
+	memset(e, 'x', sizeof(*e));
+}
+
+static inline void flt_fuzz_err_check(const struct flt_json_err *e)
+{
+	if (!memchr(e->msg, '\0', sizeof(e->msg)) || (unsigned)e->reason >= FLT_REASON_COUNT_ ||
+	    e->reason == FLT_REASON_NONE)
+		abort();
+}
+
 #define FLT_FUZZ_HEAP_CODEC(type, parse, encode, freefn)                                         \
 	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                               \
 	{                                                                                          \
@@ -20,11 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		char *e1 = NULL, *e2 = NULL;                                                       \
 		size_t l1 = 0, l2 = 0;                                                             \
 		struct flt_json_err err;                                                           \
+		flt_fuzz_err_init(&err);                                                           \
 		if (parse((const char *)data, size, &a, &err) != FLT_OK) {                         \
 			if (a)                                                                     \
 				abort();                                                           \
-			if (!memchr(err.msg, '\0', sizeof(err.msg)))                               \
-				abort();                                                           \
+			flt_fuzz_err_check(&err);                                                  \
 			return 0;                                                                  \
 		}                                                                                  \
 		if (encode(a, &e1, &l1) != FLT_OK)                                                 \
@@ -47,8 +61,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		char *e1 = NULL, *e2 = NULL;                                                       \
 		size_t l1 = 0, l2 = 0;                                                             \
 		struct flt_json_err err;                                                           \
-		if (parse((const char *)data, size, &a, &err) != FLT_OK)                           \
+		flt_fuzz_err_init(&err);                                                           \
+		if (parse((const char *)data, size, &a, &err) != FLT_OK) {                         \
+			flt_fuzz_err_check(&err);                                                  \
 			return 0;                                                                  \
+		}                                                                                  \
 		if (encode(&a, &e1, &l1) != FLT_OK)                                                \
 			abort();                                                                   \
 		if (parse(e1, l1, &b, &err) != FLT_OK)                                             \

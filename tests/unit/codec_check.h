@@ -30,11 +30,19 @@ struct cc_codec {
 static inline flt_err cc_decode_text(const struct cc_codec *c, const char *text, size_t len, struct flt_json_err *e)
 {
 	void *m = NULL;
-	flt_err rc = c->decode(text, len, &m, e);
-	if (rc == FLT_OK)
+	flt_err rc;
+
+	/* garbage first, so a failure that does not fill the error shows */
+	memset(e, 'x', sizeof(*e));
+	rc = c->decode(text, len, &m, e);
+	if (rc == FLT_OK) {
 		assert_non_null(m);
-	else
+	} else {
 		assert_null(m);
+		assert_non_null(memchr(e->msg, '\0', sizeof(e->msg)));
+		assert_true(strlen(e->msg) > 0);
+		assert_true((unsigned)e->reason < FLT_REASON_COUNT_ && e->reason != FLT_REASON_NONE);
+	}
 	c->free(m);
 	return rc;
 }

@@ -426,10 +426,46 @@ static void test_parse_alloc_failures(void **state)
 	flt_dsse_free(env);
 }
 
+/* An envelope made outside Flotilla: PAE built by a Python script and signed
+ * with `openssl dgst -sha256 -sign`, keyid from `openssl pkey -pubout -outform
+ * DER | sha256sum`. Guards against an implementation that only agrees with
+ * itself (PAE spacing, DER signatures, keyid over SPKI DER). */
+static void test_openssl_interop(void **state)
+{
+	(void)state;
+	static const char pub_pem[] =
+	    "-----BEGIN PUBLIC KEY-----\n"
+	    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEcIL/3Xz4D2tCeY3W59pN3WTp53aF\n"
+	    "eh+FbkzpjY602uWXYEuVjkiKj4wj4Zkzc6hWTiQYRr3AFi4CEBIjeTciBg==\n"
+	    "-----END PUBLIC KEY-----\n";
+	static const char env_json[] =
+	    "{\"payloadType\":\"application/vnd.flotilla.test+json\",\"payload\":"
+	    "\"eyJpbnRlcm9wIjoib3BlbnNzbCJ9\",\"signatures\":[{\"keyid\":"
+	    "\"467d4beb79b090527a51e9f870c4c0c67d36c3680c8a62e3076ea20af9ba3157\",\"sig\":"
+	    "\"MEUCIQCCkeiP4mnOaZp+JfsXC5Bj7zJl2Q7MeIcH9uaL0F7XawIgG5J+"
+	    "A43L8Iyd86422NWYVwQMGzlyzY3a6yebCne1vOg=\"}]}";
+	flt_key *pub = NULL;
+	flt_dsse *env = NULL;
+	assert_int_equal(flt_key_import_public((const uint8_t *)pub_pem, sizeof pub_pem - 1, &pub),
+	                 FLT_OK);
+	assert_string_equal(flt_key_id(pub),
+	                    "467d4beb79b090527a51e9f870c4c0c67d36c3680c8a62e3076ea20af9ba3157");
+	assert_int_equal(flt_dsse_parse(env_json, sizeof env_json - 1, 0, &env, NULL), FLT_OK);
+	assert_memory_equal(env->payload, "{\"interop\":\"openssl\"}", env->payload_len);
+	const flt_key *k1[] = {pub};
+	struct flt_trust_set ts = trust(1, 1, k1);
+	assert_int_equal(flt_dsse_verify(env, TYPE, &ts, NULL, NULL), FLT_OK);
+	env->payload[0] = '[';
+	assert_int_equal(flt_dsse_verify(env, TYPE, &ts, NULL, NULL), FLT_EVERIFY);
+	flt_dsse_free(env);
+	flt_key_free(pub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pae),
+	    cmocka_unit_test(test_openssl_interop),
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_every_bit_flip_fails),
 	    cmocka_unit_test(test_every_truncation_fails),

@@ -11,6 +11,7 @@
 
 #include "codec_check.h"
 #include "flt/msg.h"
+#include "flt/mqtt.h" /* must coexist with msg.h: no clashing names */
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -152,7 +153,7 @@ static void sample_telemetry(struct flt_telemetry_batch *b, struct flt_sample s[
 	s[0].u.health.uptime_s = 86400;
 	s[0].u.health.has_temp = true;
 	s[0].u.health.temp_c = -5.5;
-	for (int i = 0; i < FLT_MQTT_PURPOSE_COUNT_; i++) {
+	for (int i = 0; i < FLT_WIRE_PURPOSE_COUNT_; i++) {
 		s[0].u.health.mqtt_sent[i] = 100u + (unsigned)i;
 		s[0].u.health.mqtt_received[i] = 200u + (unsigned)i;
 	}

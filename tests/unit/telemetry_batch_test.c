@@ -82,9 +82,9 @@ static void test_health_sample(void **state)
 	assert_int_equal(s.type, FLT_SAMPLE_HEALTH);
 	assert_int_equal(s.time, 1764780000);
 	assert_int_equal(s.interval_s, 60);
-	assert_int_equal(s.u.health.mqtt_sent[FLT_MQTT_PURPOSE_TELEMETRY], 1000);
-	assert_int_equal(s.u.health.mqtt_sent[FLT_MQTT_PURPOSE_STATE], 100);
-	assert_int_equal(s.u.health.mqtt_received[FLT_MQTT_PURPOSE_CHUNKS], 70000);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_TELEMETRY], 1000);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_STATE], 100);
+	assert_int_equal(s.u.health.mqtt_received[FLT_WIRE_PURPOSE_CHUNKS], 70000);
 	assert_int_equal(s.u.health.uptime_s, 12345);
 	assert_int_equal(s.u.health.pss_bytes, 1500000);
 	assert_true(s.u.health.has_temp && s.u.health.temp_c == 51.5);
@@ -96,7 +96,33 @@ static void test_health_sample(void **state)
 	flt_tbatch_health(&h, NULL, 60, &s);
 	assert_false(s.u.health.has_pss);
 	assert_true(s.u.health.cpu_pct == 100000.0);
-	assert_int_equal(s.u.health.mqtt_sent[FLT_MQTT_PURPOSE_STATE], 100);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_STATE], 100);
+}
+
+static void test_mqtt_counters(void **state)
+{
+	(void)state;
+	struct flt_mqtt_stats st;
+	memset(&st, 0, sizeof(st));
+	st.sent_bytes[FLT_MQTT_PURPOSE_TELEMETRY] = 11;
+	st.sent_bytes[FLT_MQTT_PURPOSE_OTHER] = 22;
+	st.recv_bytes[FLT_MQTT_PURPOSE_CHUNKS] = 33;
+	st.recv_bytes[FLT_MQTT_PURPOSE_STATE] = 44;
+	struct flt_health_mqtt m;
+	flt_tbatch_mqtt_counters(&st, &m);
+	assert_int_equal(m.sent[FLT_HEALTH_MQTT_TELEMETRY], 11);
+	assert_int_equal(m.sent[FLT_HEALTH_MQTT_OTHER], 22);
+	assert_int_equal(m.sent[FLT_HEALTH_MQTT_CHUNKS], 0);
+	assert_int_equal(m.received[FLT_HEALTH_MQTT_CHUNKS], 33);
+	assert_int_equal(m.received[FLT_HEALTH_MQTT_STATE], 44);
+	/* and on the wire, under the wire's own purpose names */
+	struct flt_health_sample h;
+	memset(&h, 0, sizeof(h));
+	h.mqtt = m;
+	struct flt_sample s;
+	flt_tbatch_health(&h, NULL, 60, &s);
+	assert_int_equal(s.u.health.mqtt_sent[FLT_WIRE_PURPOSE_OTHER], 22);
+	assert_int_equal(s.u.health.mqtt_received[FLT_WIRE_PURPOSE_STATE], 44);
 }
 
 static void test_model_sample(void **state)
@@ -238,6 +264,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_health_sample),
+		cmocka_unit_test(test_mqtt_counters),
 		cmocka_unit_test(test_model_sample),
 		cmocka_unit_test_setup_teardown(test_enqueue_and_encode_telemetry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encode_events_and_bad_items, setup, teardown),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "flt/alloc.h"
 #include "flt/failpoint.h"
 #include "flt/telemetry_queue.h"
 
@@ -315,12 +316,15 @@ static void test_second_open_is_busy(void **state)
 {
 	struct fx *f = *state;
 	struct flt_tq *q = open_q(f->path, 1 << 20, NULL), *q2 = NULL;
+	/* locked from open on, not only after the first write */
+	assert_int_equal(flt_tq_open(f->path, 1 << 20, &q2, NULL), FLT_EBUSY);
 	append_n(q, "telemetry", 1, 10, 1);
 	assert_int_equal(flt_tq_open(f->path, 1 << 20, &q2, NULL), FLT_EBUSY);
 	assert_null(q2);
 	flt_tq_close(q);
-	/* the file was not taken for corrupt */
+	/* the file was not taken for corrupt; reopened (no write at open) it is locked too */
 	q = open_q(f->path, 1 << 20, NULL);
+	assert_int_equal(flt_tq_open(f->path, 1 << 20, &q2, NULL), FLT_EBUSY);
 	assert_int_equal(info(q, "telemetry").items, 1);
 	flt_tq_close(q);
 }
@@ -524,6 +528,42 @@ static void test_killed_mid_append_loses_nothing(void **state)
 	flt_tq_close(q);
 }
 
+static void test_allocation_failures(void **state)
+{
+	struct fx *f = *state;
+	struct flt_tq *q = open_q(f->path, 1 << 20, NULL);
+	append_n(q, "telemetry", 5, 10, 1);
+	flt_tq_close(q);
+	/* every allocation point of open and next_batch fails cleanly (ASan checks leaks) */
+	int failed = 0;
+	for (long n = 0; n < 20; n++) {
+		q = NULL;
+		flt_alloc_fail_after(n);
+		flt_err err = flt_tq_open(f->path, 1 << 20, &q, NULL);
+		flt_alloc_fail_reset();
+		if (err != FLT_OK) {
+			assert_int_equal(err, FLT_ENOMEM);
+			assert_null(q);
+			failed++;
+			continue;
+		}
+		struct flt_tq_batch *b = NULL;
+		flt_alloc_fail_after(n);
+		err = flt_tq_next_batch(q, "telemetry", 10, 4096, &b);
+		flt_alloc_fail_reset();
+		if (err == FLT_OK) {
+			check_batch(b, 1, 5);
+			flt_tq_batch_free(b);
+		} else {
+			assert_int_equal(err, FLT_ENOMEM);
+			assert_null(b);
+			failed++;
+		}
+		flt_tq_close(q);
+	}
+	assert_true(failed >= 3);
+}
+
 static void test_open_errors(void **state)
 {
 	struct fx *f = *state;
@@ -554,6 +594,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_database_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_page_moved_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_mid_append_loses_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

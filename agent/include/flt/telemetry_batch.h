@@ -11,6 +11,7 @@
 
 #include "flt/error.h"
 #include "flt/health.h"
+#include "flt/mqtt.h"
 #include "flt/msg.h"
 #include "flt/telemetry_queue.h"
 #include "flt/usage.h"
@@ -18,6 +19,10 @@
 /* Queue stream names (the same strings as flt_stream_name()). */
 #define FLT_TBATCH_TELEMETRY "telemetry"
 #define FLT_TBATCH_EVENTS "events"
+
+/* Copies the MQTT session's cumulative byte counters (flt_mqtt_get_stats) into the
+ * health sampler's purposes (the two enums order the purposes differently). */
+void flt_tbatch_mqtt_counters(const struct flt_mqtt_stats *st, struct flt_health_mqtt *out);
 
 /* Fills OUT with the wire health sample for H over INTERVAL_S seconds. MQTT byte
  * counts on the wire are deltas: H's cumulative counters minus PREV (may be NULL:

@@ -151,6 +151,7 @@ struct conv_geom {
 	int64_t stride[OP_MAX_SPATIAL], dil[OP_MAX_SPATIAL], pad0[OP_MAX_SPATIAL];
 	int64_t group;
 	size_t kprod, oprod, iprod;
+	int64_t pad1[OP_MAX_SPATIAL]; /* end padding (explicit or from auto_pad) */
 };
 /* x is N x C x spatial...; ceil_mode only for pools. (ops_conv.c) */
 FLT_WUR flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int64_t *kernel,

@@ -7,7 +7,89 @@
 
 #define BLK_M 64
 #define BLK_K 256
-#define BLK_N 512
+#define BLK_N 128
+
+/* GCC/clang vector extensions: plain C that becomes SSE or NEON, no
+ * intrinsics; loads and stores go through memcpy, so no alignment is assumed. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f ld4(const float *p)
+{
+	v4f v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void st4(float *p, v4f v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* C[0..3][0..7] += alpha * A[0..3][0..kc) * B[0..kc)[0..7], the accumulators
+ * held in eight vector registers across the whole k loop. */
+static void kernel_4x8(size_t kc, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+		       float *c, size_t ldc)
+{
+	v4f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+	const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+	for (size_t p = 0; p < kc; p++) {
+		const float *bp = b + p * ldb;
+		v4f b0 = ld4(bp), b1 = ld4(bp + 4);
+		float x0 = a0[p], x1 = a1[p], x2 = a2[p], x3 = a3[p];
+		c00 += b0 * x0;
+		c01 += b1 * x0;
+		c10 += b0 * x1;
+		c11 += b1 * x1;
+		c20 += b0 * x2;
+		c21 += b1 * x2;
+		c30 += b0 * x3;
+		c31 += b1 * x3;
+	}
+	float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * ldc, *r3 = c + 3 * ldc;
+	st4(r0, ld4(r0) + c00 * alpha);
+	st4(r0 + 4, ld4(r0 + 4) + c01 * alpha);
+	st4(r1, ld4(r1) + c10 * alpha);
+	st4(r1 + 4, ld4(r1 + 4) + c11 * alpha);
+	st4(r2, ld4(r2) + c20 * alpha);
+	st4(r2 + 4, ld4(r2 + 4) + c21 * alpha);
+	st4(r3, ld4(r3) + c30 * alpha);
+	st4(r3 + 4, ld4(r3 + 4) + c31 * alpha);
+}
+
+/* Non-transposed C += alpha * A * B: 4x8 register blocks over k and n panels
+ * that stay in cache, scalar loops for the edges. */
+static void sgemm_nn(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+		     const float *b, size_t ldb, float *c, size_t ldc)
+{
+	for (size_t j0 = 0; j0 < n; j0 += BLK_N) {
+		size_t j1 = j0 + BLK_N < n ? j0 + BLK_N : n;
+		for (size_t p0 = 0; p0 < k; p0 += BLK_K) {
+			size_t kc = (p0 + BLK_K < k ? p0 + BLK_K : k) - p0;
+			size_t i = 0;
+			for (; i + 4 <= m; i += 4) {
+				size_t j = j0;
+				for (; j + 8 <= j1; j += 8)
+					kernel_4x8(kc, alpha, a + i * lda + p0, lda, b + p0 * ldb + j, ldb,
+						   c + i * ldc + j, ldc);
+				for (size_t r = i; r < i + 4 && j < j1; r++)
+					for (size_t p = p0; p < p0 + kc; p++) {
+						float av = alpha * a[r * lda + p];
+						const float *bp = b + p * ldb;
+						for (size_t jj = j; jj < j1; jj++)
+							c[r * ldc + jj] += av * bp[jj];
+					}
+			}
+			for (; i < m; i++)
+				for (size_t p = p0; p < p0 + kc; p++) {
+					float av = alpha * a[i * lda + p];
+					const float *bp = b + p * ldb;
+					float *ci = c + i * ldc;
+					for (size_t jj = j0; jj < j1; jj++)
+						ci[jj] += av * bp[jj];
+				}
+		}
+	}
+}
 
 /* C = alpha * op(A) * op(B) + beta * C */
 void op_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
@@ -23,6 +105,10 @@ void op_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
 	}
 	if (!k || alpha == 0.0f)
 		return;
+	if (!trans_a && !trans_b) {
+		sgemm_nn(m, n, k, alpha, a, lda, b, ldb, c, ldc);
+		return;
+	}
 	if (trans_b && !trans_a) {
 		/* rows of A against rows of B: contiguous dot products */
 		for (size_t i0 = 0; i0 < m; i0 += BLK_M) {
@@ -272,6 +358,7 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 			return op_fail(c, FLT_EINVAL, "auto_pad '%s' unknown", ap);
 		}
 		g->pad0[i] = pads[i];
+		g->pad1[i] = pads[i + nsp];
 	}
 	g->kprod = g->oprod = g->iprod = 1;
 	for (int i = 0; i < nsp; i++) {

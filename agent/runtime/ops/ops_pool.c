@@ -63,28 +63,10 @@ static flt_err pool_run(struct op_ctx *c)
 	const float *px = x->data;
 	float *py = c->out[0]->data;
 	int64_t *pi = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
-	/* padded extent per dim: windows never count the ceil_mode overhang */
+	/* padded extent per dim: count_include_pad never counts the ceil_mode overhang */
 	int64_t pad_end[OP_MAX_SPATIAL];
-	for (int d = 0; d < nsp; d++) {
-		int64_t need = (g.out[d] - 1) * g.stride[d] + (g.k[d] - 1) * g.dil[d] + 1;
-		pad_end[d] = g.in[d] + g.pad0[d];
-		(void)need;
-	}
-	size_t np_pad_end_explicit = 0;
-	const int64_t *pads = op_attr_ints(c, "pads", &np_pad_end_explicit);
-	for (int d = 0; d < nsp; d++) {
-		if (np_pad_end_explicit == (size_t)(2 * nsp) &&
-		    !strcmp(op_attr_str(c, "auto_pad", "NOTSET"), "NOTSET"))
-			pad_end[d] = g.in[d] + pads[d + nsp];
-		else if (strcmp(op_attr_str(c, "auto_pad", "NOTSET"), "NOTSET")) {
-			int64_t tot = (g.out[d] - 1) * g.stride[d] + (g.k[d] - 1) * g.dil[d] + 1 - g.in[d];
-			if (tot < 0)
-				tot = 0;
-			pad_end[d] = g.in[d] + (tot - g.pad0[d]);
-		} else {
-			pad_end[d] = g.in[d];
-		}
-	}
+	for (int d = 0; d < nsp; d++)
+		pad_end[d] = g.in[d] + g.pad1[d];
 	for (size_t p = 0; p < planes; p++) {
 		const float *xp = px + p * g.iprod;
 		int64_t opos[OP_MAX_SPATIAL] = {0};

@@ -136,8 +136,8 @@ struct flt_mqtt_event {
 	flt_mqtt_token token;
 };
 
-/* Called on the owner thread from flt_mqtt_poll(). It may publish and subscribe
- * on the same client; it must not free it. */
+/* Called on the owner thread from flt_mqtt_poll(). It may publish, subscribe,
+ * unsubscribe and disconnect on the same client; it must not poll or free it. */
 typedef void (*flt_mqtt_handler)(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event *ev);
 
 struct flt_mqtt_stats {

@@ -174,13 +174,16 @@ FLT_WUR flt_err flt_events_from_items(uint64_t epoch, uint64_t low_seq, uint64_t
  * `time`; gauges are values at `time`. Shapes follow what agent/health.c and
  * agent/usage.c measure (docs/telemetry.md). */
 
-/* What MQTT payload bytes were spent on (same split as agent/health.h). */
-enum flt_mqtt_purpose {
-	FLT_MQTT_PURPOSE_CHUNKS = 0, /* artifact chunks and fetch requests */
-	FLT_MQTT_PURPOSE_TELEMETRY,  /* telemetry and events */
-	FLT_MQTT_PURPOSE_STATE,      /* desired/reported state, keys, acks, status */
-	FLT_MQTT_PURPOSE_OTHER,
-	FLT_MQTT_PURPOSE_COUNT_
+/* What MQTT payload bytes were spent on, as telemetry reports it (same order
+ * as agent/health.h). Not flt/mqtt.h's enum flt_mqtt_purpose, which orders the
+ * same purposes differently for the session's own accounting; the two headers
+ * can be included together. */
+enum flt_wire_purpose {
+	FLT_WIRE_PURPOSE_CHUNKS = 0, /* artifact chunks and fetch requests */
+	FLT_WIRE_PURPOSE_TELEMETRY,  /* telemetry and events */
+	FLT_WIRE_PURPOSE_STATE,      /* desired/reported state, keys, acks, status */
+	FLT_WIRE_PURPOSE_OTHER,
+	FLT_WIRE_PURPOSE_COUNT_
 };
 
 struct flt_health {
@@ -193,8 +196,8 @@ struct flt_health {
 	uint64_t uptime_s;           /* device uptime */
 	bool has_temp;
 	double temp_c;               /* hottest thermal zone, -273.15..1000 */
-	uint64_t mqtt_sent[FLT_MQTT_PURPOSE_COUNT_];     /* deltas */
-	uint64_t mqtt_received[FLT_MQTT_PURPOSE_COUNT_];
+	uint64_t mqtt_sent[FLT_WIRE_PURPOSE_COUNT_];     /* deltas */
+	uint64_t mqtt_received[FLT_WIRE_PURPOSE_COUNT_];
 };
 
 /* Failed requests by kind (same kinds as agent/usage.h, without "ok"). */

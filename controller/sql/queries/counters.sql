@@ -3,8 +3,9 @@
 -- name: counters_all
 SELECT name, value FROM counters ORDER BY name;
 
--- name: counter_raise
-UPDATE counters SET value = max(value + 1, ?2) WHERE name = ?1;
+-- name: counters_raise
+-- Every counter, whoever added it: above anything published after the backup.
+UPDATE counters SET value = max(value + 1, ?1);
 
 -- name: models_raise_versions
 UPDATE models SET next_version = max(next_version, ?1);

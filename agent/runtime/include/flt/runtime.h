@@ -70,7 +70,9 @@ void flt_rt_analysis_free(struct flt_rt_analysis *a);
 
 /* peak_memory_bytes is the activation arena of one run context at batch 1
  * (intermediate tensors and kernel scratch, with liveness-based reuse); the
- * weights are counted separately in param_bytes. */
+ * weights are counted separately in param_bytes. It is -1 when the model is
+ * not runnable or its shapes depend on input values (see
+ * flt_rt_model_is_dynamic). */
 
 /* ---- loading and running ------------------------------------------------- */
 
