@@ -354,15 +354,3 @@ int cmd_audit(int argc, char **argv)
 	fprintf(stderr, "usage: flotilla audit list [--limit N] [--since SECONDS] [-o json]\n");
 	return CLI_USAGE;
 }
-
-/* Until `device list|show|tag` join them (serve), the device group holds the
- * security subcommands only. */
-int cmd_device_pki(int argc, char **argv)
-{
-	if (argc >= 2 && !strcmp(argv[1], "provision"))
-		return cmd_device_provision(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "revoke"))
-		return cmd_device_revoke(argc - 1, argv + 1);
-	fprintf(stderr, "usage: flotilla device provision|revoke ...\n");
-	return CLI_USAGE;
-}
