@@ -8,6 +8,8 @@ int cmd_run(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_firmware(int argc, char **argv);
+int cmd_agent_release(int argc, char **argv);
 int cmd_keys_init(int argc, char **argv);
 int cmd_keys_list(int argc, char **argv);
 
