@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "flt/golden.h"
+#include "flt/registry.h"
 
 static char bin[4096];
 static char data[4096]; /* tests/data/registry */
@@ -907,7 +908,8 @@ static void test_migration_from_schema_1(void **state)
 	assert_int_equal(cJSON_GetArraySize(j), 2);
 	cJSON_Delete(j);
 	db = db_open(dd);
-	assert_int_equal(db_int(db, "SELECT max(version) FROM schema_version"), 4);
+	assert_int_equal(db_int(db, "SELECT max(version) FROM schema_version"),
+	                 flt_registry_schema_version());
 	assert_int_equal(db_int(db, "SELECT count(*) FROM counters"), 3);
 	sqlite3_close(db);
 	EXPECT(0, FL("model", "show", "legacy@stable", "-o", "json"));
@@ -1018,7 +1020,7 @@ static void test_backup_restore_under_writers(void **state)
 
 	EXPECT(0, FLD(d2, "restore", bak, "-o", "json"));
 	cJSON *j = json();
-	assert_int_equal((int)num(j, "schema_version"), 4);
+	assert_int_equal((int)num(j, "schema_version"), flt_registry_schema_version());
 	cJSON_Delete(j);
 	db = db_open(d2);
 	assert_int_equal(
