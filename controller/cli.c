@@ -23,13 +23,13 @@ static int not_yet(int argc, char **argv)
 static const struct subcmd cmds[] = {
 	{"model", "register, list, inspect and evolve models", cmd_model},
 	{"run", "log experiment runs", cmd_run},
-	{"device", "list, tag, provision and revoke devices", not_yet},
-	{"group", "manage device groups", not_yet},
+	{"device", "list, tag, provision and revoke devices", cmd_device},
+	{"group", "manage device groups", cmd_group},
 	{"rollout", "roll versions out to devices", not_yet},
 	{"firmware", "register and list firmware images", cmd_firmware},
 	{"agent-release", "register and list agent binaries", cmd_agent_release},
 	{"keys", "signing keys and the fleet CA", cmd_keys},
-	{"serve", "run the controller daemon", not_yet},
+	{"serve", "run the controller daemon", cmd_serve},
 	{"backup", "write the registry and its blobs to one file", cmd_backup},
 	{"restore", "restore a backup into the data directory", cmd_restore},
 };

@@ -10,6 +10,12 @@ int cmd_restore(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_firmware(int argc, char **argv);
 int cmd_agent_release(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_device(int argc, char **argv);
+int cmd_group(int argc, char **argv);
+int cmd_model_usage(int argc, char **argv);
+int cmd_model_targets(int argc, char **argv);
+int cmd_model_export(int argc, char **argv);
 int cmd_keys_init(int argc, char **argv);
 int cmd_keys_list(int argc, char **argv);
 

@@ -1,4 +1,4 @@
--- Schema 5: firmware images and agent binaries, stored like model versions (the
+-- Schema 6: firmware images and agent binaries, stored like model versions (the
 -- bytes in the blob store) and signed by `serve` as release envelopes of kind
 -- firmware / agent when a rollout first needs them.
 CREATE TABLE firmware_releases (
