@@ -26,6 +26,8 @@ static const struct subcmd cmds[] = {
 	{"device", "list, tag, provision and revoke devices", cmd_device},
 	{"group", "manage device groups", cmd_group},
 	{"rollout", "roll versions out to devices", not_yet},
+	{"firmware", "register and list firmware images", cmd_firmware},
+	{"agent-release", "register and list agent binaries", cmd_agent_release},
 	{"keys", "signing keys and the fleet CA", cmd_keys},
 	{"serve", "run the controller daemon", cmd_serve},
 	{"broker-config", "write a Mosquitto configuration for the fleet", cmd_broker_config},
