@@ -8,6 +8,8 @@ int cmd_run(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_firmware(int argc, char **argv);
+int cmd_agent_release(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_group(int argc, char **argv);
