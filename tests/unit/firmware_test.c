@@ -578,6 +578,62 @@ static void test_agent_selfupdate_confirms(void **state)
 	assert_int_equal(st.active, FLT_SLOT_A);
 }
 
+/* ---- flotilla-supervisor firmware-boot with firmware.conf ----------------------- */
+
+static int fw_boot_cmd(const char *conf)
+{
+	char *argv[] = {"flotilla-supervisor", "firmware-boot", "-c", (char *)conf, NULL};
+	return flt_supervisor_main(4, argv);
+}
+
+static void read_report(struct fx *f, char *buf, size_t cap)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/boot-report", f->state);
+	long n = tu_read(p, buf, cap - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+}
+
+static void test_firmware_boot_command(void **state)
+{
+	struct fx *f = *state;
+	char conf[400], body[1200], rep[512];
+	struct flt_fw_report r;
+	enum flt_reason why;
+	if (emulated()) {
+		skip();
+		return;
+	}
+	snprintf(conf, sizeof(conf), "%s/firmware.conf", f->dir);
+	snprintf(body, sizeof(body), "no_such_key = 1\n");
+	assert_int_equal(tu_write(conf, body, strlen(body)), 0);
+	assert_int_equal(fw_boot_cmd(conf), 2);
+	snprintf(body, sizeof(body),
+		 "state_dir = %s\nreboot_cmd = true\nbroker_check = true\nself_test = false\n"
+		 "[slot]\nbackend = dir\ndir = %s\n",
+		 f->state, f->slots);
+	assert_int_equal(tu_write(conf, body, strlen(body)), 0);
+	reboot(f, FLT_SLOT_A);
+	assert_int_equal(fw_boot_cmd(conf), 0);
+	read_report(f, rep, sizeof(rep));
+	assert_non_null(strstr(rep, "\"outcome\":\"nothing\""));
+	struct flt_fw *fw = start(f, &healthy, &r);
+	assert_int_equal(write_image(f, fw, 4, "dep-4", &why), FLT_OK);
+	flt_fw_close(fw);
+	for (int i = 0; i < 3; i++) {
+		reboot(f, FLT_SLOT_B);
+		assert_int_equal(fw_boot_cmd(conf), 3); /* self-test fails: reboot */
+		read_report(f, rep, sizeof(rep));
+		assert_non_null(strstr(rep, "\"outcome\":\"confirm_failed\""));
+	}
+	reboot(f, FLT_SLOT_A);
+	assert_int_equal(fw_boot_cmd(conf), 0);
+	read_report(f, rep, sizeof(rep));
+	assert_string_equal(rep, "{\"outcome\":\"rolled_back\",\"version\":4,"
+				 "\"deployment_id\":\"dep-4\",\"reason\":\"BOOT_FAILED\",\"slot\":\"A\"}\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +646,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_command_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_selfupdate_crash_goes_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_selfupdate_confirms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_firmware_boot_command, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
