@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "flt/agentd.h"
 #include "flt/agentslot.h"
 #include "flt/alloc.h"
 #include "flt/crypto.h"
@@ -634,6 +635,84 @@ static void test_firmware_boot_command(void **state)
 				 "\"deployment_id\":\"dep-4\",\"reason\":\"BOOT_FAILED\",\"slot\":\"A\"}\n");
 }
 
+/* ---- shipped configs and the rootfs provisioning script ---------------------- */
+
+static void test_shipped_configs_parse(void **state)
+{
+	(void)state;
+	const char *src = getenv("FLT_SOURCE_DIR");
+	char p[600], err[256] = "";
+	assert_non_null(src);
+	snprintf(p, sizeof(p), "%s/firmware/agent.conf", src);
+	struct flt_agentd_conf ac;
+	assert_int_equal(flt_agentd_conf_load(p, NULL, 0, &ac, err, sizeof(err)), FLT_OK);
+	flt_agentd_conf_free(&ac);
+	snprintf(p, sizeof(p), "%s/firmware/firmware.conf", src);
+	struct flt_fw_conf fc;
+	assert_int_equal(flt_fw_conf_load(p, NULL, 0, &fc, err, sizeof(err)), FLT_OK);
+	struct flt_fw_cfg cfg;
+	flt_fw_conf_to_cfg(&fc, &cfg);
+	assert_string_equal(cfg.slot.backend, "dir");
+	assert_int_equal(cfg.tries, 3);
+	flt_fw_conf_free(&fc);
+}
+
+static int mode_of(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+}
+
+static void test_provision_rootfs(void **state)
+{
+	struct fx *f = *state;
+	const char *src = getenv("FLT_SOURCE_DIR");
+	char bundle[300], root[300], p[700], cmd[1600];
+	if (emulated() || !src) {
+		skip();
+		return;
+	}
+	snprintf(bundle, sizeof(bundle), "%s/bundle", f->dir);
+	snprintf(root, sizeof(root), "%s/rootfs", f->dir);
+	assert_int_equal(mkdir(bundle, 0700), 0);
+	assert_int_equal(mkdir(root, 0755), 0);
+	static const char *const files[] = {"ca.pem", "device.pem", "device.key", "root-keys.pem"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s", bundle, files[i]);
+		assert_int_equal(tu_write(p, "-----PEM-----\n", 14), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "%s/firmware/provision-rootfs.sh %s %s >/dev/null 2>&1", src,
+		 bundle, root);
+	/* No agent.conf in the bundle: refused, nothing half-laid. */
+	assert_int_not_equal(system(cmd), 0);
+	snprintf(p, sizeof(p), "%s/agent.conf", bundle);
+	const char *conf = "[device]\nid = cam-7\n";
+	assert_int_equal(tu_write(p, conf, strlen(conf)), 0);
+	snprintf(p, sizeof(p), "%s/device.key", bundle);
+	assert_int_equal(chmod(p, 0644), 0); /* a sloppy copy: the script must fix it */
+	assert_int_equal(system(cmd), 0);
+	snprintf(p, sizeof(p), "%s/etc/flotilla/device.key", root);
+	assert_int_equal(mode_of(p), 0600);
+	snprintf(p, sizeof(p), "%s/etc/flotilla/agent.conf", root);
+	assert_int_equal(mode_of(p), 0644);
+	char got[64];
+	long n = tu_read(p, got, sizeof(got) - 1);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_non_null(strstr(got, "cam-7"));
+	snprintf(p, sizeof(p), "%s/etc/flotilla/firmware.conf", root);
+	assert_int_equal(mode_of(p), 0644);
+	snprintf(p, sizeof(p), "%s/var/lib/flotilla/agent", root);
+	assert_int_equal(mode_of(p), 0750);
+	snprintf(p, sizeof(p), "%s/etc/systemd/system/multi-user.target.wants/flotilla-agent.service",
+		 root);
+	assert_true(tu_exists(p));
+	/* Idempotent: a second run succeeds and changes nothing that matters. */
+	assert_int_equal(system(cmd), 0);
+	snprintf(p, sizeof(p), "%s/etc/flotilla/device.key", root);
+	assert_int_equal(mode_of(p), 0600);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +726,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_selfupdate_crash_goes_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_selfupdate_confirms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_firmware_boot_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shipped_configs_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provision_rootfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
