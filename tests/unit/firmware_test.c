@@ -18,6 +18,7 @@
 #include "flt/alloc.h"
 #include "flt/crypto.h"
 #include "flt/failpoint.h"
+#include "flt/manifest.h"
 #include "flt/firmware.h"
 #include "flt/slot.h"
 
@@ -713,6 +714,52 @@ static void test_provision_rootfs(void **state)
 	assert_int_equal(mode_of(p), 0600);
 }
 
+/* ---- admission of agent and firmware releases ------------------------------------ */
+
+static void test_admission(void **state)
+{
+	(void)state;
+	struct flt_manifest m;
+	enum flt_reason r;
+	char msg[160];
+	memset(&m, 0, sizeof(m));
+	m.kind = FLT_KIND_FIRMWARE;
+	snprintf(m.name, sizeof(m.name), "rpi4-image");
+	m.version = 7;
+	m.n_boards = 2;
+	snprintf(m.boards[0], sizeof(m.boards[0]), "rpi4");
+	snprintf(m.boards[1], sizeof(m.boards[1]), "rpi4-64");
+	assert_int_equal(flt_fw_admit(&m, "rpi4-64", "aarch64", 1, 0, &r, msg, sizeof(msg)), FLT_OK);
+	assert_int_equal(flt_fw_admit(&m, "imx8", "aarch64", 1, 0, &r, msg, sizeof(msg)),
+			 FLT_EINCOMPAT);
+	assert_int_equal(r, FLT_REASON_INCOMPATIBLE_BOARD);
+	assert_non_null(strstr(msg, "imx8"));
+	m.min_agent_version = 3;
+	assert_int_equal(flt_fw_admit(&m, "rpi4", "aarch64", 2, 0, &r, msg, sizeof(msg)),
+			 FLT_EINCOMPAT);
+	assert_int_equal(r, FLT_REASON_AGENT_TOO_OLD);
+	m.min_agent_version = 0;
+	m.n_boards = 0; /* none listed: any board */
+	assert_int_equal(flt_fw_admit(&m, "imx8", "armhf", 1, 0, &r, msg, sizeof(msg)), FLT_OK);
+
+	memset(&m, 0, sizeof(m));
+	m.kind = FLT_KIND_AGENT;
+	snprintf(m.name, sizeof(m.name), "flotilla-agent-armhf");
+	snprintf(m.arch, sizeof(m.arch), "armhf");
+	m.version = 5;
+	assert_int_equal(flt_fw_admit(&m, "rpi4", "armhf", 4, 0, &r, msg, sizeof(msg)), FLT_OK);
+	assert_int_equal(flt_fw_admit(&m, "rpi4", "aarch64", 4, 0, &r, msg, sizeof(msg)),
+			 FLT_EINCOMPAT);
+	assert_int_equal(r, FLT_REASON_WRONG_ARCH);
+	assert_int_equal(flt_fw_admit(&m, "rpi4", "armhf", 5, 0, &r, msg, sizeof(msg)),
+			 FLT_EINCOMPAT);
+	assert_int_equal(r, FLT_REASON_VERSION_LOWER);
+	m.kind = FLT_KIND_MODEL;
+	assert_int_equal(flt_fw_admit(&m, "rpi4", "armhf", 4, 0, &r, msg, sizeof(msg)),
+			 FLT_EINCOMPAT);
+	assert_int_equal(r, FLT_REASON_MALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -727,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agent_selfupdate_confirms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_firmware_boot_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shipped_configs_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_provision_rootfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

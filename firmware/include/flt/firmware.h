@@ -127,4 +127,17 @@ void flt_fw_conf_to_cfg(const struct flt_fw_conf *conf, struct flt_fw_cfg *cfg);
 const char *flt_fw_outcome_name(enum flt_fw_outcome o);
 flt_err flt_fw_write_report(const char *state_dir, const struct flt_fw_report *rep) FLT_WUR;
 
+/* Kind-specific admission of a release whose envelope already verified: for
+ * kind firmware, BOARD must be among the manifest's compatible boards (none
+ * listed = any; INCOMPATIBLE_BOARD) and FIRMWARE_VERSION at least its
+ * min_firmware_version; for kind agent, the release must be
+ * flotilla-agent-ARCH for this device's ARCH (WRONG_ARCH) and newer than the
+ * running AGENT_VERSION (VERSION_LOWER); for both, AGENT_VERSION at least
+ * min_agent_version (AGENT_TOO_OLD). A model manifest is MALFORMED here.
+ * FLT_OK, or FLT_EINCOMPAT with *REASON set (MSG, MSGLEN: one line). */
+struct flt_manifest;
+flt_err flt_fw_admit(const struct flt_manifest *m, const char *board, const char *arch,
+		     uint64_t agent_version, uint64_t firmware_version, enum flt_reason *reason,
+		     char *msg, size_t msglen) FLT_WUR;
+
 #endif
