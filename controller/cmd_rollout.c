@@ -435,7 +435,7 @@ static int rollout_ctl(int argc, char **argv)
 			    now > since)
 				e = reg_exec(c.reg, REG_Q_RO_SHIFT_DEADLINES, "ii", id, now - since);
 			if (!e)
-				e = reg_exec(c.reg, REG_Q_RO_SET_STATE, "ittTi", id,
+				e = reg_exec(c.reg, REG_Q_RO_SET_STATE, "itTi", id,
 				             pause ? "paused" : "running", NULL, now);
 			if (!e)
 				e = reg_commit(c.reg);

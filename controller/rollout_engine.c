@@ -290,7 +290,7 @@ static flt_err step_rollout(struct flt_registry *r, int64_t rid, int64_t now, bo
 			    (e = reg_exec(r, REG_Q_RO_SET_WAVE, "iii", rid, ro.cur_wave + 1, now)))
 				goto out;
 		} else {
-			if ((e = reg_exec(r, REG_Q_RO_SET_STATE, "ittTi", rid, "completed", NULL,
+			if ((e = reg_exec(r, REG_Q_RO_SET_STATE, "itTi", rid, "completed", NULL,
 			                  now)))
 				goto out;
 			flt_log_info("rollout %lld completed", (long long)rid);
@@ -432,7 +432,7 @@ flt_err rollout_stop(struct flt_registry *r, int64_t id, const char *state, cons
 	}
 	if (first_rb && (e = reg_exec(r, REG_Q_RO_SET_ROLLBACK, "ii", id, first_rb)))
 		goto out;
-	if ((e = reg_exec(r, REG_Q_RO_SET_STATE, "ittTi", id, state, reason, now)))
+	if ((e = reg_exec(r, REG_Q_RO_SET_STATE, "itTi", id, state, reason, now)))
 		goto out;
 	free_devs(d, n);
 	flt_log_warn("rollout %lld %s: %s", (long long)id, state, reason);
