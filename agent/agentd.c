@@ -88,6 +88,7 @@ void agentd_job_start(struct flt_agentd *a, struct agentd_model *m)
 		return;
 	}
 	m->version = man->version;
+	m->latency_ms_max = man->latency_ms_max > UINT32_MAX ? UINT32_MAX : (uint32_t)man->latency_ms_max;
 	if (!m->local && store_is_bad(m, man->version, m->deployment_id)) {
 		flt_manifest_free(man);
 		install_fail(a, m, FLT_REASON_MARKED_BAD, "version marked bad under this deployment");
@@ -312,7 +313,8 @@ flt_err flt_agentd_new(const struct flt_agentd_conf *conf, struct flt_agentd **o
 	}
 	serving_builtin(a);
 	snprintf(a->topic_root, sizeof(a->topic_root), "flotilla/v1/dev/%s", a->conf.device_id);
-	if ((e = flt_file_mkdirs(a->conf.data_dir, 0700, "agent.mkdir")) || (e = load_roots(a)))
+	if ((e = flt_file_mkdirs(a->conf.data_dir, 0700, "agent.mkdir")) || (e = load_roots(a)) ||
+	    (e = agentd_serving_start(a)))
 		goto fail;
 	if (store_path(a, path, sizeof(path), "queue.db")) {
 		e = FLT_EINVAL;
@@ -488,6 +490,7 @@ void flt_agentd_free(struct flt_agentd *a)
 		install_job_free(m);
 		flt_free(m->envelope);
 	}
+	agentd_serving_stop(a);
 	serving_builtin_free(a);
 	flt_tq_close(a->q);
 	flt_keylist_free(a->kl);

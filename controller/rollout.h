@@ -1,6 +1,6 @@
 /* Private: rollouts, shared by `flotilla rollout …` / `model update` /
  * `model alias set --rollout` (creation, stop) and `flotilla serve` (the
- * engine tick). All state lives in the registry (schema 6); docs/rollouts.md. */
+ * engine tick). All state lives in the registry (schema 8); docs/rollouts.md. */
 #ifndef ROLLOUT_H
 #define ROLLOUT_H
 

@@ -3,7 +3,6 @@
  * controlled clock. Canary then waves, compatibility skips, failure halts at
  * the canary, deadlines, rollback as a new version, offline devices,
  * conflicts and --supersede, removal, and model update requests. */
-#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

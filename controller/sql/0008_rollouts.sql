@@ -1,4 +1,4 @@
--- Schema 6: rollouts. One row per rollout (what, to whom, in which stages,
+-- Schema 8: rollouts. One row per rollout (what, to whom, in which stages,
 -- with which limits, where it stands) and one row per device it covers, so
 -- `flotilla serve` resumes every rollout where it was after a restart.
 CREATE TABLE rollouts (
@@ -6,7 +6,7 @@ CREATE TABLE rollouts (
   kind          TEXT NOT NULL DEFAULT 'model',   -- model | firmware | agent
   name          TEXT NOT NULL,                   -- release name
   action        TEXT NOT NULL DEFAULT 'install', -- install | remove
-  version_id    INTEGER REFERENCES model_versions(id), -- NULL for remove
+  version_id    INTEGER,                         -- in the kind's table (model_versions, firmware_releases, agent_releases); NULL for remove
   ref           TEXT NOT NULL,                   -- as resolved at creation ("name:3")
   target        TEXT NOT NULL,                   -- as given (group:G, tag:k=v, device:..., all)
   state         TEXT NOT NULL DEFAULT 'running', -- running | paused | completed | halted | aborted
