@@ -194,6 +194,16 @@ FLT_WUR flt_err agentd_conf_copy(const struct flt_agentd_conf *src, struct flt_a
 /* agentd.c */
 void agentd_job_start(struct flt_agentd *a, struct agentd_model *m);
 void agentd_reconcile(struct flt_agentd *a);
+
+/* ota_install.c: agent and firmware releases. ota_verify_release: envelope
+ * trust and expiry as for models, then flt_fw_admit; *out owned on success.
+ * ota_install_file: when ENV is an agent or firmware release (*handled set),
+ * verifies it, checks ARTIFACT's hash and hands it to the firmware slots
+ * (ota.firmware_conf) or the agent slots (ota.agent_slots); *reason on failure. */
+flt_err ota_verify_release(struct flt_agentd *a, const char *env, size_t len, uint64_t fw_version,
+			   struct flt_manifest **out, enum flt_reason *reason, char *msg, size_t msglen);
+flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len, const char *artifact,
+			 const char *deployment_id, enum flt_reason *reason, bool *handled);
 void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,
 		    enum net_purpose p);
 int64_t agentd_now(void);

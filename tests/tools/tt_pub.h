@@ -45,6 +45,9 @@ struct tt_release {
 	bool golden_off;         /* expected outputs nudged beyond tolerance */
 	const uint8_t *bytes;    /* instead of model_path: the artifact itself (generic tests) */
 	size_t nbytes;
+	int kind;                /* enum flt_kind; 0: model. agent/firmware need bytes */
+	const char *board;       /* firmware: the one compatible board (NULL: any) */
+	uint64_t min_agent_version;
 };
 /* Builds the artifact, its chunk index and golden bundle (registered for
  * serving) and returns the signed release envelope JSON (malloc'd), or NULL.
