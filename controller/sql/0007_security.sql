@@ -1,4 +1,4 @@
--- Schema 6: the fleet's certificates (issued by the fleet CA; revoked ones
+-- Schema 7: the fleet's certificates (issued by the fleet CA; revoked ones
 -- make the CRL), revoked devices (serve ignores them and clears their
 -- retained topics), settings of the security tooling, and the audit log.
 CREATE TABLE certificates (
