@@ -14,6 +14,7 @@
 #include "flt/dsse.h"
 #include "flt/fileio.h"
 #include "flt/firmware.h"
+#include "flt/telemetry_batch.h"
 #include "flt/log.h"
 
 #define OTA_STARTS 3 /* starts a new agent gets to confirm */
@@ -231,4 +232,61 @@ flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len,
 out:
 	flt_manifest_free(man);
 	return e;
+}
+
+static void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, uint64_t version,
+		      enum flt_step step, enum flt_reason r, const char *msg)
+{
+	struct flt_event ev;
+	char *text = NULL;
+	size_t len = 0;
+	uint64_t seq = 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.time = agentd_now();
+	ev.kind = de->kind;
+	snprintf(ev.name, sizeof(ev.name), "%s", de->name);
+	ev.version = version;
+	snprintf(ev.deployment_id, sizeof(ev.deployment_id), "%s", de->deployment_id);
+	ev.step = step;
+	ev.reason = r;
+	snprintf(ev.message, sizeof(ev.message), "%s", msg);
+	if (flt_event_item_encode(&ev, &text, &len) || !a->q ||
+	    flt_tq_append(a->q, FLT_TBATCH_EVENTS, text, len, &seq)) {
+		flt_log_err("event for %s %s not queued", flt_kind_name(de->kind), de->name);
+	} else {
+		a->counters.events++;
+		a->next_event_send_ms = 0;
+		flt_log_info("event %llu: %s %s v%llu %s %s %s", (unsigned long long)seq,
+			     flt_kind_name(de->kind), de->name, (unsigned long long)version,
+			     flt_step_name(step), flt_reason_name(r), msg);
+	}
+	flt_free(text);
+}
+
+void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *de)
+{
+	uint8_t sha[FLT_SHA256_LEN];
+	struct flt_manifest *man = NULL;
+	enum flt_reason r = FLT_REASON_NONE;
+	char msg[FLT_MAX_MESSAGE + 1] = "";
+	if (flt_sha256(de->envelope, de->envelope_len, sha))
+		return;
+	for (size_t i = 0; i < a->n_ota_seen; i++)
+		if (flt_ct_equal(a->ota_seen[i], sha, sizeof(sha)))
+			return; /* reported once per release envelope */
+	if (a->n_ota_seen == AGENTD_MAX_MODELS) {
+		memmove(a->ota_seen[0], a->ota_seen[1], sizeof(a->ota_seen[0]) * (AGENTD_MAX_MODELS - 1));
+		a->n_ota_seen--;
+	}
+	memcpy(a->ota_seen[a->n_ota_seen++], sha, sizeof(sha));
+	if (ota_verify_release(a, de->envelope, de->envelope_len, 0, &man, &r, msg, sizeof(msg))) {
+		ota_event(a, de, 0, FLT_STEP_FAILED, r ? r : FLT_REASON_INTERNAL, msg);
+		return;
+	}
+	/* Admitted, but the chunked download is per model in this build: say so
+	 * rather than leave the rollout waiting. */
+	ota_event(a, de, man->version, FLT_STEP_FAILED, FLT_REASON_INTERNAL,
+		  "agent and firmware releases install offline only in this build "
+		  "(flotilla-agent install)");
+	flt_manifest_free(man);
 }

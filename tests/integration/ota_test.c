@@ -64,21 +64,22 @@ static int setup(void **state)
 		return -1;
 	for (size_t i = 0; i < sizeof(f.img); i++)
 		f.img[i] = (uint8_t)(i * 13u + 5u);
-	char s[6][700];
-	const char *sets[6];
+	char s[7][700];
+	const char *sets[7];
 	snprintf(s[0], sizeof(s[0]), "device.id=ota-1");
 	snprintf(s[1], sizeof(s[1]), "mqtt.broker=%s", tt_mosq_uri(f.mosq));
 	snprintf(s[2], sizeof(s[2]), "storage.data_dir=%s/data", f.dir);
 	snprintf(s[3], sizeof(s[3]), "trust.root_keys=%s", f.roots);
 	snprintf(s[4], sizeof(s[4]), "ota.firmware_conf=%s", f.fwconf);
 	snprintf(s[5], sizeof(s[5]), "ota.agent_slots=%s", f.agent);
-	for (int i = 0; i < 6; i++)
+	snprintf(s[6], sizeof(s[6]), "serving.socket=%s/agent.sock", f.dir);
+	for (int i = 0; i < 7; i++)
 		sets[i] = s[i];
 	struct flt_agentd_conf c;
 	char err[256] = "";
 	const char *board = "device.board=rpi4";
-	const char *all[7] = {sets[0], sets[1], sets[2], sets[3], sets[4], sets[5], board};
-	if (flt_agentd_conf_load(NULL, all, 7, &c, err, sizeof(err))) {
+	const char *all[8] = {sets[0], sets[1], sets[2], sets[3], sets[4], sets[5], sets[6], board};
+	if (flt_agentd_conf_load(NULL, all, 8, &c, err, sizeof(err))) {
 		fprintf(stderr, "conf: %s\n", err);
 		return -1;
 	}
@@ -146,8 +147,7 @@ static void test_firmware_installed_and_confirmed(void **state)
 	assert_int_equal(install(f, env, art), FLT_REASON_NONE);
 
 	/* Slot B holds it and boots next; a reboot into it confirms. */
-	char conf[2048], p[700];
-	(void)conf;
+	char p[700];
 	struct flt_fw_conf fc;
 	struct flt_fw_cfg cfg;
 	struct flt_fw *fw = NULL;
@@ -169,8 +169,6 @@ static void test_firmware_installed_and_confirmed(void **state)
 	assert_int_equal(flt_slot_dir_simulate_boot(f->slots, &slot), FLT_OK);
 	assert_int_equal(slot, FLT_SLOT_B);
 	assert_int_equal(flt_fw_open(&cfg, &fw), FLT_OK);
-	struct flt_fw_confirm cb = {NULL, NULL, NULL};
-	(void)cb;
 	assert_int_equal(flt_fw_boot(fw, NULL, &rep), FLT_OK);
 	assert_int_equal(rep.outcome, FLT_FW_CONFIRM_FAILED); /* no self-test given: not healthy */
 	flt_fw_close(fw);
@@ -211,11 +209,49 @@ static void test_agent_release_to_inactive_slot(void **state)
 	free(got);
 }
 
+/* Over MQTT: a firmware entry for another board and an agent entry for
+ * another arch in the desired state are refused with their reasons, once. */
+static void test_desired_state_refusals(void **state)
+{
+	struct fx *f = *state;
+	char name[64];
+	const char *other = strcmp(FLT_ARCH, "x86_64") ? "x86_64" : "armhf";
+	snprintf(name, sizeof(name), "%s%s", FLT_AGENT_RELEASE_PREFIX, other);
+	struct tt_release fr = {.name = "imx8-image", .version = 2, .bytes = f->img,
+				.nbytes = sizeof(f->img), .kind = FLT_KIND_FIRMWARE, .board = "imx8"};
+	struct tt_release ar = {.name = name, .version = 50, .bytes = f->img,
+				.nbytes = sizeof(f->img), .kind = FLT_KIND_AGENT};
+	char *fenv = tt_pub_release(f->pub, &fr, NULL), *aenv = tt_pub_release(f->pub, &ar, NULL);
+	assert_non_null(fenv);
+	assert_non_null(aenv);
+	struct tt_keylist_opts ko = {.serial = 1};
+	free(tt_pub_keylist(f->pub, "ota-1", &ko));
+	struct tt_entry e[2] = {
+		{.name = "imx8-image", .deployment_id = "r1", .envelope = fenv},
+		{.name = name, .deployment_id = "r1", .envelope = aenv},
+	};
+	const int kinds[2] = {FLT_KIND_FIRMWARE, FLT_KIND_AGENT};
+	assert_int_equal(tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, e, kinds, 2, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(flt_agentd_start(f->a), FLT_OK);
+	/* Step the agent until both refusals reached the publisher (bounded). */
+	for (int i = 0; i < 600; i++) {
+		assert_int_equal(flt_agentd_step(f->a, 50), FLT_OK);
+		if (tt_pub_events(f->pub, "ota-1", "imx8-image", "failed", "INCOMPATIBLE_BOARD") &&
+		    tt_pub_events(f->pub, "ota-1", name, "failed", "WRONG_ARCH"))
+			break;
+	}
+	assert_int_equal(tt_pub_events(f->pub, "ota-1", "imx8-image", "failed", "INCOMPATIBLE_BOARD"), 1);
+	assert_int_equal(tt_pub_events(f->pub, "ota-1", name, "failed", "WRONG_ARCH"), 1);
+	free(fenv);
+	free(aenv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_firmware_installed_and_confirmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_release_to_inactive_slot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_desired_state_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,10 @@ struct tt_entry {
  * dev/TOPIC_DEVICE/down/desired a desired state naming NAMED_DEVICE. 0 or -1. */
 int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
 		   const struct tt_entry *e, size_t n, enum tt_signer signer);
+/* As tt_pub_desired with entry I of kind KINDS[I] (enum flt_kind). */
+int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
+			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+			 enum tt_signer signer);
 
 /* Chunk serving behaviour. */
 void tt_pub_corrupt_chunk(struct tt_pub *p, const char *sha_hex, uint32_t index); /* flip a byte of it in transit */

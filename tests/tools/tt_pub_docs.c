@@ -343,6 +343,13 @@ out:
 int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
 		   const struct tt_entry *e, size_t n, enum tt_signer signer)
 {
+	return tt_pub_desired_kinds(p, topic_device, named_device, serial, e, NULL, n, signer);
+}
+
+int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
+			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+			 enum tt_signer signer)
+{
 	struct flt_desired d;
 	struct flt_desired_entry ents[FLT_MAX_DESIRED_ENTRIES];
 	char *text = NULL, *env = NULL;
@@ -354,7 +361,7 @@ int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named
 	d.serial = serial;
 	d.issued_at = now_s();
 	for (size_t i = 0; i < n; i++) {
-		ents[i].kind = FLT_KIND_MODEL;
+		ents[i].kind = kinds ? (enum flt_kind)kinds[i] : FLT_KIND_MODEL;
 		snprintf(ents[i].name, sizeof(ents[i].name), "%s", e[i].name);
 		snprintf(ents[i].deployment_id, sizeof(ents[i].deployment_id), "%s", e[i].deployment_id);
 		ents[i].envelope = (char *)e[i].envelope;
