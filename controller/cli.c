@@ -30,6 +30,8 @@ static const struct subcmd cmds[] = {
 	{"agent-release", "register and list agent binaries", cmd_agent_release},
 	{"keys", "signing keys and the fleet CA", cmd_keys},
 	{"serve", "run the controller daemon", cmd_serve},
+	{"broker-config", "write a Mosquitto configuration for the fleet", cmd_broker_config},
+	{"audit", "who did what on the controller", cmd_audit},
 	{"backup", "write the registry and its blobs to one file", cmd_backup},
 	{"restore", "restore a backup into the data directory", cmd_restore},
 };

@@ -18,6 +18,12 @@ int cmd_model_targets(int argc, char **argv);
 int cmd_model_export(int argc, char **argv);
 int cmd_keys_init(int argc, char **argv);
 int cmd_keys_list(int argc, char **argv);
+int cmd_keys_rotate(int argc, char **argv);
+int cmd_keys_revoke(int argc, char **argv);
+int cmd_device_provision(int argc, char **argv);
+int cmd_device_revoke(int argc, char **argv);
+int cmd_broker_config(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 int cmd_model_register(int argc, char **argv);
 int cmd_model_list(int argc, char **argv);
