@@ -13,18 +13,11 @@ struct subcmd {
 	int (*run)(int argc, char **argv);
 };
 
-static int not_yet(int argc, char **argv)
-{
-	(void)argc;
-	fprintf(stderr, "flotilla-agent: '%s' is not implemented in this build yet\n", argv[0]);
-	return 1;
-}
-
 static const struct subcmd cmds[] = {
-	{"run", "run the agent daemon", not_yet},
+	{"run", "run the agent daemon", cli_run},
 	{"ops", "list supported operators with opset ranges", cli_ops},
-	{"status", "show installed, active and committed models", not_yet},
-	{"install", "install a model from a signed envelope and artifact", not_yet},
+	{"status", "show installed, active and committed models", cli_status},
+	{"install", "install a model from a signed envelope and artifact", cli_install},
 	{"infer", "run inference on a model file or through the agent", cli_infer},
 };
 

@@ -5,5 +5,8 @@
 
 int cli_ops(int argc, char **argv);
 int cli_infer(int argc, char **argv);
+int cli_run(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_install(int argc, char **argv);
 
 #endif

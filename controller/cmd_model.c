@@ -26,6 +26,9 @@ static const struct sub subs[] = {
     {"gc", "collect unreferenced blobs", cmd_model_gc},
     {"promote", "register an experiment's best run under a new name", cmd_model_promote},
     {"update", "request that every device running NAME moves to a version", cmd_model_update},
+    {"usage", "where each version runs, since when, and its health", cmd_model_usage},
+    {"targets", "devices and groups able to run a version, and why not", cmd_model_targets},
+    {"export", "signed envelope + artifact for offline install", cmd_model_export},
 };
 
 static void usage(FILE *f)

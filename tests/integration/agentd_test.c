@@ -1,0 +1,629 @@
+/* Integration tests of flotilla-agent's daemon and install pipeline against a
+ * real Mosquitto on loopback, with tests/tools/tt_pub standing in for the
+ * controller: installs (two agents in one process), redelivery, one test per
+ * refusal reason, crash and power-cut recovery at named failpoints (real agent
+ * processes), a broker killed mid-transfer, and an agent started offline. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "flt/agentd.h"
+#include "flt/crypto.h"
+#include "tt_mosq.h"
+#include "tt_proc.h"
+#include "tt_pub.h"
+
+#define WAIT_MS 30000
+#define MODEL_V1 TT_SRC_DIR "/examples/models/digits/v1.onnx"
+#define MODEL_V2 TT_SRC_DIR "/examples/models/digits/v2.onnx"
+#define GOLDEN_V1 TT_SRC_DIR "/examples/models/digits/golden-v1"
+#define GOLDEN_V2 TT_SRC_DIR "/examples/models/digits/golden"
+
+struct env {
+	struct tt_mosq *mosq;
+	struct tt_pub *pub;
+	char *dir;
+	char roots[512];
+};
+
+static void env_up(struct env *e, bool persistence)
+{
+	struct tt_mosq_opts o;
+	memset(e, 0, sizeof(*e));
+	tt_mosq_opts_init(&o);
+	o.persistence = persistence;
+	assert_int_equal(tt_mosq_start(&o, &e->mosq), 0);
+	assert_int_equal(tt_pub_new(tt_mosq_uri(e->mosq), &e->pub), 0);
+	e->dir = tt_tempdir("agentd");
+	assert_non_null(e->dir);
+	snprintf(e->roots, sizeof(e->roots), "%s/roots.pem", e->dir);
+	assert_int_equal(tt_pub_write_roots(e->pub, e->roots), 0);
+}
+
+static void env_down(struct env *e)
+{
+	tt_pub_free(e->pub);
+	tt_mosq_free(e->mosq);
+	free(e->dir);
+}
+
+static void conf_for(struct env *e, const char *device, const char *extra, struct flt_agentd_conf *c)
+{
+	char s[9][700];
+	const char *sets[10];
+	size_t n = 0;
+	snprintf(s[0], sizeof(s[0]), "device.id=%s", device);
+	snprintf(s[1], sizeof(s[1]), "mqtt.broker=%s", tt_mosq_uri(e->mosq));
+	snprintf(s[2], sizeof(s[2]), "storage.data_dir=%s/%s", e->dir, device);
+	snprintf(s[3], sizeof(s[3]), "trust.root_keys=%s", e->roots);
+	snprintf(s[4], sizeof(s[4]), "storage.disk_reserve=0");
+	snprintf(s[5], sizeof(s[5]), "mqtt.backoff_min_ms=50");
+	snprintf(s[6], sizeof(s[6]), "mqtt.backoff_max_ms=300");
+	snprintf(s[7], sizeof(s[7]), "install.refetch_ms=400");
+	snprintf(s[8], sizeof(s[8]), "serving.socket=%s/%s.sock", e->dir, device);
+	for (int i = 0; i < 9; i++)
+		sets[n++] = s[i];
+	if (extra)
+		sets[n++] = extra;
+	char err[256] = "";
+	flt_err rc = flt_agentd_conf_load(NULL, sets, n, c, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "conf: %s\n", err);
+	assert_int_equal(rc, FLT_OK);
+}
+
+/* ---- in-process agents, each on its own thread ---- */
+
+struct agent_thr {
+	struct flt_agentd *a;
+	pthread_t th;
+	volatile int stop;
+};
+
+static void *agent_main(void *arg)
+{
+	struct agent_thr *t = arg;
+	while (!t->stop)
+		if (flt_agentd_step(t->a, 20) != FLT_OK)
+			break;
+	return NULL;
+}
+
+static void agent_up(struct env *e, const char *device, const char *extra, struct agent_thr *t)
+{
+	struct flt_agentd_conf c;
+	conf_for(e, device, extra, &c);
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(flt_agentd_new(&c, &t->a), FLT_OK);
+	flt_agentd_conf_free(&c);
+	assert_int_equal(flt_agentd_start(t->a), FLT_OK);
+	assert_int_equal(pthread_create(&t->th, NULL, agent_main, t), 0);
+}
+
+static void agent_down(struct agent_thr *t)
+{
+	t->stop = 1;
+	pthread_join(t->th, NULL);
+}
+
+static void agent_free(struct agent_thr *t)
+{
+	flt_agentd_free(t->a);
+	t->a = NULL;
+}
+
+/* ---- agent processes ---- */
+
+static struct tt_proc *agent_spawn(struct env *e, const char *device, const char *failpoints)
+{
+	char conf[1024], body[2048], fpenv[512];
+	snprintf(conf, sizeof(conf), "%s/%s.conf", e->dir, device);
+	int n = snprintf(body, sizeof(body),
+			 "[device]\nid = %s\n[mqtt]\nbroker = %s\nbackoff_min_ms = 50\nbackoff_max_ms = 300\n"
+			 "[storage]\ndata_dir = %s/%s\ndisk_reserve = 0\n[trust]\nroot_keys = %s\n"
+			 "[install]\nrefetch_ms = 400\n[serving]\nsocket = %s/%s.sock\n[log]\nlevel = info\n",
+			 device, tt_mosq_uri(e->mosq), e->dir, device, e->roots, e->dir, device);
+	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
+	const char *argv[] = {TT_AGENT, "run", "-c", conf, NULL};
+	const char *envv[] = {NULL, NULL};
+	if (failpoints) {
+		snprintf(fpenv, sizeof(fpenv), "FLT_FAILPOINTS=%s", failpoints);
+		envv[0] = fpenv;
+	}
+	struct tt_proc *p = NULL;
+	assert_int_equal(tt_proc_spawn(TT_AGENT, argv, envv, NULL, &p), 0);
+	return p;
+}
+
+static void keys_for(struct env *e, const char *device)
+{
+	struct tt_keylist_opts ko = {.serial = 1};
+	free(tt_pub_keylist(e->pub, device, &ko));
+}
+
+static char *release(struct env *e, const char *name, uint64_t v, char *sha)
+{
+	struct tt_release r = {.name = name, .version = v, .model_path = v == 1 ? MODEL_V1 : MODEL_V2,
+			       .golden_dir = v == 1 ? GOLDEN_V1 : GOLDEN_V2, .chunk_size = 1024};
+	char *env = tt_pub_release(e->pub, &r, sha);
+	assert_non_null(env);
+	return env;
+}
+
+static bool file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* ---- tests ---- */
+
+/* Two agents in one process install side by side models; up/state reports them. */
+static void test_install_two_agents(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	struct agent_thr a1, a2;
+	keys_for(&e, "dev-a");
+	keys_for(&e, "dev-b");
+	char *v1 = release(&e, "digits", 1, NULL);
+	char *v2 = release(&e, "classifier", 2, NULL);
+	struct tt_entry ents[2] = {{"digits", "r1", v1, 0, 0}, {"classifier", "r2", v2, 0, 0}};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-a", "dev-a", 1, ents, 2, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(tt_pub_desired(e.pub, "dev-b", "dev-b", 1, ents, 1, TT_SIGN_DIRECTOR), 0);
+	agent_up(&e, "dev-a", NULL, &a1);
+	agent_up(&e, "dev-b", NULL, &a2);
+	assert_true(tt_pub_wait_events(e.pub, "dev-a", "digits", "committed", NULL, 1, WAIT_MS));
+	assert_true(tt_pub_wait_events(e.pub, "dev-a", "classifier", "committed", NULL, 1, WAIT_MS));
+	assert_true(tt_pub_wait_events(e.pub, "dev-b", "digits", "committed", NULL, 1, WAIT_MS));
+	/* classifier removed from dev-a's desired state: unloaded and deleted */
+	assert_int_equal(tt_pub_desired(e.pub, "dev-a", "dev-a", 2, ents, 1, TT_SIGN_DIRECTOR), 0);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/dev-a/models/classifier", e.dir);
+	for (int i = 0; i < 3000 && file_exists(path); i++)
+		usleep(10000); /* polling a condition with a deadline */
+	assert_false(file_exists(path));
+	agent_down(&a1);
+	agent_down(&a2);
+	struct flt_agentd_model_info mi;
+	assert_int_equal(flt_agentd_model(a1.a, "digits", &mi), FLT_OK);
+	assert_int_equal(mi.committed, 1);
+	assert_int_equal(mi.active, 1);
+	assert_int_equal(flt_agentd_model(a1.a, "classifier", &mi), FLT_ENOTFOUND);
+	assert_int_equal(flt_agentd_model(a2.a, "digits", &mi), FLT_OK);
+	assert_int_equal(mi.committed, 1);
+	snprintf(path, sizeof(path), "%s/dev-a/models/digits/1/model.onnx", e.dir);
+	assert_true(file_exists(path));
+	char *st = tt_pub_state(e.pub, "dev-a");
+	assert_non_null(st);
+	assert_non_null(strstr(st, "\"name\":\"digits\""));
+	free(st);
+	agent_free(&a1);
+	agent_free(&a2);
+	free(v1);
+	free(v2);
+	env_down(&e);
+}
+
+/* The same desired state and every chunk delivered twice: one install, one event per step. */
+static void test_redelivery(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	struct agent_thr a;
+	keys_for(&e, "dev-r");
+	tt_pub_duplicate_chunks(e.pub, true);
+	char sha[65];
+	char *v2 = release(&e, "digits", 2, sha);
+	struct tt_entry ent = {"digits", "r1", v2, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-r", "dev-r", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	agent_up(&e, "dev-r", NULL, &a);
+	assert_true(tt_pub_wait_events(e.pub, "dev-r", "digits", "committed", NULL, 1, WAIT_MS));
+	/* force a reconnect: the retained desired state arrives again */
+	assert_int_equal(tt_mosq_kill(e.mosq), 0);
+	assert_int_equal(tt_mosq_restart(e.mosq), 0);
+	char sha1[65];
+	char *v1 = release(&e, "other", 1, sha1);
+	struct tt_entry ents[2] = {{"digits", "r1", v2, 0, 0}, {"other", "r2", v1, 0, 0}};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-r", "dev-r", 2, ents, 2, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-r", "other", "committed", NULL, 1, WAIT_MS));
+	assert_int_equal(tt_pub_events(e.pub, "dev-r", "digits", "committed", NULL), 1);
+	assert_int_equal(tt_pub_events(e.pub, "dev-r", "digits", "verifying", NULL), 1);
+	assert_int_equal(tt_pub_events(e.pub, "dev-r", "digits", "failed", NULL), 0);
+	agent_down(&a);
+	struct flt_agentd_counters c;
+	flt_agentd_counters(a.a, &c);
+	assert_int_equal(c.committed, 2);
+	/* each chunk written once although delivered twice */
+	assert_int_equal(c.chunks_written, tt_pub_chunk_count(e.pub, sha) + tt_pub_chunk_count(e.pub, sha1));
+	agent_free(&a);
+	free(v1);
+	free(v2);
+	env_down(&e);
+}
+
+struct refusal_ctx {
+	struct env e;
+	struct agent_thr a;
+	uint64_t serial;
+	int n;
+};
+
+/* Publishes a desired state with one entry NAME -> ENVELOPE and waits for its
+ * failed event with REASON (the entry name carries a counter so every case
+ * is a new deployment). */
+static void expect_refusal(struct refusal_ctx *r, const char *envelope, const char *name, const char *reason)
+{
+	size_t committed = tt_pub_events(r->e.pub, "dev-x", name, "committed", NULL);
+	size_t probation = tt_pub_events(r->e.pub, "dev-x", name, "probation", NULL);
+	char dep[32];
+	snprintf(dep, sizeof(dep), "d%d", ++r->n);
+	struct tt_entry ent = {name, dep, envelope, 0, 0};
+	assert_int_equal(tt_pub_desired(r->e.pub, "dev-x", "dev-x", ++r->serial, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(r->e.pub, "dev-x", name, "failed", reason, 1, WAIT_MS));
+	assert_int_equal(tt_pub_events(r->e.pub, "dev-x", name, "committed", NULL), committed);
+	assert_int_equal(tt_pub_events(r->e.pub, "dev-x", name, "probation", NULL), probation);
+}
+
+static char *bad_release(struct refusal_ctx *r, const char *name, uint64_t v, struct tt_release *tmpl, char *sha)
+{
+	tmpl->name = name;
+	tmpl->version = v;
+	tmpl->model_path = v == 1 ? MODEL_V1 : MODEL_V2;
+	tmpl->golden_dir = v == 1 ? GOLDEN_V1 : GOLDEN_V2;
+	tmpl->chunk_size = 1024;
+	char *env = tt_pub_release(r->e.pub, tmpl, sha);
+	assert_non_null(env);
+	return env;
+}
+
+/* One refusal per reason code; nothing refused is ever activated. */
+static void test_refusals(void **state)
+{
+	(void)state;
+	struct refusal_ctx r;
+	memset(&r, 0, sizeof(r));
+	env_up(&r.e, false);
+	keys_for(&r.e, "dev-x");
+	agent_up(&r.e, "dev-x", "install.stall_timeout=20s", &r.a);
+	char *env;
+	struct tt_release t;
+
+	memset(&t, 0, sizeof(t));
+	t.signer = TT_SIGN_BAD_SIG;
+	env = bad_release(&r, "m-badsig", 1, &t, NULL);
+	expect_refusal(&r, env, "m-badsig", "BAD_SIGNATURE");
+	free(env);
+
+	memset(&t, 0, sizeof(t));
+	t.signer = TT_SIGN_UNTRUSTED;
+	env = bad_release(&r, "m-untrusted", 1, &t, NULL);
+	expect_refusal(&r, env, "m-untrusted", "UNTRUSTED_KEY");
+	free(env);
+
+	memset(&t, 0, sizeof(t));
+	t.expires_in = -60;
+	env = bad_release(&r, "m-expired", 1, &t, NULL);
+	expect_refusal(&r, env, "m-expired", "EXPIRED");
+	free(env);
+
+	memset(&t, 0, sizeof(t));
+	t.extra_operator = "NoSuchOperator";
+	env = bad_release(&r, "m-op", 1, &t, NULL);
+	expect_refusal(&r, env, "m-op", "OPERATOR_UNSUPPORTED");
+	free(env);
+
+	memset(&t, 0, sizeof(t));
+	t.opset_override = 99;
+	env = bad_release(&r, "m-opset", 1, &t, NULL);
+	expect_refusal(&r, env, "m-opset", "OPSET_UNSUPPORTED");
+	free(env);
+
+	char sha[65];
+	memset(&t, 0, sizeof(t));
+	env = bad_release(&r, "m-chunk", 2, &t, sha);
+	tt_pub_corrupt_chunk(r.e.pub, sha, 7);
+	expect_refusal(&r, env, "m-chunk", "CHUNK_HASH_MISMATCH");
+	tt_pub_corrupt_chunk(r.e.pub, sha, UINT32_MAX);
+	free(env);
+
+	memset(&t, 0, sizeof(t));
+	t.file_hash_lie = true;
+	t.chunk_size = 1000;
+	env = bad_release(&r, "m-filehash", 1, &t, NULL);
+	expect_refusal(&r, env, "m-filehash", "FILE_HASH_MISMATCH");
+	free(env);
+
+	memset(&t, 0, sizeof(t));
+	t.golden_off = true;
+	env = bad_release(&r, "m-golden", 1, &t, NULL);
+	expect_refusal(&r, env, "m-golden", "GOLDEN_MISMATCH");
+	free(env);
+
+	/* lower version: v2 committed, then v1 asked for */
+	memset(&t, 0, sizeof(t));
+	env = bad_release(&r, "m-lower", 2, &t, NULL);
+	struct tt_entry ent = {"m-lower", "lw1", env, 0, 0};
+	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", ++r.serial, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "m-lower", "committed", NULL, 1, WAIT_MS));
+	free(env);
+	memset(&t, 0, sizeof(t));
+	env = bad_release(&r, "m-lower", 1, &t, NULL);
+	expect_refusal(&r, env, "m-lower", "VERSION_LOWER");
+	free(env);
+
+	/* key list: release key revoked, then a threshold of two release keys */
+	struct tt_keylist_opts ko = {.serial = 2, .revoke_release = true};
+	free(tt_pub_keylist(r.e.pub, "dev-x", &ko));
+	memset(&t, 0, sizeof(t));
+	env = bad_release(&r, "m-revoked", 1, &t, NULL);
+	expect_refusal(&r, env, "m-revoked", "KEY_REVOKED");
+	free(env);
+	ko = (struct tt_keylist_opts){.serial = 3, .release_threshold = 2};
+	free(tt_pub_keylist(r.e.pub, "dev-x", &ko));
+	memset(&t, 0, sizeof(t));
+	env = bad_release(&r, "m-threshold", 1, &t, NULL);
+	expect_refusal(&r, env, "m-threshold", "THRESHOLD_UNMET");
+	free(env);
+
+	/* desired states: for another device, then an old serial */
+	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-y", ++r.serial, NULL, 0, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "WRONG_DEVICE", 1, WAIT_MS));
+	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", 1, NULL, 0, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "OLD_SERIAL", 1, WAIT_MS));
+	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", ++r.serial, NULL, 0, TT_SIGN_UNTRUSTED), 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "UNTRUSTED_KEY", 1, WAIT_MS));
+
+	assert_int_equal(tt_pub_events(r.e.pub, "dev-x", "m-lower", "committed", NULL), 1);
+	agent_down(&r.a);
+	agent_free(&r.a);
+	env_down(&r.e);
+}
+
+/* Too big for the disk: a reserve larger than any free space. */
+static void test_refusal_disk(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	struct agent_thr a;
+	keys_for(&e, "dev-d");
+	agent_up(&e, "dev-d", "storage.disk_reserve=1000000T", &a);
+	char *env = release(&e, "digits", 1, NULL);
+	struct tt_entry ent = {"digits", "r1", env, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-d", "dev-d", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-d", "digits", "failed", "INSUFFICIENT_DISK", 1, WAIT_MS));
+	agent_down(&a);
+	agent_free(&a);
+	free(env);
+	env_down(&e);
+}
+
+
+/* ---- crash and power-cut recovery (agent processes) ---- */
+
+struct crash_case {
+	const char *failpoints;
+	bool mid_download; /* some chunks are fetched again after the restart, never all */
+};
+
+static bool proc_gone(void *arg)
+{
+	return !tt_proc_running(arg);
+}
+
+static void run_crash_case(const struct crash_case *cc, int idx)
+{
+	struct env e;
+	env_up(&e, false);
+	char device[32], sha[65];
+	snprintf(device, sizeof(device), "dev-c%d", idx);
+	keys_for(&e, device);
+	char *env = release(&e, "digits", 2, sha);
+	/* a short probation so commit is a step of its own after the switch */
+	struct tt_entry ent = {"digits", "r1", env, 1, 5};
+	assert_int_equal(tt_pub_desired(e.pub, device, device, 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	struct tt_proc *p = agent_spawn(&e, device, cc->failpoints);
+	assert_true(tt_wait_until(proc_gone, p, WAIT_MS));
+	int status = 0;
+	assert_int_equal(tt_proc_wait(p, 5000, &status), 0);
+	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+		fprintf(stderr, "case %s: agent did not die at the failpoint (status %d)\n", cc->failpoints, status);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	tt_proc_free(p);
+	uint64_t before = tt_pub_chunks_sent(e.pub, sha);
+	uint32_t count = tt_pub_chunk_count(e.pub, sha);
+	assert_int_equal(tt_pub_events(e.pub, device, "digits", "committed", NULL), 0);
+
+	p = agent_spawn(&e, device, NULL);
+	assert_true(tt_pub_wait_events(e.pub, device, "digits", "committed", NULL, 1, WAIT_MS));
+	uint64_t after = tt_pub_chunks_sent(e.pub, sha) - before;
+	if (cc->mid_download) {
+		assert_true(after > 0);
+		assert_true(after < count);
+	} else {
+		assert_int_equal(after, 0);
+	}
+	assert_int_equal(tt_pub_events(e.pub, device, "digits", "failed", NULL), 0);
+	assert_int_equal(tt_pub_events(e.pub, device, "digits", "rolled_back", NULL), 0);
+	assert_int_equal(tt_proc_kill(p, SIGTERM), 0);
+	assert_int_equal(tt_proc_wait(p, 10000, &status), 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	tt_proc_free(p);
+
+	/* the committed model is on disk, whole, where the state file says */
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s/models/digits/2/model.onnx", e.dir, device);
+	size_t len = 0;
+	char *data = tt_read_file(path, &len);
+	assert_non_null(data);
+	char got[65];
+	assert_int_equal(flt_sha256_hex(data, len, got), FLT_OK);
+	assert_string_equal(got, sha);
+	free(data);
+	snprintf(path, sizeof(path), "%s/%s/state.json", e.dir, device);
+	assert_true(tt_file_contains(path, "\"committed\":2"));
+	free(env);
+	env_down(&e);
+}
+
+static const struct crash_case crash_cases[] = {
+	{"install.chunk.write=crash@20", true},
+	{"install.chunk.write=powercut@30", true},
+	{"install.resume.rename=powercut@2", true},
+	{"install.hash.open=crash", false},
+	{"install.hash=powercut@1", false},
+	{"install.stage=crash", false},
+	{"install.switch.rename=crash", false},
+	{"install.switch.dirsync=powercut", false},
+	{"install.switched=crash", false},
+	{"install.commit.rename=crash", false},
+	{"install.commit.dirsync=powercut", false},
+};
+
+static void test_crash_recovery(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(crash_cases) / sizeof(crash_cases[0]); i++) {
+		fprintf(stderr, "crash case %s\n", crash_cases[i].failpoints);
+		run_crash_case(&crash_cases[i], (int)i);
+	}
+}
+
+/* The broker dies mid-transfer and comes back; the download resumes. */
+static void test_broker_killed_mid_transfer(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	struct agent_thr a;
+	char sha[65];
+	keys_for(&e, "dev-k");
+	char *env = release(&e, "digits", 2, sha);
+	tt_pub_serve_limit(e.pub, 20);
+	struct tt_entry ent = {"digits", "r1", env, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-k", "dev-k", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	agent_up(&e, "dev-k", "install.stall_timeout=60s", &a);
+	for (int i = 0; i < 3000 && tt_pub_chunks_sent(e.pub, sha) < 10; i++)
+		usleep(10000);
+	assert_true(tt_pub_chunks_sent(e.pub, sha) >= 10);
+	assert_int_equal(tt_mosq_kill(e.mosq), 0);
+	tt_pub_serve_limit(e.pub, -1);
+	assert_int_equal(tt_mosq_restart(e.mosq), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-k", "digits", "committed", NULL, 1, WAIT_MS));
+	agent_down(&a);
+	struct flt_agentd_model_info mi;
+	assert_int_equal(flt_agentd_model(a.a, "digits", &mi), FLT_OK);
+	assert_int_equal(mi.committed, 2);
+	agent_free(&a);
+	free(env);
+	env_down(&e);
+}
+
+/* The agent starts while the broker is down and catches up once it is back. */
+static void test_agent_starts_offline(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, true);
+	keys_for(&e, "dev-o");
+	char *env = release(&e, "digits", 1, NULL);
+	struct tt_entry ent = {"digits", "r1", env, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-o", "dev-o", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(tt_mosq_stop(e.mosq), 0);
+	struct tt_proc *p = agent_spawn(&e, "dev-o", NULL);
+	assert_true(tt_proc_wait_output(p, "agent running", WAIT_MS));
+	assert_int_equal(tt_mosq_restart(e.mosq), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-o", "digits", "committed", NULL, 1, WAIT_MS));
+	/* a restart with nothing new to do installs nothing again */
+	assert_int_equal(tt_proc_kill(p, SIGTERM), 0);
+	int status = 0;
+	assert_int_equal(tt_proc_wait(p, 10000, &status), 0);
+	tt_proc_free(p);
+	p = agent_spawn(&e, "dev-o", NULL);
+	assert_true(tt_proc_wait_output(p, "agent running", WAIT_MS));
+	char *v2 = release(&e, "digits", 2, NULL);
+	ent.envelope = v2;
+	ent.deployment_id = "r2";
+	assert_int_equal(tt_pub_desired(e.pub, "dev-o", "dev-o", 2, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-o", "digits", "committed", NULL, 2, WAIT_MS));
+	assert_int_equal(tt_pub_events(e.pub, "dev-o", "digits", "verifying", NULL), 2);
+	tt_proc_free(p);
+	free(v2);
+	free(env);
+	env_down(&e);
+}
+
+/* A crash during probation counts against max_crashes: the version rolls back
+ * to the committed one, is marked bad for its deployment and retried only
+ * under a new deployment_id. */
+static void test_probation_crash_rollback(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	keys_for(&e, "dev-p");
+	char *v1 = release(&e, "digits", 1, NULL);
+	struct tt_entry ent = {"digits", "r1", v1, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	struct tt_proc *p = agent_spawn(&e, "dev-p", "install.switched=crash@2");
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "committed", NULL, 1, WAIT_MS));
+	char *v2 = release(&e, "digits", 2, NULL);
+	struct tt_entry ent2 = {"digits", "r2", v2, 600, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 2, &ent2, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_wait_until(proc_gone, p, WAIT_MS));
+	tt_proc_free(p);
+	p = agent_spawn(&e, "dev-p", NULL);
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "rolled_back", "CRASHES", 1, WAIT_MS));
+	/* the same version under the same deployment: refused as marked bad */
+	char *v2b = release(&e, "digits", 2, NULL);
+	ent2.envelope = v2b;
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 3, &ent2, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS));
+	/* a new deployment may retry it */
+	struct tt_entry ent3 = {"digits", "r3", v2b, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 4, &ent3, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "committed", NULL, 2, WAIT_MS));
+	assert_int_equal(tt_pub_events(e.pub, "dev-p", "digits", "rolled_back", NULL), 1);
+	int status = 0;
+	assert_int_equal(tt_proc_kill(p, SIGTERM), 0);
+	assert_int_equal(tt_proc_wait(p, 10000, &status), 0);
+	tt_proc_free(p);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/dev-p/state.json", e.dir);
+	assert_true(tt_file_contains(path, "\"committed\":2"));
+	assert_true(tt_file_contains(path, "\"previous\":1"));
+	free(v1);
+	free(v2);
+	free(v2b);
+	env_down(&e);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_install_two_agents),
+		cmocka_unit_test(test_redelivery),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_refusal_disk),
+		cmocka_unit_test(test_broker_killed_mid_transfer),
+		cmocka_unit_test(test_agent_starts_offline),
+		cmocka_unit_test(test_probation_crash_rollback),
+		cmocka_unit_test(test_crash_recovery),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
