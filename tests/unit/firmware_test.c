@@ -35,8 +35,10 @@ struct fx {
 
 static bool emulated(void)
 {
-	const char *e = getenv("FLT_EMULATED");
-	return e && *e == '1';
+	/* The self-update test execs the target-arch supervisor from a host shell
+	 * script, which needs binfmt; under qemu-user here there is none. */
+	const char *e = getenv("FLT_EMULATOR");
+	return e && *e;
 }
 
 static int setup(void **state)

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 #include <mbedtls/x509_crl.h>
+#include <sqlite3.h>
 
 #include "flt/alloc.h"
 #include "flt/atomicfile.h"
@@ -162,6 +163,23 @@ static void test_ca_provision_revoke_audit(void **state)
 	assert_int_equal(flt_audit_record(reg, "alice", "model.promote", "m:2", "ok", NULL), FLT_OK);
 	flt_registry_close(reg);
 
+	/* A device's refusal, as serve stores it, shows as a security event;
+	 * an ordinary step does not. */
+	char dbp[512];
+	sqlite3 *db = NULL;
+	snprintf(dbp, sizeof dbp, "%s/registry.db", g_dir);
+	assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO device_events (device_id, epoch, seq, time_s, kind, name, version,"
+	         " deployment_id, step, reason, message, received_ms) VALUES"
+	         " ('dev-9', 1, 1, %lld, 'model', 'digits', 3, 'd1', 'failed', 'KEY_REVOKED',"
+	         " 'signed by a revoked key', 0),"
+	         " ('dev-9', 1, 2, %lld, 'model', 'digits', 4, 'd2', 'committed', 'NONE', '', 0)",
+	         (long long)time(NULL), (long long)time(NULL));
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
 	/* The audit log, newest first, has every operation with its outcome. */
 	char path[512];
 	snprintf(path, sizeof path, "%s/audit.json", g_dir);
@@ -186,6 +204,9 @@ static void test_ca_provision_revoke_audit(void **state)
 	assert_non_null(strstr(log, "\"action\":\"device.revoke\",\"target\":\"dev-1\""));
 	assert_non_null(strstr(log, "\"action\":\"broker.config\""));
 	assert_non_null(strstr(log, "\"actor\":\"alice\",\"action\":\"model.promote\""));
+	assert_non_null(strstr(log, "\"actor\":\"dev-9\",\"action\":\"device.refused\","
+	                            "\"target\":\"model:digits:3\",\"outcome\":\"KEY_REVOKED\""));
+	assert_null(strstr(log, "digits:4"));
 	flt_free(log);
 	tu_rmtree(g_dir);
 }
