@@ -39,5 +39,14 @@ int cmd_model_delete(int argc, char **argv);
 int cmd_model_gc(int argc, char **argv);
 int cmd_model_promote(int argc, char **argv);
 int cmd_model_update(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+
+/* Creates a rollout from the options of `rollout create` in c (target,
+ * canary, wave, probation, deadline, max-failures, supersede) and prints it;
+ * v NULL for a removal. Returns the exit code. (cmd_rollout.c) */
+struct cli;
+struct reg_version;
+int rollout_cli_create(struct cli *c, const char *action, const char *name,
+                       const struct reg_version *v);
 
 #endif
