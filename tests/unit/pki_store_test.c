@@ -20,6 +20,7 @@
 #include <mbedtls/x509_crl.h>
 #include <sqlite3.h>
 
+#include "flt/agentd.h"
 #include "flt/alloc.h"
 #include "flt/atomicfile.h"
 #include "flt/audit.h"
@@ -111,6 +112,18 @@ static void test_ca_provision_revoke_audit(void **state)
 	assert_non_null(strstr(conf, "id = dev-1\n"));
 	assert_non_null(strstr(conf, "key_file = /etc/flotilla/device.key\n"));
 	flt_free(conf);
+	/* The agent's own loader takes the bundle's agent.conf as it is. */
+	struct flt_agentd_conf ac;
+	char cerr[256] = "";
+	snprintf(out, sizeof out, "%s/bundle/agent.conf", g_dir);
+	assert_int_equal(flt_agentd_conf_load(out, NULL, 0, &ac, cerr, sizeof cerr), FLT_OK);
+	assert_string_equal(ac.device_id, "dev-1");
+	assert_string_equal(ac.broker, "ssl://localhost:8883");
+	assert_string_equal(ac.key_file, "/etc/flotilla/device.key");
+	assert_string_equal(ac.cert_file, "/etc/flotilla/device.pem");
+	assert_string_equal(ac.ca_file, "/etc/flotilla/ca.pem");
+	assert_string_equal(ac.root_keys, "/etc/flotilla/root-keys.pem");
+	flt_agentd_conf_free(&ac);
 	snprintf(out, sizeof out, "%s/bundle/device.key", g_dir);
 	assert_int_equal(stat(out, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
