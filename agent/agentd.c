@@ -13,6 +13,7 @@
 #include "flt/log.h"
 #include "flt/sys.h"
 #include "flt/health.h"
+#include "flt/usage.h"
 #include "flt/telemetry_batch.h"
 
 #define DESIRED_REFUSED "desired-state"
@@ -399,11 +400,18 @@ static void telemetry_tick(struct flt_agentd *a, uint64_t now)
 	memset(&mq, 0, sizeof(mq));
 	if (a->net)
 		net_bytes(a->net, mq.sent, mq.received);
+	struct flt_usage_snapshot *snap = NULL;
+	if (a->usage && flt_usage_snapshot_reset(a->usage, &snap))
+		snap = NULL;
 	if (!flt_health_sample(hs, &mq, &h)) {
 		size_t n = 0;
-		if (flt_tbatch_enqueue(a->q, &h, NULL, NULL, (uint64_t)a->conf.telemetry_s, &n))
+		if (flt_tbatch_enqueue(a->q, &h, a->have_prev_mqtt ? &a->prev_mqtt : NULL, snap,
+				       (uint64_t)a->conf.telemetry_s, &n))
 			flt_log_warn("telemetry sample not queued");
+		a->prev_mqtt = mq;
+		a->have_prev_mqtt = true;
 	}
+	flt_usage_snapshot_free(snap);
 	flt_health_sampler_free(hs);
 	a->next_event_send_ms = 0;
 }

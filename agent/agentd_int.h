@@ -14,6 +14,7 @@
 #include "flt/desired.h"
 #include "flt/keylist.h"
 #include "flt/manifest.h"
+#include "flt/health.h"
 #include "flt/msg.h"
 #include "flt/runtime.h"
 #include "flt/telemetry_queue.h"
@@ -121,6 +122,8 @@ struct flt_agentd {
 	struct agentd_serving serving;
 	struct flt_serving *srv;       /* NULL without serving.socket */
 	struct flt_usage *usage;
+	struct flt_health_mqtt prev_mqtt; /* counters at the last telemetry sample */
+	bool have_prev_mqtt;
 	struct flt_rt_model *loaded[AGENTD_MAX_MODELS]; /* built-in serving */
 	char loaded_name[AGENTD_MAX_MODELS][FLT_IDENT_MAX + 1];
 
