@@ -4,8 +4,14 @@
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 B := build
-QEMU_AARCH64 := qemu-aarch64-static;-L;/usr/aarch64-linux-gnu
-QEMU_ARMHF := qemu-arm-static;-L;/usr/arm-linux-gnueabihf
+# ARM binaries run under qemu-user with the multiarch loader and libraries
+# (libc6:arm64/armhf, the same ones the :arm64/:armhf -dev packages link to):
+# no -L, so qemu takes the loader and libraries from / .
+# Prefixing /usr/<triplet> instead mixes the cross toolchain's ld.so with the
+# multiarch libc.so.6 of another build: threads then hang (aarch64) or crash
+# (armhf) in pthread_create. See docs/architecture.md, "Cross builds".
+QEMU_AARCH64 := qemu-aarch64-static
+QEMU_ARMHF := qemu-arm-static
 
 .PHONY: all deps native asan cross aarch64 armhf test demo bench format check-format banned clean
 

@@ -13,6 +13,7 @@
 #include "flt/log.h"
 #include "flt/sys.h"
 #include "flt/health.h"
+#include "flt/usage.h"
 #include "flt/telemetry_batch.h"
 
 #define DESIRED_REFUSED "desired-state"
@@ -88,6 +89,7 @@ void agentd_job_start(struct flt_agentd *a, struct agentd_model *m)
 		return;
 	}
 	m->version = man->version;
+	m->latency_ms_max = man->latency_ms_max > UINT32_MAX ? UINT32_MAX : (uint32_t)man->latency_ms_max;
 	if (!m->local && store_is_bad(m, man->version, m->deployment_id)) {
 		flt_manifest_free(man);
 		install_fail(a, m, FLT_REASON_MARKED_BAD, "version marked bad under this deployment");
@@ -312,7 +314,8 @@ flt_err flt_agentd_new(const struct flt_agentd_conf *conf, struct flt_agentd **o
 	}
 	serving_builtin(a);
 	snprintf(a->topic_root, sizeof(a->topic_root), "flotilla/v1/dev/%s", a->conf.device_id);
-	if ((e = flt_file_mkdirs(a->conf.data_dir, 0700, "agent.mkdir")) || (e = load_roots(a)))
+	if ((e = flt_file_mkdirs(a->conf.data_dir, 0700, "agent.mkdir")) || (e = load_roots(a)) ||
+	    (e = agentd_serving_start(a)))
 		goto fail;
 	if (store_path(a, path, sizeof(path), "queue.db")) {
 		e = FLT_EINVAL;
@@ -397,11 +400,18 @@ static void telemetry_tick(struct flt_agentd *a, uint64_t now)
 	memset(&mq, 0, sizeof(mq));
 	if (a->net)
 		net_bytes(a->net, mq.sent, mq.received);
+	struct flt_usage_snapshot *snap = NULL;
+	if (a->usage && flt_usage_snapshot_reset(a->usage, &snap))
+		snap = NULL;
 	if (!flt_health_sample(hs, &mq, &h)) {
 		size_t n = 0;
-		if (flt_tbatch_enqueue(a->q, &h, NULL, NULL, (uint64_t)a->conf.telemetry_s, &n))
+		if (flt_tbatch_enqueue(a->q, &h, a->have_prev_mqtt ? &a->prev_mqtt : NULL, snap,
+				       (uint64_t)a->conf.telemetry_s, &n))
 			flt_log_warn("telemetry sample not queued");
+		a->prev_mqtt = mq;
+		a->have_prev_mqtt = true;
 	}
+	flt_usage_snapshot_free(snap);
 	flt_health_sampler_free(hs);
 	a->next_event_send_ms = 0;
 }
@@ -488,6 +498,7 @@ void flt_agentd_free(struct flt_agentd *a)
 		install_job_free(m);
 		flt_free(m->envelope);
 	}
+	agentd_serving_stop(a);
 	serving_builtin_free(a);
 	flt_tq_close(a->q);
 	flt_keylist_free(a->kl);

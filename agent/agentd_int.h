@@ -14,9 +14,13 @@
 #include "flt/desired.h"
 #include "flt/keylist.h"
 #include "flt/manifest.h"
+#include "flt/health.h"
 #include "flt/msg.h"
 #include "flt/runtime.h"
 #include "flt/telemetry_queue.h"
+
+struct flt_serving;
+struct flt_usage;
 
 #define AGENTD_MAX_MODELS FLT_MAX_DESIRED_ENTRIES
 #define AGENTD_MAX_BAD 16
@@ -84,6 +88,7 @@ struct agentd_model {
 	struct flt_probation prob;
 	int64_t prob_start;         /* Unix seconds when probation began */
 	uint64_t crashes;           /* restarts seen during this probation */
+	uint32_t latency_ms_max;    /* the manifest's, for probation */
 	/* runtime only */
 	struct agentd_job *job;
 };
@@ -115,6 +120,10 @@ struct flt_agentd {
 	uint64_t next_event_send_ms, next_telemetry_ms;
 
 	struct agentd_serving serving;
+	struct flt_serving *srv;       /* NULL without serving.socket */
+	struct flt_usage *usage;
+	struct flt_health_mqtt prev_mqtt; /* counters at the last telemetry sample */
+	bool have_prev_mqtt;
 	struct flt_rt_model *loaded[AGENTD_MAX_MODELS]; /* built-in serving */
 	char loaded_name[AGENTD_MAX_MODELS][FLT_IDENT_MAX + 1];
 
@@ -174,6 +183,13 @@ void events_send(struct flt_agentd *a);
 void events_on_ack(struct flt_agentd *a, const uint8_t *buf, size_t len);
 void state_publish(struct flt_agentd *a);
 FLT_WUR flt_err state_build(const struct flt_agentd *a, struct flt_state **out);
+
+/* agentd_serving.c */
+FLT_WUR flt_err agentd_serving_start(struct flt_agentd *a);
+void agentd_serving_stop(struct flt_agentd *a);
+/* -1 roll back (*reason), 1 commit, 0 keep watching. */
+int agentd_probation_verdict(struct flt_agentd *a, const struct agentd_model *m, int64_t elapsed_s,
+			     enum flt_reason *reason);
 
 /* agentd_conf.c */
 FLT_WUR flt_err agentd_conf_copy(const struct flt_agentd_conf *src, struct flt_agentd_conf *dst);

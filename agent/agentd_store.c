@@ -151,7 +151,8 @@ static flt_err encode_model(const struct agentd_model *m, cJSON *arr)
 	    (e = flt_json_add_double(d, "max_error_rate", m->prob.max_error_rate)) ||
 	    (e = flt_json_add_uint(d, "max_crashes", m->prob.max_crashes)) ||
 	    (e = flt_json_add_int(d, "prob_start", m->prob_start)) ||
-	    (e = flt_json_add_uint(d, "crashes", m->crashes)))
+	    (e = flt_json_add_uint(d, "crashes", m->crashes)) ||
+	    (e = flt_json_add_uint(d, "latency_ms_max", m->latency_ms_max)))
 		return e;
 	if (m->envelope && (e = flt_json_add_str(d, "envelope", m->envelope)))
 		return e;
@@ -260,6 +261,8 @@ static flt_err decode_model(struct flt_agentd *a, const cJSON *o)
 	if (flt_json_get_int(d, "prob_start", &m->prob_start, NULL))
 		m->prob_start = 0;
 	m->crashes = get_u(d, "crashes");
+	uint64_t lat = get_u(d, "latency_ms_max");
+	m->latency_ms_max = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
 	if (flt_json_has(d, "envelope") && !flt_json_get_str(d, "envelope", FLT_MAX_ENVELOPE_BYTES, &s, NULL))
 		if (!(m->envelope = flt_strdup(s)))
 			return FLT_ENOMEM;

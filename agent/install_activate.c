@@ -292,15 +292,17 @@ void install_probation_tick(struct flt_agentd *a, struct agentd_model *m)
 {
 	if (m->step != FLT_STEP_PROBATION || m->active != m->version)
 		return;
-	if (m->crashes > m->prob.max_crashes) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "%llu crashes during probation (max %llu)", (unsigned long long)m->crashes,
-			 (unsigned long long)m->prob.max_crashes);
-		rollback(a, m, FLT_REASON_CRASHES, msg);
-		return;
-	}
-	if (agentd_now() - m->prob_start >= (int64_t)m->prob.probation_s && install_commit(a, m))
+	enum flt_reason r = FLT_REASON_NONE;
+	int64_t elapsed = agentd_now() - m->prob_start;
+	int v = agentd_probation_verdict(a, m, elapsed < 0 ? 0 : elapsed, &r);
+	if (v < 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%s during probation (%llu crashes, max %llu)", flt_reason_name(r),
+			 (unsigned long long)m->crashes, (unsigned long long)m->prob.max_crashes);
+		rollback(a, m, r, msg);
+	} else if (v > 0 && install_commit(a, m)) {
 		flt_log_err("%s: commit not persisted; retrying", m->name);
+	}
 }
 
 flt_err install_resume(struct flt_agentd *a, struct agentd_model *m)

@@ -57,6 +57,7 @@ struct conn {
 	enum conn_state state;
 	uint8_t hdr[FLT_FRAME_HEADER];
 	size_t hdr_got;
+	uint64_t started_ns; /* first byte of the frame being read */
 	uint8_t *frame; /* header + body once the header is valid */
 	size_t frame_len, got;
 	uint8_t *out;   /* response frame */
@@ -71,6 +72,7 @@ struct flt_serving {
 	int lfd;
 	int wake[2];
 	uint32_t max_frame;
+	uint64_t read_timeout_ns;
 	struct flt_usage *usage;
 	flt_serving_fault_fn fault;
 	void *fault_arg;
@@ -535,6 +537,8 @@ static int conn_read(struct flt_serving *s, struct conn *c)
 				return -1;
 			if (r < 0)
 				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+			if (!c->hdr_got)
+				c->started_ns = now_ns();
 			c->hdr_got += (size_t)r;
 			if (c->hdr_got < FLT_FRAME_HEADER)
 				continue;
@@ -676,6 +680,21 @@ static void *io_main(void *arg)
 					conn_drop(s, i);
 		if (stop && (!busy_count(s) || now_ns() > drain_deadline))
 			break;
+		/* frames begun but not finished in time: the client is stalled or hostile */
+		int timeout = stop ? 50 : 1000;
+		uint64_t t = now_ns();
+		for (size_t i = s->nconns; i-- > 0;) {
+			struct conn *c = s->conns[i];
+			if (c->state != C_READ || (!c->hdr_got && !c->frame))
+				continue;
+			if (t - c->started_ns >= s->read_timeout_ns) {
+				conn_drop(s, i);
+				continue;
+			}
+			uint64_t left_ms = (s->read_timeout_ns - (t - c->started_ns)) / 1000000 + 1;
+			if (left_ms < (uint64_t)timeout)
+				timeout = (int)left_ms;
+		}
 		if (pcap < s->nconns + 2) {
 			size_t nc = s->nconns + 66;
 			struct pollfd *p = flt_reallocarray(pfd, nc, sizeof(*p));
@@ -698,7 +717,7 @@ static void *io_main(void *arg)
 			/* a vanished client held by a worker would report POLLHUP forever */
 			pfd[n++] = (struct pollfd){.fd = c->dead ? -1 : c->fd, .events = ev};
 		}
-		int r = poll(pfd, n, stop ? 50 : 1000);
+		int r = poll(pfd, n, timeout);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN) {
@@ -850,6 +869,7 @@ flt_err flt_serving_create(const struct flt_serving_opts *o, struct flt_serving 
 	s->fault_arg = o->fault_arg;
 	s->budget = o->memory_budget;
 	s->swap_wait_ms = o->swap_wait_ms ? o->swap_wait_ms : 2000;
+	s->read_timeout_ns = (uint64_t)(o->read_timeout_ms ? o->read_timeout_ms : 30000) * 1000000ull;
 	s->queue_max = o->queue_max ? o->queue_max : 64;
 	atomic_init(&s->max_conns, o->max_conns ? o->max_conns : 1024);
 	atomic_init(&s->io_stop, 0);

@@ -13,21 +13,18 @@ struct subcmd {
 	int (*run)(int argc, char **argv);
 };
 
-static int not_yet(int argc, char **argv)
-{
-	(void)argc;
-	fprintf(stderr, "flotilla: '%s' is not implemented in this build yet\n", argv[0]);
-	return 1;
-}
-
 static const struct subcmd cmds[] = {
 	{"model", "register, list, inspect and evolve models", cmd_model},
 	{"run", "log experiment runs", cmd_run},
 	{"device", "list, tag, provision and revoke devices", cmd_device},
 	{"group", "manage device groups", cmd_group},
-	{"rollout", "roll versions out to devices", not_yet},
+	{"rollout", "roll versions out to devices", cmd_rollout},
+	{"firmware", "register and list firmware images", cmd_firmware},
+	{"agent-release", "register and list agent binaries", cmd_agent_release},
 	{"keys", "signing keys and the fleet CA", cmd_keys},
 	{"serve", "run the controller daemon", cmd_serve},
+	{"broker-config", "write a Mosquitto configuration for the fleet", cmd_broker_config},
+	{"audit", "who did what on the controller", cmd_audit},
 	{"backup", "write the registry and its blobs to one file", cmd_backup},
 	{"restore", "restore a backup into the data directory", cmd_restore},
 };
@@ -36,7 +33,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: flotilla <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-13s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n'flotilla <command> --help' for a command's options.\n");
 }
 

@@ -401,6 +401,8 @@ static const struct sub device_subs[] = {
     {"show", "one device: capabilities, history, events", device_show},
     {"tag", "set or remove device tags", device_tag},
     {"set-model", "LOW-LEVEL: set a model version on one device directly", device_set_model},
+    {"provision", "key, certificate and agent.conf bundle for a device", cmd_device_provision},
+    {"revoke", "revoke a device's certificates and cut it off", cmd_device_revoke},
 };
 
 static int dispatch(const char *what, const struct sub *subs, size_t n, int argc, char **argv)

@@ -4,7 +4,10 @@
  * points NEW@promoted at it, all in one write transaction. */
 #include <string.h>
 
+#define FLT_LOG_MODULE "registry"
 #include "cli_args.h"
+#include "flt/audit.h"
+#include "flt/log.h"
 #include "cmds.h"
 #include "model_resolve.h"
 
@@ -141,6 +144,8 @@ int cmd_model_promote(int argc, char **argv)
 		goto fail;
 	char nref[96];
 	flt_model_ref_format(name, version, nref, sizeof(nref));
+	if (flt_audit_record(c.reg, NULL, "model.promote", nref, "ok", src.ref) != FLT_OK)
+		flt_log_dbg("audit entry lost");
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddStringToObject(doc, "ref", nref);
@@ -161,6 +166,10 @@ int cmd_model_promote(int argc, char **argv)
 fail:
 	rc =
 	    cli_fail(&c, e, "cannot promote into '%s': %s; nothing changed", name, flt_strerror(e));
+	reg_rollback(c.reg);
+	if (flt_audit_record(c.reg, NULL, "model.promote", name, "failed", flt_strerror(e)) !=
+	    FLT_OK)
+		flt_log_dbg("audit entry lost");
 out:
 	reg_rollback(c.reg);
 	return cli_end(&c, rc);

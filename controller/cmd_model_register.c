@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 
 #include "blob_store.h"
+#define FLT_LOG_MODULE "registry"
 #include "cli_args.h"
+#include "flt/audit.h"
+#include "flt/log.h"
 #include "cmds.h"
 #include "flt/alloc.h"
 #include "model_resolve.h"
@@ -522,10 +525,16 @@ int cmd_model_register(int argc, char **argv)
 		else
 			rc = cli_fail(&c, e, "cannot record '%s': %s; nothing registered", name,
 			              flt_strerror(e));
+		if (flt_audit_record(c.reg, NULL, "model.register", name, "failed",
+		                     flt_strerror(e)) != FLT_OK)
+			flt_log_dbg("audit entry lost");
 		goto out;
 	}
 	char ref[96];
 	flt_model_ref_format(name, version, ref, sizeof(ref));
+	/* A lost audit row is logged by flt_audit_record; the registration stands. */
+	if (flt_audit_record(c.reg, NULL, "model.register", ref, "ok", hex) != FLT_OK)
+		flt_log_dbg("audit entry lost");
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddStringToObject(doc, "ref", ref);

@@ -8,6 +8,8 @@ int cmd_run(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_firmware(int argc, char **argv);
+int cmd_agent_release(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_group(int argc, char **argv);
@@ -16,6 +18,12 @@ int cmd_model_targets(int argc, char **argv);
 int cmd_model_export(int argc, char **argv);
 int cmd_keys_init(int argc, char **argv);
 int cmd_keys_list(int argc, char **argv);
+int cmd_keys_rotate(int argc, char **argv);
+int cmd_keys_revoke(int argc, char **argv);
+int cmd_device_provision(int argc, char **argv);
+int cmd_device_revoke(int argc, char **argv);
+int cmd_broker_config(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 int cmd_model_register(int argc, char **argv);
 int cmd_model_list(int argc, char **argv);
@@ -31,5 +39,14 @@ int cmd_model_delete(int argc, char **argv);
 int cmd_model_gc(int argc, char **argv);
 int cmd_model_promote(int argc, char **argv);
 int cmd_model_update(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+
+/* Creates a rollout from the options of `rollout create` in c (target,
+ * canary, wave, probation, deadline, max-failures, supersede) and prints it;
+ * v NULL for a removal. Returns the exit code. (cmd_rollout.c) */
+struct cli;
+struct reg_version;
+int rollout_cli_create(struct cli *c, const char *action, const char *name,
+                       const struct reg_version *v);
 
 #endif

@@ -2,9 +2,11 @@
  * <data-dir>/keys/: creation (`keys init`), loading (serve, CLI) and re-issue
  * of the list with serials from the registry's counter. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <mbedtls/platform_util.h>
 
@@ -245,11 +247,27 @@ flt_err flt_keystore_load(const char *data_dir, flt_keystore **out)
 	if ((e = new_store(data_dir, &ks)) != FLT_OK)
 		return e;
 	for (int i = 0; i < FLT_KEYSTORE_SLOTS_; i++) {
+		bool pub_only = false;
 		if ((e = path_in(ks->dir, slot_files[i], path)) != FLT_OK)
 			goto out;
-		if ((e = flt_file_read_all(path, KS_FILE_MAX, &buf, &len, NULL)) != FLT_OK)
+		e = flt_file_read_all(path, KS_FILE_MAX, &buf, &len, NULL);
+		if (e == FLT_ENOTFOUND && i == FLT_KEYSTORE_ROOT) {
+			/* The root key is kept offline (keys init --root-out): only its
+			 * public half is here, enough to verify the current list. */
+			if ((e = path_in(ks->dir, FLT_KEYSTORE_ROOT_PUB, path)) != FLT_OK)
+				goto out;
+			e = flt_file_read_all(path, KS_FILE_MAX, &buf, &len, NULL);
+			if (e == FLT_OK)
+				pub_only = true;
+			else if (e == FLT_ENOTFOUND) {
+				path_in(ks->dir, slot_files[i], path);
+				e = FLT_ENOTFOUND;
+			}
+		}
+		if (e)
 			goto out;
-		e = flt_key_import_private(buf, len, &ks->keys[i]);
+		e = pub_only ? flt_key_import_public(buf, len, &ks->keys[i])
+		             : flt_key_import_private(buf, len, &ks->keys[i]);
 		mbedtls_platform_zeroize(buf, len);
 		flt_free(buf);
 		buf = NULL;
@@ -317,4 +335,61 @@ const char *flt_keystore_keylist_json(const flt_keystore *ks, size_t *len)
 	if (len)
 		*len = ks->kl_len;
 	return ks->kl_json;
+}
+
+flt_err flt_keystore_use_root(flt_keystore *ks, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	flt_key *k = NULL;
+	if (!ks || !path)
+		return FLT_EINVAL;
+	flt_err e = flt_file_read_all(path, KS_FILE_MAX, &buf, &len, NULL);
+	if (e)
+		return e;
+	e = flt_key_import_private(buf, len, &k);
+	mbedtls_platform_zeroize(buf, len);
+	flt_free(buf);
+	if (e)
+		return e;
+	if (strcmp(flt_key_id(k), flt_key_id(ks->keys[FLT_KEYSTORE_ROOT])) != 0) {
+		flt_key_free(k);
+		return FLT_EVERIFY;
+	}
+	flt_key_free(ks->keys[FLT_KEYSTORE_ROOT]);
+	ks->keys[FLT_KEYSTORE_ROOT] = k;
+	return FLT_OK;
+}
+
+flt_err flt_keystore_move_root(flt_keystore *ks, const char *dir)
+{
+	char src[KS_PATH_MAX];
+	flt_err e;
+	if (!ks || !dir || !flt_key_has_private(ks->keys[FLT_KEYSTORE_ROOT]))
+		return FLT_EINVAL;
+	if ((e = flt_file_mkdirs(dir, 0700, NULL)) != FLT_OK)
+		return e;
+	if ((e = write_private(dir, FLT_KEYSTORE_ROOT_FILE, ks->keys[FLT_KEYSTORE_ROOT])) != FLT_OK)
+		return e;
+	if ((e = path_in(ks->dir, FLT_KEYSTORE_ROOT_FILE, src)) != FLT_OK)
+		return e;
+	/* Only once the copy is durable does the data directory forget the key. */
+	if (unlink(src) != 0) {
+		flt_log_err("unlink %s: %s", src, strerror(errno));
+		return FLT_EIO;
+	}
+	return FLT_OK;
+}
+
+flt_err flt_keystore_replace_key(flt_keystore *ks, enum flt_keystore_slot slot, flt_key *key)
+{
+	flt_err e;
+	if (!ks || !key || slot == FLT_KEYSTORE_ROOT || (unsigned)slot >= FLT_KEYSTORE_SLOTS_ ||
+	    !flt_key_has_private(key))
+		return FLT_EINVAL;
+	if ((e = write_private(ks->dir, slot_files[slot], key)) != FLT_OK)
+		return e;
+	flt_key_free(ks->keys[slot]);
+	ks->keys[slot] = key;
+	return FLT_OK;
 }

@@ -19,6 +19,7 @@
 #include "flt/protocol.h"
 #include "cli_args.h"
 #include "cmds.h"
+#include "rollout.h"
 #include "serve_loop.h"
 
 #define C(f) offsetof(struct serve_conf, f)
@@ -510,6 +511,11 @@ static int run(struct serve *s)
 		serve_send_chunks(s);
 		if (now >= next_check) {
 			next_check = now + s->conf.poll_ms;
+			bool ro_changed = false;
+			if ((e = rollout_tick(s->reg, reg_now_ms(), &ro_changed)) != FLT_OK)
+				flt_log_warn("rollout engine pass failed: %s", flt_strerror(e));
+			if (ro_changed)
+				s->dirty = true;
 			/* A full pass every 60 s catches what no write announces (expiry). */
 			if (registry_changed(s) || s->dirty || s->republish || now >= next_full) {
 				s->dirty = false;

@@ -13,6 +13,7 @@
 
 #define FLT_LOG_MODULE "supervisor"
 #include "flt/agentslot.h"
+#include "flt/firmware.h"
 #include "flt/log.h"
 
 #define DEFAULT_DIR "/var/lib/flotilla/agent"
@@ -28,10 +29,14 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: flotilla-supervisor run [--dir DIR] [--runs N] [--backoff S] [-- AGENT-ARGS...]\n"
 		   "       flotilla-supervisor confirm [--dir DIR] [--slot A|B]\n"
+		   "       flotilla-supervisor firmware-boot [-c FIRMWARE.CONF]\n"
 		   "  run      start the agent from its slot under DIR (default %s), restart it\n"
 		   "           when it exits; a new agent that does not confirm within its starts\n"
 		   "           is replaced by the previous one. --runs stops after N starts (tests).\n"
-		   "  confirm  mark the agent in SLOT (default $%s) healthy.\n",
+		   "  confirm  mark the agent in SLOT (default $%s) healthy.\n"
+		   "  firmware-boot  once per boot: confirm a new firmware slot (broker_check and\n"
+		   "           self_test commands) and mark it good, or notice the fallback; writes\n"
+		   "           <state_dir>/boot-report; exit 3 when it rebooted (or must) to retry.\n",
 		DEFAULT_DIR, FLT_AGENTSLOT_ENV_SLOT);
 }
 
@@ -126,9 +131,66 @@ static int run(const char *dir, long runs, long backoff, char **agent_args, int 
 	return 0;
 }
 
+static bool run_check(const char *cmd)
+{
+	int st = 0;
+	if (!cmd || !*cmd)
+		return true; /* not configured: nothing to check */
+	return flt_slot_run_line(cmd, NULL, NULL, NULL, 0, &st) == FLT_OK && st == 0;
+}
+
+static bool check_broker(void *arg)
+{
+	return run_check(((const struct flt_fw_conf *)arg)->broker_check);
+}
+
+static bool check_self_test(void *arg)
+{
+	return run_check(((const struct flt_fw_conf *)arg)->self_test);
+}
+
+static int firmware_boot(const char *conf_path)
+{
+	struct flt_fw_conf conf;
+	struct flt_fw_cfg cfg;
+	struct flt_fw *fw = NULL;
+	struct flt_fw_report rep;
+	char err[256] = "";
+	int code = 1;
+	flt_err e = flt_fw_conf_load(conf_path, NULL, 0, &conf, err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "flotilla-supervisor: %s\n", err[0] ? err : flt_strerror(e));
+		return 2;
+	}
+	flt_fw_conf_to_cfg(&conf, &cfg);
+	struct flt_fw_confirm cb = {check_broker, check_self_test, &conf};
+	if ((e = flt_fw_open(&cfg, &fw)) != FLT_OK || (e = flt_fw_boot(fw, &cb, &rep)) != FLT_OK) {
+		fprintf(stderr, "flotilla-supervisor: firmware boot check failed: %s\n",
+			flt_strerror(e));
+		goto out;
+	}
+	if ((e = flt_fw_write_report(conf.state_dir, &rep)) != FLT_OK)
+		flt_log_warn("cannot write the boot report: %s", flt_strerror(e));
+	printf("%s version=%llu slot=%c\n", flt_fw_outcome_name(rep.outcome),
+	       (unsigned long long)rep.version, flt_slot_letter(rep.slot));
+	code = 0;
+	if (rep.outcome == FLT_FW_CONFIRM_FAILED || rep.outcome == FLT_FW_REBOOT_PENDING) {
+		/* Reboot to spend a try; the bootloader falls back when they run out. */
+		e = flt_fw_reboot(fw);
+		if (e && e != FLT_EUNSUPPORTED)
+			flt_log_err("reboot failed: %s", flt_strerror(e));
+		code = 3;
+	}
+out:
+	flt_fw_close(fw);
+	flt_fw_conf_free(&conf);
+	return code;
+}
+
 int flt_supervisor_main(int argc, char **argv)
 {
 	const char *dir = getenv(FLT_AGENTSLOT_ENV_DIR), *slot_s = getenv(FLT_AGENTSLOT_ENV_SLOT);
+	const char *conf = "/etc/flotilla/firmware.conf";
 	long runs = 0, backoff = 1;
 	int i = 2;
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -153,6 +215,8 @@ int flt_supervisor_main(int argc, char **argv)
 		}
 		if (!strcmp(a, "--dir"))
 			dir = v;
+		else if (!strcmp(a, "-c") || !strcmp(a, "--config"))
+			conf = v;
 		else if (!strcmp(a, "--slot"))
 			slot_s = v;
 		else if (!strcmp(a, "--runs") && parse_long(v, 0, 1000000, &runs) == 0)
@@ -167,6 +231,8 @@ int flt_supervisor_main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return run(dir, runs, backoff, argv + i, argc - i);
+	if (!strcmp(argv[1], "firmware-boot"))
+		return firmware_boot(conf);
 	if (!strcmp(argv[1], "confirm")) {
 		int slot = flt_slot_parse(slot_s);
 		if (slot == FLT_SLOT_NONE) {

@@ -60,8 +60,8 @@ static void env_down(struct env *e)
 
 static void conf_for(struct env *e, const char *device, const char *extra, struct flt_agentd_conf *c)
 {
-	char s[8][700];
-	const char *sets[9];
+	char s[9][700];
+	const char *sets[10];
 	size_t n = 0;
 	snprintf(s[0], sizeof(s[0]), "device.id=%s", device);
 	snprintf(s[1], sizeof(s[1]), "mqtt.broker=%s", tt_mosq_uri(e->mosq));
@@ -71,7 +71,8 @@ static void conf_for(struct env *e, const char *device, const char *extra, struc
 	snprintf(s[5], sizeof(s[5]), "mqtt.backoff_min_ms=50");
 	snprintf(s[6], sizeof(s[6]), "mqtt.backoff_max_ms=300");
 	snprintf(s[7], sizeof(s[7]), "install.refetch_ms=400");
-	for (int i = 0; i < 8; i++)
+	snprintf(s[8], sizeof(s[8]), "serving.socket=%s/%s.sock", e->dir, device);
+	for (int i = 0; i < 9; i++)
 		sets[n++] = s[i];
 	if (extra)
 		sets[n++] = extra;
@@ -131,8 +132,8 @@ static struct tt_proc *agent_spawn(struct env *e, const char *device, const char
 	int n = snprintf(body, sizeof(body),
 			 "[device]\nid = %s\n[mqtt]\nbroker = %s\nbackoff_min_ms = 50\nbackoff_max_ms = 300\n"
 			 "[storage]\ndata_dir = %s/%s\ndisk_reserve = 0\n[trust]\nroot_keys = %s\n"
-			 "[install]\nrefetch_ms = 400\n[log]\nlevel = info\n",
-			 device, tt_mosq_uri(e->mosq), e->dir, device, e->roots);
+			 "[install]\nrefetch_ms = 400\n[serving]\nsocket = %s/%s.sock\n[log]\nlevel = info\n",
+			 device, tt_mosq_uri(e->mosq), e->dir, device, e->roots, e->dir, device);
 	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
 	const char *argv[] = {TT_AGENT, "run", "-c", conf, NULL};
 	const char *envv[] = {NULL, NULL};
@@ -232,7 +233,7 @@ static void test_redelivery(void **state)
 	agent_up(&e, "dev-r", NULL, &a);
 	assert_true(tt_pub_wait_events(e.pub, "dev-r", "digits", "committed", NULL, 1, WAIT_MS));
 	/* force a reconnect: the retained desired state arrives again */
-	assert_int_equal(tt_mosq_stop(e.mosq), 0);
+	assert_int_equal(tt_mosq_kill(e.mosq), 0);
 	assert_int_equal(tt_mosq_restart(e.mosq), 0);
 	char sha1[65];
 	char *v1 = release(&e, "other", 1, sha1);
@@ -566,6 +567,51 @@ static void test_agent_starts_offline(void **state)
 	env_down(&e);
 }
 
+/* A crash during probation counts against max_crashes: the version rolls back
+ * to the committed one, is marked bad for its deployment and retried only
+ * under a new deployment_id. */
+static void test_probation_crash_rollback(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	keys_for(&e, "dev-p");
+	char *v1 = release(&e, "digits", 1, NULL);
+	struct tt_entry ent = {"digits", "r1", v1, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	struct tt_proc *p = agent_spawn(&e, "dev-p", "install.switched=crash@2");
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "committed", NULL, 1, WAIT_MS));
+	char *v2 = release(&e, "digits", 2, NULL);
+	struct tt_entry ent2 = {"digits", "r2", v2, 600, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 2, &ent2, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_wait_until(proc_gone, p, WAIT_MS));
+	tt_proc_free(p);
+	p = agent_spawn(&e, "dev-p", NULL);
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "rolled_back", "CRASHES", 1, WAIT_MS));
+	/* the same version under the same deployment: refused as marked bad */
+	char *v2b = release(&e, "digits", 2, NULL);
+	ent2.envelope = v2b;
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 3, &ent2, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS));
+	/* a new deployment may retry it */
+	struct tt_entry ent3 = {"digits", "r3", v2b, 0, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 4, &ent3, 1, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "committed", NULL, 2, WAIT_MS));
+	assert_int_equal(tt_pub_events(e.pub, "dev-p", "digits", "rolled_back", NULL), 1);
+	int status = 0;
+	assert_int_equal(tt_proc_kill(p, SIGTERM), 0);
+	assert_int_equal(tt_proc_wait(p, 10000, &status), 0);
+	tt_proc_free(p);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/dev-p/state.json", e.dir);
+	assert_true(tt_file_contains(path, "\"committed\":2"));
+	assert_true(tt_file_contains(path, "\"previous\":1"));
+	free(v1);
+	free(v2);
+	free(v2b);
+	env_down(&e);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -576,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_refusal_disk),
 		cmocka_unit_test(test_broker_killed_mid_transfer),
 		cmocka_unit_test(test_agent_starts_offline),
+		cmocka_unit_test(test_probation_crash_rollback),
 		cmocka_unit_test(test_crash_recovery),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,10 +19,11 @@
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
+
+#include "flt/registry.h"
 #include <sqlite3.h>
 
 #include "flt/golden.h"
-#include "flt/registry.h"
 
 static char bin[4096];
 static char data[4096]; /* tests/data/registry */
@@ -910,8 +911,11 @@ static void test_migration_from_schema_1(void **state)
 	db = db_open(dd);
 	assert_int_equal(db_int(db, "SELECT max(version) FROM schema_version"),
 	                 flt_registry_schema_version());
-	/* desired_state_serial, key_list_serial, model_version_floor, deployment_serial */
-	assert_int_equal(db_int(db, "SELECT count(*) FROM counters"), 4);
+	/* Later migrations add their own counters; these three must be there. */
+	assert_int_equal(db_int(db, "SELECT count(*) FROM counters WHERE name IN "
+	                            "('desired_state_serial', 'key_list_serial', "
+	                            "'model_version_floor')"),
+	                 3);
 	sqlite3_close(db);
 	EXPECT(0, FL("model", "show", "legacy@stable", "-o", "json"));
 	j = json();

@@ -172,7 +172,7 @@ int tt_mosq_start(const struct tt_mosq_opts *o, struct tt_mosq **out)
 	if (!m)
 		return -1;
 	m->o = *o;
-	m->tls = o->cafile && o->certfile && o->keyfile;
+	m->tls = o->write_conf ? o->conf_tls : (o->cafile && o->certfile && o->keyfile);
 	m->dir = tt_tempdir("mosq");
 	if (!m->dir)
 		goto fail;
@@ -181,8 +181,12 @@ int tt_mosq_start(const struct tt_mosq_opts *o, struct tt_mosq **out)
 		m->port = free_port();
 		if (m->port == 0)
 			goto fail;
-		if (write_conf(m) != 0)
+		if (o->write_conf) {
+			if (o->write_conf(o->write_conf_arg, m->port, m->conf, sizeof m->conf) != 0)
+				goto fail;
+		} else if (write_conf(m) != 0) {
 			goto fail;
+		}
 		int rc = launch(m);
 		if (rc == 0) {
 			snprintf(m->uri, sizeof m->uri, "%s://127.0.0.1:%u", m->tls ? "ssl" : "tcp",

@@ -5,6 +5,7 @@
 #define TT_MOSQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct tt_mosq_opts {
@@ -21,6 +22,13 @@ struct tt_mosq_opts {
 	const char *acl_file;   /* copied too; `acl_file` in the config */
 	const char *extra_conf; /* appended verbatim to the listener's config */
 	const char *mosquitto;  /* binary; default /usr/sbin/mosquitto */
+	/* A config written by the caller instead of the generated one (e.g. by
+	 * `flotilla broker-config`): called with the chosen port, it writes the
+	 * config and puts its path in conf (cap bytes); 0 on success. The options
+	 * above are then ignored; conf_tls says whether the URI is ssl://. */
+	int (*write_conf)(void *arg, uint16_t port, char *conf, size_t cap);
+	void *write_conf_arg;
+	bool conf_tls;
 };
 
 struct tt_mosq;

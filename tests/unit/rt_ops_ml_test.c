@@ -572,6 +572,59 @@ static void test_zipmap_label_count(void **state)
 	res_free(&r);
 }
 
+/* ArrayFeatureExtractor picks columns (a bad index fails the run, not
+ * memory); Imputer and Binarizer keep int64 as int64. */
+static void test_feature_extractor_imputer_binarizer(void **state)
+{
+	(void)state;
+	struct tb t;
+	struct res r;
+	size_t len;
+	int64_t xd[2] = {2, 3}, idd[1] = {2}, idx[2] = {2, 0}, bad[2] = {1, 3};
+	float x[6] = {1, 2, 3, 4, 5, 6};
+	for (int pass = 0; pass < 2; pass++) {
+		tb_init(&t, 13);
+		tb_input(&t, "X", F, 2, xd);
+		tb_init_tensor(&t, "idx", I64, 1, idd, pass ? bad : idx, sizeof(idx));
+		tb_node(&t, "ArrayFeatureExtractor", "X,idx", "Y");
+		tb_domain(&t, ML);
+		tb_output(&t, "Y", F);
+		uint8_t *buf = tb_finish_ml(&t, 1, &len);
+		flt_err e = load_run(&r, buf, len, 1, F, x, 2, 3);
+		if (pass) {
+			/* constant inputs fold at load: the bad index fails there */
+			assert_int_equal(e, FLT_EINVAL);
+			assert_non_null(strstr(r.err, "index 3 out of range"));
+		} else {
+			assert_int_equal(e, FLT_OK);
+			const float *y = fout(&r, 0);
+			assert_float_equal(y[0], 3, 0);
+			assert_float_equal(y[1], 1, 0);
+			assert_float_equal(y[2], 6, 0);
+			assert_float_equal(y[3], 4, 0);
+		}
+		res_free(&r);
+	}
+	int64_t xi[6] = {0, 7, -1, 0, 0, 9}, iv[3] = {10, 20, 30};
+	tb_init(&t, 13);
+	tb_input(&t, "X", I64, 2, xd);
+	tb_node(&t, "Imputer", "X", "imp");
+	tb_domain(&t, ML);
+	tb_attr_ints(&t, "imputed_value_int64s", 3, iv);
+	tb_attr_i(&t, "replaced_value_int64", 0);
+	tb_node(&t, "Binarizer", "imp", "Y");
+	tb_domain(&t, ML);
+	tb_attr_f(&t, "threshold", 8.5f);
+	tb_output(&t, "Y", I64);
+	uint8_t *buf = tb_finish_ml(&t, 1, &len);
+	assert_int_equal(load_run(&r, buf, len, 1, I64, xi, 2, 3), FLT_OK);
+	/* imputed: 10 7 -1 10 20 9 -> > 8.5 */
+	static const int64_t want[6] = {1, 0, 0, 1, 1, 1};
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(iout(&r, 0)[i], want[i]);
+	res_free(&r);
+}
+
 /* Operators outside the list fail the load naming every one and its node;
  * analysis still works and says why the model cannot run. */
 static void test_unsupported_ml_ops(void **state)
@@ -634,6 +687,7 @@ int main(void)
 	    cmocka_unit_test(test_linear_regressor_probit),
 	    cmocka_unit_test(test_normalizer_scaler),
 	    cmocka_unit_test(test_zipmap_label_count),
+	    cmocka_unit_test(test_feature_extractor_imputer_binarizer),
 	    cmocka_unit_test(test_unsupported_ml_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

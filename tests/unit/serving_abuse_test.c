@@ -213,6 +213,31 @@ static void test_half_frame_then_close(void **state)
 	flt_serving_destroy(s);
 }
 
+static void test_stalled_half_frame(void **state)
+{
+	(void)state;
+	struct flt_serving *s = NULL;
+	char err[256], b1;
+	if (su_emulated())
+		return;
+	struct flt_serving_opts o = {.socket_path = env.sock, .workers = 1, .read_timeout_ms = 100};
+	assert_int_equal(flt_serving_create(&o, &s), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 0, err, sizeof(err)), FLT_OK);
+	size_t len;
+	uint8_t *b = good_request("digits", FLT_RT_FLOAT, 1, &len);
+	int idle = raw_connect(), stalled = raw_connect();
+	send_all(stalled, b, len / 2);
+	/* the stalled one is closed by the server (EOF within the 10 s receive timeout) */
+	assert_int_equal(recv(stalled, &b1, 1, 0), 0);
+	/* the idle one (no frame begun) is kept and still served */
+	send_all(idle, b, len);
+	assert_int_equal(read_reply(idle, NULL, NULL), FLT_FRAME_OK);
+	close(idle);
+	close(stalled);
+	free(b);
+	flt_serving_destroy(s);
+}
+
 static void test_bad_requests_get_replies(void **state)
 {
 	(void)state;
@@ -388,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_huge_length_prefix),
 		cmocka_unit_test(test_half_frame_then_close),
+		cmocka_unit_test(test_stalled_half_frame),
 		cmocka_unit_test(test_bad_requests_get_replies),
 		cmocka_unit_test(test_queue_full_is_busy),
 		cmocka_unit_test(test_500_connections),

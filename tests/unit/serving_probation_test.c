@@ -115,10 +115,10 @@ static unsigned drive(struct flt_serving *s, struct su_env *e, unsigned n, uint6
 
 static enum flt_probation_verdict judge(struct flt_serving *s, uint64_t v, double elapsed, enum flt_reason *why)
 {
-	struct flt_probation_limits lim = {.probation_s = 30, .max_error_rate = 0.1, .max_crashes = 0,
-					   .latency_ms_max = 5, .min_requests = 20};
 	struct flt_serving_stats st;
 	assert_int_equal(flt_serving_stats(s, "digits", v, &st), FLT_OK);
+	struct flt_probation_limits lim = {.probation_s = 30, .max_error_rate = 0.1, .max_crashes = 0,
+					   .latency_ms_max = st.latency_ms_max, .min_requests = 20};
 	return flt_probation_evaluate(&lim, &st, 0, elapsed, why);
 }
 
@@ -136,7 +136,8 @@ static void test_serving_probation(void **state)
 	assert_int_equal(flt_serving_create(&o, &s), FLT_OK);
 
 	/* committed version 1: good */
-	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 5, err, sizeof(err)), FLT_OK);
+	/* good versions get a bound no scheduling hiccup reaches (the machine is shared) */
+	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 2000, err, sizeof(err)), FLT_OK);
 	assert_int_equal(drive(s, &env, 40, &v), 0);
 	assert_int_equal(v, 1);
 	assert_int_equal(judge(s, 1, 10, &why), FLT_PROBATION_CONTINUE);
@@ -144,7 +145,7 @@ static void test_serving_probation(void **state)
 	assert_int_equal(why, FLT_REASON_NONE);
 
 	/* version 2 starts failing after activation */
-	assert_int_equal(flt_serving_activate(s, "digits", 2, env.v2, 5, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 2, env.v2, 2000, err, sizeof(err)), FLT_OK);
 	unsigned failed = drive(s, &env, 40, &v);
 	assert_true(failed >= 15);
 	assert_int_equal(judge(s, 2, 3, &why), FLT_PROBATION_FAIL);
@@ -154,14 +155,14 @@ static void test_serving_probation(void **state)
 	assert_int_equal(st.requests, 40);
 	assert_int_equal(st.errors[FLT_USAGE_RUNTIME], failed);
 	/* agentd switches back to the committed version */
-	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 5, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 2000, err, sizeof(err)), FLT_OK);
 	assert_int_equal(drive(s, &env, 5, &v), 0);
 	assert_int_equal(v, 1);
 	/* stats start afresh at each activation */
 	assert_int_equal(flt_serving_stats(s, "digits", 1, &st), FLT_OK);
 	assert_int_equal(st.requests, 5);
 
-	/* version 3 is too slow for latency_ms_max = 5 */
+	/* version 3 is too slow for its manifest's latency_ms_max = 5 (it takes 12 ms or more) */
 	assert_int_equal(flt_serving_activate(s, "digits", 3, env.v2, 5, err, sizeof(err)), FLT_OK);
 	assert_int_equal(drive(s, &env, 20, &v), 0);
 	assert_int_equal(v, 3);
@@ -172,7 +173,7 @@ static void test_serving_probation(void **state)
 	assert_true(st.p99_ns > 5 * 1000000ull);
 
 	/* version 4: good, passes at the end of its window */
-	assert_int_equal(flt_serving_activate(s, "digits", 4, env.v2, 5, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 4, env.v2, 2000, err, sizeof(err)), FLT_OK);
 	assert_int_equal(drive(s, &env, 30, &v), 0);
 	assert_int_equal(judge(s, 4, 29, &why), FLT_PROBATION_CONTINUE);
 	assert_int_equal(judge(s, 4, 30, &why), FLT_PROBATION_PASS);

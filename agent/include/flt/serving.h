@@ -31,6 +31,9 @@ struct flt_serving_opts {
 	unsigned max_conns;        /* open client connections; 0: 1024; beyond: accepted then closed */
 	uint32_t max_frame;        /* largest request or response frame in bytes; 0: 16 MiB */
 	unsigned swap_wait_ms;     /* how long a request waits for a swap in progress; 0: 2000 */
+	unsigned read_timeout_ms;  /* a frame begun must be complete within this, or the
+				    * connection is closed (half a frame held open); 0: 30000.
+				    * Idle connections between frames are kept. */
 	unsigned run_concurrency;  /* run contexts per loaded model; 0: the worker count */
 	uint64_t memory_budget;    /* bytes for all loaded models; 0: unlimited. When the old and the new
 				    * version of a model do not fit together, the swap unloads the old

@@ -5,6 +5,11 @@
 
 #include "ops.h"
 
+/* Bounds on attributes so the size arithmetic below cannot overflow int64
+ * (tensor dimensions themselves are bounded by their byte size). */
+#define CT_MAX_ATTR (INT64_C(1) << 20)
+#define CT_MAX_DIM (INT64_C(1) << 40)
+
 struct ct_geom {
 	int nsp;
 	int64_t in[OP_MAX_SPATIAL], out[OP_MAX_SPATIAL], k[OP_MAX_SPATIAL];
@@ -33,7 +38,7 @@ static flt_err ct_attr_vec(struct op_ctx *c, const char *name, int nsp, int64_t 
 	if ((int)n != nsp)
 		return op_fail(c, FLT_EINVAL, "%s has %zu entries, expected %d", name, n, nsp);
 	for (int i = 0; i < nsp; i++)
-		if ((dst[i] = v[i]) < min)
+		if ((dst[i] = v[i]) < min || v[i] > CT_MAX_ATTR)
 			return op_fail(c, FLT_EINVAL, "%s[%d] is %lld", name, i, (long long)v[i]);
 	return FLT_OK;
 }
@@ -83,8 +88,9 @@ static flt_err ct_setup(struct op_ctx *c, struct ct_geom *g)
 		if ((int)n != nsp && (int)n != nsp + 2)
 			return op_fail(c, FLT_EINVAL, "output_shape has %zu entries", n);
 		for (int i = 0; i < nsp; i++)
-			if ((oshape[i] = os[n - (size_t)nsp + (size_t)i]) < 0)
-				return op_fail(c, FLT_EINVAL, "negative output_shape");
+			if ((oshape[i] = os[n - (size_t)nsp + (size_t)i]) < 0 ||
+			    oshape[i] > CT_MAX_DIM)
+				return op_fail(c, FLT_EINVAL, "output_shape out of range");
 	}
 	const char *ap = op_attr_str(c, "auto_pad", "NOTSET");
 	int same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER");
@@ -95,8 +101,8 @@ static flt_err ct_setup(struct op_ctx *c, struct ct_geom *g)
 		if ((int)n != 2 * nsp)
 			return op_fail(c, FLT_EINVAL, "pads has %zu entries", n);
 		for (int i = 0; i < 2 * nsp; i++)
-			if ((pads[i] = pv[i]) < 0)
-				return op_fail(c, FLT_EINVAL, "negative pad");
+			if ((pads[i] = pv[i]) < 0 || pv[i] > CT_MAX_DIM)
+				return op_fail(c, FLT_EINVAL, "pad out of range");
 	}
 	g->kprod = g->iprod = g->oprod = 1;
 	for (int i = 0; i < nsp; i++) {

@@ -79,6 +79,23 @@ const char *flt_keystore_keylist_json(const flt_keystore *ks, size_t *len);
 /* "root", "release", "director". */
 const char *flt_keystore_slot_name(enum flt_keystore_slot slot);
 
+/* Takes the offline root key (SEC1/PKCS#8 PEM file at path) for signing a
+ * new list. FLT_EVERIFY if it is not this store's root key, file errors. */
+FLT_WUR flt_err flt_keystore_use_root(flt_keystore *ks, const char *path);
+
+/* Writes the root private key to <dir>/root.key (0600, dir created 0700) and
+ * removes it from <data-dir>/keys/ (root.pub stays): from then on loading
+ * gives a public-only root and signing a new list needs use_root.
+ * FLT_EINVAL (no private root), FLT_EIO. */
+FLT_WUR flt_err flt_keystore_move_root(flt_keystore *ks, const char *dir);
+
+/* Replaces the release or director key with `key` (ownership transferred on
+ * success), writing its file atomically. Publish a list naming the new key
+ * first, so a crash in between never leaves an unlisted signing key.
+ * FLT_EINVAL (root slot, no private half), FLT_EIO. */
+FLT_WUR flt_err flt_keystore_replace_key(flt_keystore *ks, enum flt_keystore_slot slot,
+                                         flt_key *key);
+
 /* Frees the store, wiping private keys; NULL is a no-op. */
 void flt_keystore_free(flt_keystore *ks);
 

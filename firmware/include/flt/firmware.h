@@ -95,4 +95,49 @@ uint64_t flt_fw_slot_version(const struct flt_fw *fw, int slot);
 /* The borrowed slot backend (for tests and status). */
 struct flt_slot *flt_fw_slot(struct flt_fw *fw);
 
+/* ---- /etc/flotilla/firmware.conf (flt/conf.h syntax) ---------------------------
+ *   state_dir = /var/lib/flotilla/firmware
+ *   tries = 3
+ *   reboot_cmd = systemctl reboot
+ *   broker_check = ...   command whose exit 0 means the broker is reachable
+ *   self_test = ...      command whose exit 0 means a self-test inference passed
+ *   [slot]  backend = dir|uboot|command, dir, fw_printenv, fw_setenv, device_a,
+ *           device_b, booted_file, install_cmd, booted_cmd, mark_good_cmd,
+ *           mark_bad_cmd, staging
+ * Unknown keys are errors. */
+struct flt_fw_conf {
+	char *state_dir, *reboot_cmd, *broker_check, *self_test;
+	int64_t tries;
+	int backend; /* index into "dir", "uboot", "command" */
+	char *dir, *fw_printenv, *fw_setenv, *device_a, *device_b, *booted_file;
+	char *install_cmd, *booted_cmd, *mark_good_cmd, *mark_bad_cmd, *staging;
+};
+
+/* Loads PATH (NULL: defaults only) then the "key=value" overrides SETS. *CONF
+ * set on success (flt_fw_conf_free). Errors as flt_conf_load; ERR says which key. */
+flt_err flt_fw_conf_load(const char *path, const char *const *sets, size_t nsets,
+			 struct flt_fw_conf *conf, char *err, size_t errlen) FLT_WUR;
+void flt_fw_conf_free(struct flt_fw_conf *conf);
+/* Fills CFG from CONF (strings borrowed from CONF). */
+void flt_fw_conf_to_cfg(const struct flt_fw_conf *conf, struct flt_fw_cfg *cfg);
+
+/* The boot report a start leaves in <state_dir>/boot-report (JSON, atomic) for
+ * the agent to send as an event: {"outcome":"confirmed|rolled_back|...",
+ * "version":N,"deployment_id":"...","reason":"BOOT_FAILED|NONE","slot":"A|B"}. */
+const char *flt_fw_outcome_name(enum flt_fw_outcome o);
+flt_err flt_fw_write_report(const char *state_dir, const struct flt_fw_report *rep) FLT_WUR;
+
+/* Kind-specific admission of a release whose envelope already verified: for
+ * kind firmware, BOARD must be among the manifest's compatible boards (none
+ * listed = any; INCOMPATIBLE_BOARD) and FIRMWARE_VERSION at least its
+ * min_firmware_version; for kind agent, the release must be
+ * flotilla-agent-ARCH for this device's ARCH (WRONG_ARCH) and newer than the
+ * running AGENT_VERSION (VERSION_LOWER); for both, AGENT_VERSION at least
+ * min_agent_version (AGENT_TOO_OLD). A model manifest is MALFORMED here.
+ * FLT_OK, or FLT_EINCOMPAT with *REASON set (MSG, MSGLEN: one line). */
+struct flt_manifest;
+flt_err flt_fw_admit(const struct flt_manifest *m, const char *board, const char *arch,
+		     uint64_t agent_version, uint64_t firmware_version, enum flt_reason *reason,
+		     char *msg, size_t msglen) FLT_WUR;
+
 #endif

@@ -26,7 +26,8 @@ from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegres
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import Normalizer, StandardScaler
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import Binarizer, Normalizer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -376,6 +377,21 @@ def preprocessing():
     sc = StandardScaler().fit(xtr)
     save("standard_scaler", [scaler_node(sc, "X", "Y")], xte,
          [("Y", TensorProto.FLOAT, [n, f])], [f32(sc.transform(xte))])
+    # SimpleImputer (mean) -> Binarizer, on rows with missing values
+    rng = np.random.RandomState(1)
+    xnan = xtr.copy()
+    xnan[rng.rand(*xnan.shape) < 0.1] = np.nan
+    imp = SimpleImputer(strategy="mean").fit(xnan)
+    xq = xte.copy()
+    xq[rng.rand(*xq.shape) < 0.2] = np.nan
+    thr = float(np.float32(np.median(xtr)))
+    save("imputer_binarizer", [
+        helper.make_node("Imputer", ["X"], ["imputed"], domain=ML,
+                         imputed_value_floats=imp.statistics_.tolist(),
+                         replaced_value_float=float("nan")),
+        helper.make_node("Binarizer", ["imputed"], ["Y"], domain=ML, threshold=thr)], xq,
+        [("Y", TensorProto.FLOAT, [n, f])],
+        [f32(Binarizer(threshold=thr).transform(imp.transform(xq)))])
     for norm in ("max", "l1", "l2"):
         nz = Normalizer(norm=norm)
         save("normalizer_" + norm, [
