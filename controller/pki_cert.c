@@ -84,10 +84,26 @@ flt_err pki_parse_cert(const char *pem, mbedtls_x509_crt *crt)
 
 void pki_time_str(int64_t t, char out[16])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm) || strftime(out, 16, "%Y%m%d%H%M%S", &tm) != 14)
-		snprintf(out, 16, "19700101000000");
+	/* Civil date from days since 1970-01-01 in 64-bit arithmetic: gmtime()
+	 * cannot be used, since a 32-bit time_t (armhf) wraps the far-off dates
+	 * certificates and CRLs carry (year 9999). Valid for years 1..9999. */
+	if (t < -62135596800LL || t > 253402300799LL)
+		t = t < 0 ? -62135596800LL : 253402300799LL;
+	int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+	int64_t secs = t - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+	char tmp[64]; /* roomy for the compiler's worst case; the value is 14 digits */
+	snprintf(tmp, sizeof(tmp), "%04d%02d%02d%02d%02d%02d", (int)y, (int)m, (int)d,
+		 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+	memcpy(out, tmp, 15);
 }
 
 flt_err flt_pki_serial_new(uint8_t serial[FLT_PKI_SERIAL_LEN])
