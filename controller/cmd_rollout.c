@@ -9,6 +9,7 @@
 #include "flt/msg.h"
 #include "cli_args.h"
 #include "cmds.h"
+#include "flt/audit.h"
 #include "rollout.h"
 
 static const char *const show_states[] = {
@@ -64,8 +65,12 @@ int rollout_cli_create(struct cli *c, const char *action, const char *name,
 	if (cli_get(c, "deadline") && parse_secs(cli_get(c, "deadline"), &p.deadline_s))
 		return cli_usage(c, "--deadline takes seconds (N, Ns, Nm, Nh)");
 	flt_err e = rollout_create(c->reg, &p, reg_now_ms(), &id, why, sizeof(why));
+	char target[256];
+	snprintf(target, sizeof(target), "%s -> %s", p.ref, p.target);
+	flt_audit_note(c->reg, NULL, "rollout.create", target, e ? "refused" : "ok",
+	               e ? why : action);
 	if (e)
-		return cli_fail(c, e, "%s; nothing changed", why);
+		return cli_fail(c, e, "%s; no rollout created", why);
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddNumberToObject(doc, "rollout", (double)id);
@@ -75,16 +80,6 @@ int rollout_cli_create(struct cli *c, const char *action, const char *name,
 	}
 	return cli_emit(c, doc);
 }
-
-#define ROLLOUT_CREATE_OPTS                                                                    \
-	{"target", 0, 1, "T", "group:G, tag:k=v, device:ID[,ID...] or all"},                   \
-	    {"canary", 0, 1, "N|P%", "devices in the first wave (default 1)"},                \
-	    {"wave", 0, 1, "N|P%", "devices per later wave (default: all the rest)"},         \
-	    {"probation", 0, 1, "S", "probation each device runs before committing (300)"},   \
-	    {"deadline", 0, 1, "S", "a device not committed this long after its wave started " \
-	                            "counts as failed (3600)"},                                \
-	    {"max-failures", 0, 1, "N|P%", "failures tolerated; one more halts (0)"},          \
-	    {"supersede", 0, 0, NULL, "take devices over from another active rollout"}
 
 static const struct cli_opt create_opts[] = {
     {"model", 0, 1, "REF", "the version to roll out (NAME@alias resolves now)"},
@@ -443,6 +438,10 @@ static int rollout_ctl(int argc, char **argv)
 				reg_rollback(c.reg);
 		}
 	}
+	char what[32], target[32];
+	snprintf(what, sizeof(what), "rollout.%s", op);
+	snprintf(target, sizeof(target), "%lld", (long long)id);
+	flt_audit_note(c.reg, NULL, what, target, e ? "failed" : "ok", e ? flt_strerror(e) : state);
 	if (e)
 		return cli_end(&c, cli_fail(&c, e, "rollout %lld unchanged: %s", (long long)id,
 		                            flt_strerror(e)));
