@@ -13,6 +13,7 @@
 #include "flt/log.h"
 #include "flt/sys.h"
 #include "flt/health.h"
+#include "flt/usage.h"
 #include "flt/telemetry_batch.h"
 
 #define DESIRED_REFUSED "desired-state"
@@ -151,10 +152,13 @@ void agentd_reconcile(struct flt_agentd *a)
 	if (!a->desired || !a->kl)
 		return;
 	const struct flt_desired *d = a->desired;
+	ota_boot_report(a);
 	for (size_t i = 0; i < d->n_entries; i++) {
 		const struct flt_desired_entry *de = &d->entries[i];
-		if (de->kind != FLT_KIND_MODEL)
-			continue; /* agent and firmware releases: firmware/ (issue 13) */
+		if (de->kind != FLT_KIND_MODEL) {
+			ota_reconcile_entry(a, de); /* agent and firmware releases: ota_install.c */
+			continue;
+		}
 		uint8_t sha[FLT_SHA256_LEN];
 		if (flt_sha256(de->envelope, de->envelope_len, sha))
 			continue;
@@ -399,11 +403,18 @@ static void telemetry_tick(struct flt_agentd *a, uint64_t now)
 	memset(&mq, 0, sizeof(mq));
 	if (a->net)
 		net_bytes(a->net, mq.sent, mq.received);
+	struct flt_usage_snapshot *snap = NULL;
+	if (a->usage && flt_usage_snapshot_reset(a->usage, &snap))
+		snap = NULL;
 	if (!flt_health_sample(hs, &mq, &h)) {
 		size_t n = 0;
-		if (flt_tbatch_enqueue(a->q, &h, NULL, NULL, (uint64_t)a->conf.telemetry_s, &n))
+		if (flt_tbatch_enqueue(a->q, &h, a->have_prev_mqtt ? &a->prev_mqtt : NULL, snap,
+				       (uint64_t)a->conf.telemetry_s, &n))
 			flt_log_warn("telemetry sample not queued");
+		a->prev_mqtt = mq;
+		a->have_prev_mqtt = true;
 	}
+	flt_usage_snapshot_free(snap);
 	flt_health_sampler_free(hs);
 	a->next_event_send_ms = 0;
 }

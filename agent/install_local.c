@@ -10,6 +10,7 @@
 #include "flt/alloc.h"
 #include "flt/atomicfile.h"
 #include "flt/fileio.h"
+#include "flt/json.h"
 #include "flt/log.h"
 
 static flt_err copy_file(const char *from, const char *to)
@@ -55,6 +56,10 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 	}
 	if ((e = flt_file_read_all(envelope, FLT_MAX_ENVELOPE_BYTES, &env, &env_len, NULL)))
 		goto out;
+	bool ota = false;
+	e = ota_install_file(a, (const char *)env, env_len, artifact, "local", &r, &ota);
+	if (ota)
+		goto out; /* an agent or firmware release: handed to its slots (or refused) */
 	if ((e = verify_release(a, NULL, (const char *)env, env_len, NULL, &man, NULL, &r, msg, sizeof(msg)))) {
 		flt_log_err("refused: %s: %s", flt_reason_name(r), msg);
 		goto out;
@@ -153,6 +158,21 @@ flt_err flt_agentd_status_json(const struct flt_agentd_conf *conf, char **out)
 	}
 	if (e)
 		return e;
-	*out = (char *)buf;
-	return FLT_OK;
+	/* the envelopes are for the daemon, not for people */
+	cJSON *root = cJSON_ParseWithLength((const char *)buf, len), *m;
+	flt_free(buf);
+	if (!root)
+		return FLT_EPARSE;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "models"))
+	{
+		cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "dep");
+		if (d) {
+			cJSON_DeleteItemFromObjectCaseSensitive(d, "envelope");
+			cJSON_DeleteItemFromObjectCaseSensitive(d, "env_sha");
+		}
+	}
+	size_t tl = 0;
+	e = flt_json_print(root, out, &tl);
+	cJSON_Delete(root);
+	return e;
 }

@@ -13,19 +13,12 @@ struct subcmd {
 	int (*run)(int argc, char **argv);
 };
 
-static int not_yet(int argc, char **argv)
-{
-	(void)argc;
-	fprintf(stderr, "flotilla: '%s' is not implemented in this build yet\n", argv[0]);
-	return 1;
-}
-
 static const struct subcmd cmds[] = {
 	{"model", "register, list, inspect and evolve models", cmd_model},
 	{"run", "log experiment runs", cmd_run},
 	{"device", "list, tag, provision and revoke devices", cmd_device},
 	{"group", "manage device groups", cmd_group},
-	{"rollout", "roll versions out to devices", not_yet},
+	{"rollout", "roll versions out to devices", cmd_rollout},
 	{"firmware", "register and list firmware images", cmd_firmware},
 	{"agent-release", "register and list agent binaries", cmd_agent_release},
 	{"keys", "signing keys and the fleet CA", cmd_keys},

@@ -295,7 +295,7 @@ static int audit_list(int argc, char **argv)
 	if ((rc = cli_start(&c, &audit_spec, argc, argv)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if ((rc = parse_days(&c, "limit", 100, 1000000, &limit)) != CLI_CONTINUE ||
-	    (rc = parse_days(&c, "since", 0, 100L * 365 * 86400, &since)) != CLI_CONTINUE)
+	    (rc = parse_days(&c, "since", 0, 60L * 365 * 86400, &since)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);

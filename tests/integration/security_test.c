@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <signal.h>
+#include <sqlite3.h>
 
 #include "flt/alloc.h"
 #include "flt/keystore.h"
@@ -401,12 +403,104 @@ static void test_foreign_ca_and_plain_tcp(void **state)
 	tt_mosq_free(m);
 }
 
+/* ---- serve and a real agent over the generated configuration ---------------------- */
+
+struct dev_row {
+	const char *id;
+	int64_t online, keys_serial;
+};
+
+static bool device_row(void *arg)
+{
+	struct dev_row *d = arg;
+	char path[512];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	bool ok = false;
+	snprintf(path, sizeof path, "%s/registry.db", g_data);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT online, keys_serial FROM devices WHERE id = ?1", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		d->online = sqlite3_column_int64(st, 0);
+		d->keys_serial = sqlite3_column_int64(st, 1);
+		ok = d->online == 1 && d->keys_serial > 0;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
+static void test_serve_and_agent_over_fleet_tls(void **state)
+{
+	(void)state;
+	struct tt_mosq *m = start_broker();
+	char bundle[512], conf[600], sconf[600], body[4096];
+	snprintf(bundle, sizeof bundle, "%s/bundle-e2e-1", g_data);
+	struct flt_provision_opts po = {.device_id = "e2e-1", .out_dir = bundle,
+	                                .broker_uri = tt_mosq_uri(m), .conf_dir = bundle};
+	assert_int_equal(flt_pki_provision(g_data, g_reg, &po, (int64_t)time(NULL), NULL), FLT_OK);
+
+	/* The bundle's agent.conf as provisioned, plus where this test keeps state. */
+	size_t len;
+	snprintf(conf, sizeof conf, "%s/agent.conf", bundle);
+	char *ac = tt_read_file(conf, &len);
+	assert_non_null(ac);
+	int n = snprintf(body, sizeof body,
+	                 "%s\n[storage]\ndata_dir = %s/state\ndisk_reserve = 0\n"
+	                 "[serving]\nsocket = %s/agent.sock\n[log]\nlevel = info\n",
+	                 ac, bundle, bundle);
+	free(ac);
+	snprintf(conf, sizeof conf, "%s/agent-test.conf", bundle);
+	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
+
+	snprintf(sconf, sizeof sconf, "%s/serve.conf", g_data);
+	n = snprintf(body, sizeof body,
+	             "[mqtt]\nbroker = %s\nca_file = %s/keys/ca.pem\n"
+	             "cert_file = %s/keys/controller.pem\nkey_file = %s/keys/controller.key\n",
+	             tt_mosq_uri(m), g_data, g_data, g_data);
+	assert_int_equal(tt_write_file(sconf, body, (size_t)n), 0);
+
+	struct tt_proc *serve = NULL, *agent = NULL;
+	const char *sargv[] = {TT_FLOTILLA, "serve", "--data-dir", g_data, "-c", sconf, NULL};
+	assert_int_equal(tt_proc_spawn(TT_FLOTILLA, sargv, NULL, NULL, &serve), 0);
+	const char *aargv[] = {TT_AGENT, "run", "-c", conf, NULL};
+	assert_int_equal(tt_proc_spawn(TT_AGENT, aargv, NULL, NULL, &agent), 0);
+
+	/* The agent connects with its fleet certificate, serve with the
+	 * controller's; serve records it online and publishes it the key list. */
+	struct dev_row d = {.id = "e2e-1"};
+	if (!tt_wait_until(device_row, &d, 30000)) {
+		char *sl = tt_read_file(tt_proc_stderr_path(serve), NULL);
+		char *al = tt_read_file(tt_proc_stderr_path(agent), NULL);
+		fprintf(stderr, "serve:\n%s\nagent:\n%s\n", sl ? sl : "", al ? al : "");
+		free(sl);
+		free(al);
+		fail_msg("device never online with a key list (online %lld, keys %lld)",
+		         (long long)d.online, (long long)d.keys_serial);
+	}
+	assert_true(tt_file_contains(tt_mosq_log(m), "as e2e-1 (p5"));
+	assert_true(tt_file_contains(tt_mosq_log(m), "as flotilla-controller (p5"));
+	assert_true(tt_proc_running(serve));
+	assert_true(tt_proc_running(agent));
+
+	tt_proc_kill(agent, SIGTERM);
+	tt_proc_kill(serve, SIGTERM);
+	assert_int_equal(tt_proc_wait(agent, 10000, NULL), 0);
+	assert_int_equal(tt_proc_wait(serve, 10000, NULL), 0);
+	tt_proc_free(agent);
+	tt_proc_free(serve);
+	tt_mosq_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_isolation_and_client_id),
 	    cmocka_unit_test(test_revoke),
 	    cmocka_unit_test(test_foreign_ca_and_plain_tcp),
+	    cmocka_unit_test(test_serve_and_agent_over_fleet_tls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

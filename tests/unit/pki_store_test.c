@@ -20,6 +20,7 @@
 #include <mbedtls/x509_crl.h>
 #include <sqlite3.h>
 
+#include "flt/agentd.h"
 #include "flt/alloc.h"
 #include "flt/atomicfile.h"
 #include "flt/audit.h"
@@ -96,8 +97,27 @@ static void test_ca_provision_revoke_audit(void **state)
 	flt_free(ctl);
 
 	snprintf(out, sizeof out, "%s/bundle", g_dir);
-	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, NULL), 0);
+	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, "--group", "lab", NULL), 0);
 	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, NULL), 4);
+	{
+		/* Registered: the device row and its group membership. */
+		char dbp[512];
+		sqlite3 *db = NULL;
+		sqlite3_stmt *q = NULL;
+		snprintf(dbp, sizeof dbp, "%s/registry.db", g_dir);
+		assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db,
+		                                    "SELECT count(*) FROM devices d JOIN group_members m"
+		                                    " ON m.device_id = d.id JOIN device_groups g"
+		                                    " ON g.id = m.group_id"
+		                                    " WHERE d.id = 'dev-1' AND g.name = 'lab'",
+		                                    -1, &q, NULL),
+		                 SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(q, 0), 1);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
 	assert_int_equal(cli("device", "provision", "flotilla-controller", "--out", out, NULL), 5);
 	assert_int_equal(cli("device", "provision", "../x", "--out", out, NULL), 5);
 	assert_int_equal(cli("device", "provision", "dev-2", "--renew", "--out", out, NULL), 3);
@@ -111,6 +131,18 @@ static void test_ca_provision_revoke_audit(void **state)
 	assert_non_null(strstr(conf, "id = dev-1\n"));
 	assert_non_null(strstr(conf, "key_file = /etc/flotilla/device.key\n"));
 	flt_free(conf);
+	/* The agent's own loader takes the bundle's agent.conf as it is. */
+	struct flt_agentd_conf ac;
+	char cerr[256] = "";
+	snprintf(out, sizeof out, "%s/bundle/agent.conf", g_dir);
+	assert_int_equal(flt_agentd_conf_load(out, NULL, 0, &ac, cerr, sizeof cerr), FLT_OK);
+	assert_string_equal(ac.device_id, "dev-1");
+	assert_string_equal(ac.broker, "ssl://localhost:8883");
+	assert_string_equal(ac.key_file, "/etc/flotilla/device.key");
+	assert_string_equal(ac.cert_file, "/etc/flotilla/device.pem");
+	assert_string_equal(ac.ca_file, "/etc/flotilla/ca.pem");
+	assert_string_equal(ac.root_keys, "/etc/flotilla/root-keys.pem");
+	flt_agentd_conf_free(&ac);
 	snprintf(out, sizeof out, "%s/bundle/device.key", g_dir);
 	assert_int_equal(stat(out, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);

@@ -292,6 +292,11 @@ static flt_err matmul_run(struct op_ctx *c)
 
 #define MAX_SP OP_MAX_SPATIAL
 
+/* Bounds on window attributes, so the int64 arithmetic below cannot overflow
+ * and a hostile attribute cannot ask for years of work. */
+#define GEOM_MAX ((int64_t)1 << 31)
+#define GEOM_WORK ((uint64_t)1 << 32)
+
 flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int64_t *kernel, int nsp,
 		      int ceil_mode, struct conv_geom *g)
 {
@@ -306,22 +311,22 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 		g->k[i] = kernel[i];
 		g->stride[i] = 1;
 		g->dil[i] = 1;
-		if (g->k[i] < 1)
+		if (g->k[i] < 1 || g->k[i] > GEOM_MAX)
 			return op_fail(c, FLT_EINVAL, "kernel dimension %d is %lld", i, (long long)g->k[i]);
 	}
 	if ((v = op_attr_ints(c, "strides", &n))) {
 		if ((int)n != nsp)
 			return op_fail(c, FLT_EINVAL, "strides has %zu entries", n);
 		for (int i = 0; i < nsp; i++)
-			if ((g->stride[i] = v[i]) < 1)
-				return op_fail(c, FLT_EINVAL, "stride < 1");
+			if ((g->stride[i] = v[i]) < 1 || v[i] > GEOM_MAX)
+				return op_fail(c, FLT_EINVAL, "stride %lld out of range", (long long)v[i]);
 	}
 	if ((v = op_attr_ints(c, "dilations", &n))) {
 		if ((int)n != nsp)
 			return op_fail(c, FLT_EINVAL, "dilations has %zu entries", n);
 		for (int i = 0; i < nsp; i++)
-			if ((g->dil[i] = v[i]) < 1)
-				return op_fail(c, FLT_EINVAL, "dilation < 1");
+			if ((g->dil[i] = v[i]) < 1 || v[i] > GEOM_MAX)
+				return op_fail(c, FLT_EINVAL, "dilation %lld out of range", (long long)v[i]);
 	}
 	int64_t pads[2 * MAX_SP] = {0};
 	const char *ap = op_attr_str(c, "auto_pad", "NOTSET");
@@ -329,8 +334,8 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 		if ((int)n != 2 * nsp)
 			return op_fail(c, FLT_EINVAL, "pads has %zu entries", n);
 		for (int i = 0; i < 2 * nsp; i++)
-			if ((pads[i] = v[i]) < 0)
-				return op_fail(c, FLT_EINVAL, "negative pad");
+			if ((pads[i] = v[i]) < 0 || v[i] > GEOM_MAX)
+				return op_fail(c, FLT_EINVAL, "pad %lld out of range", (long long)v[i]);
 	}
 	for (int i = 0; i < nsp; i++) {
 		int64_t ek = (g->k[i] - 1) * g->dil[i] + 1;
@@ -360,12 +365,18 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 		g->pad0[i] = pads[i];
 		g->pad1[i] = pads[i + nsp];
 	}
-	g->kprod = g->oprod = g->iprod = 1;
+	uint64_t kp = 1, op = 1, ip = 1;
 	for (int i = 0; i < nsp; i++) {
-		g->kprod *= (size_t)g->k[i];
-		g->oprod *= (size_t)g->out[i];
-		g->iprod *= (size_t)g->in[i];
+		kp *= (uint64_t)g->k[i];
+		op *= (uint64_t)g->out[i];
+		ip *= (uint64_t)g->in[i];
+		if (kp > GEOM_WORK || op > SIZE_MAX || ip > SIZE_MAX || (op && kp > GEOM_WORK / op))
+			return op_fail(c, FLT_ELIMIT, "window of %llu over %llu outputs is too large",
+				       (unsigned long long)kp, (unsigned long long)op);
 	}
+	g->kprod = (size_t)kp;
+	g->oprod = (size_t)op;
+	g->iprod = (size_t)ip;
 	return FLT_OK;
 }
 

@@ -83,35 +83,41 @@ static flt_err pool_run(struct op_ctx *c)
 					cnt_pad *= (size_t)(b > a ? b - a : 0);
 				}
 			}
-			int64_t kpos[OP_MAX_SPATIAL] = {0};
-			for (size_t kk = 0; kk < g.kprod; kk++) {
+			/* walk only the kernel positions that land inside the input, so
+			 * a huge kernel over heavy padding costs what the input holds */
+			int64_t kb[OP_MAX_SPATIAL], ke[OP_MAX_SPATIAL], kpos[OP_MAX_SPATIAL];
+			int empty = 0;
+			for (int d = 0; d < nsp; d++) {
+				kb[d] = lo[d] < 0 ? (-lo[d] + g.dil[d] - 1) / g.dil[d] : 0;
+				ke[d] = lo[d] < g.in[d] ? (g.in[d] - lo[d] + g.dil[d] - 1) / g.dil[d] : 0;
+				if (ke[d] > g.k[d])
+					ke[d] = g.k[d];
+				if (kb[d] >= ke[d])
+					empty = 1;
+				kpos[d] = kb[d];
+			}
+			while (!empty) {
 				size_t off = 0;
-				int ok = 1;
-				for (int d = 0; d < nsp; d++) {
-					int64_t ix = lo[d] + kpos[d] * g.dil[d];
-					if (ix < 0 || ix >= g.in[d]) {
-						ok = 0;
-						break;
+				for (int d = 0; d < nsp; d++)
+					off = off * (size_t)g.in[d] + (size_t)(lo[d] + kpos[d] * g.dil[d]);
+				float v = xp[off];
+				if (is_max) {
+					if (v > best || cnt == 0) {
+						best = v;
+						best_i = off;
 					}
-					off = off * (size_t)g.in[d] + (size_t)ix;
+				} else {
+					sum += v;
 				}
-				if (ok) {
-					float v = xp[off];
-					if (is_max) {
-						if (v > best || cnt == 0) {
-							best = v;
-							best_i = off;
-						}
-					} else {
-						sum += v;
-					}
-					cnt++;
-				}
-				for (int d = nsp - 1; d >= 0; d--) {
-					if (++kpos[d] < g.k[d])
+				cnt++;
+				int d = nsp - 1;
+				for (; d >= 0; d--) {
+					if (++kpos[d] < ke[d])
 						break;
-					kpos[d] = 0;
+					kpos[d] = kb[d];
 				}
+				if (d < 0)
+					break;
 			}
 			if (is_max) {
 				py[p * g.oprod + o] = best;

@@ -429,8 +429,8 @@ static flt_err split_sizes(struct op_ctx *c, int64_t *axis, int64_t *sizes)
 		return op_fail(c, FLT_EINVAL, "split has %zu entries for %zu outputs", n, c->n_out);
 	int64_t sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (tmp[i] < 0)
-			return op_fail(c, FLT_EINVAL, "negative split");
+		if (tmp[i] < 0 || tmp[i] > total - sum)
+			return op_fail(c, FLT_EINVAL, "split sizes do not fit dim %lld", (long long)total);
 		sizes[i] = tmp[i];
 		sum += tmp[i];
 	}
@@ -529,10 +529,16 @@ static flt_err slice_spec(struct op_ctx *c, struct slice_spec *s)
 		int64_t dim = x->dims[a], st = nst ? steps[i] : 1, b = starts[i], en = ends[i];
 		if (st == 0)
 			return op_fail(c, FLT_EINVAL, "step 0");
+		/* a step longer than the dim takes one element either way; clamping
+		 * keeps step * stride and -step from overflowing */
+		if (st > dim)
+			st = dim > 0 ? dim : 1;
+		if (st < -dim)
+			st = dim > 0 ? -dim : -1;
 		if (b < 0)
 			b += dim;
 		if (en < 0)
-			en = en < INT64_MIN / 2 ? INT64_MIN / 2 : en + dim;
+			en += dim;
 		int64_t len;
 		if (st > 0) {
 			b = b < 0 ? 0 : (b > dim ? dim : b);
@@ -834,6 +840,9 @@ static flt_err pad_infer(struct op_ctx *c)
 	if (x->dtype != ONNX_FLOAT && x->dtype != ONNX_INT64)
 		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported", onnx_dtype_name(x->dtype));
 	for (int32_t d = 0; d < x->rank; d++) {
+		const int64_t lim = (int64_t)1 << 40;
+		if (pads[d] > lim || pads[d] < -lim || pads[d + x->rank] > lim || pads[d + x->rank] < -lim)
+			return op_fail(c, FLT_EINVAL, "pad out of range");
 		dims[d] = x->dims[d] + pads[d] + pads[d + x->rank];
 		if (dims[d] < 0)
 			return op_fail(c, FLT_EINVAL, "pads remove more than dim %d has", (int)d);
