@@ -88,11 +88,17 @@ out:
 	return cli_end(&c, rc);
 }
 
+static const struct cli_opt alias_opts[] = {
+    {"rollout", 0, 0, NULL, "set: also roll the version out (needs --target; see 'rollout create')"},
+    ROLLOUT_CREATE_OPTS,
+    {0},
+};
+
 static const struct cli_spec alias_spec = {
     "model alias",
-    "set REF ALIAS | rm NAME ALIAS",
+    "set REF ALIAS [--rollout --target T [rollout options]] | rm NAME ALIAS",
     "Points NAME@ALIAS at a version, or removes the alias. 'latest' is reserved.",
-    no_opts,
+    alias_opts,
     3,
     3,
 };
@@ -117,6 +123,8 @@ int cmd_model_alias(int argc, char **argv)
 		        &c, FLT_EINVAL,
 		        "'%s' is not a valid alias; use [a-z0-9][a-z0-9._-]{0,63}, not 'latest'",
 		        alias));
+	if (cli_flag(&c, "rollout") && (!set || !cli_get(&c, "target")))
+		return cli_end(&c, cli_usage(&c, "--rollout goes with 'alias set' and needs --target"));
 	if (!set && !flt_registry_name_valid(c.pos[1]))
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model name", c.pos[1]));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
@@ -148,6 +156,12 @@ int cmd_model_alias(int argc, char **argv)
 	if (e) {
 		rc = cli_fail(&c, e, "cannot change alias '%s': %s; nothing changed", alias,
 		              flt_strerror(e));
+		goto out;
+	}
+	if (set && cli_flag(&c, "rollout")) {
+		/* The alias is set; the rollout is a second transaction, and its
+		 * failure (say a conflict) is reported with its own exit code. */
+		rc = rollout_cli_create(&c, "install", v.name, &v);
 		goto out;
 	}
 	cJSON *doc = cJSON_CreateObject();

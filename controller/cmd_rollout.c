@@ -65,7 +65,7 @@ int rollout_cli_create(struct cli *c, const char *action, const char *name,
 		return cli_usage(c, "--deadline takes seconds (N, Ns, Nm, Nh)");
 	flt_err e = rollout_create(c->reg, &p, reg_now_ms(), &id, why, sizeof(why));
 	if (e)
-		return cli_fail(c, e, "%s; nothing changed", why);
+		return cli_fail(c, e, "%s; no rollout created", why);
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddNumberToObject(doc, "rollout", (double)id);
@@ -75,16 +75,6 @@ int rollout_cli_create(struct cli *c, const char *action, const char *name,
 	}
 	return cli_emit(c, doc);
 }
-
-#define ROLLOUT_CREATE_OPTS                                                                    \
-	{"target", 0, 1, "T", "group:G, tag:k=v, device:ID[,ID...] or all"},                   \
-	    {"canary", 0, 1, "N|P%", "devices in the first wave (default 1)"},                \
-	    {"wave", 0, 1, "N|P%", "devices per later wave (default: all the rest)"},         \
-	    {"probation", 0, 1, "S", "probation each device runs before committing (300)"},   \
-	    {"deadline", 0, 1, "S", "a device not committed this long after its wave started " \
-	                            "counts as failed (3600)"},                                \
-	    {"max-failures", 0, 1, "N|P%", "failures tolerated; one more halts (0)"},          \
-	    {"supersede", 0, 0, NULL, "take devices over from another active rollout"}
 
 static const struct cli_opt create_opts[] = {
     {"model", 0, 1, "REF", "the version to roll out (NAME@alias resolves now)"},

@@ -20,6 +20,13 @@
 /* Largest model file serve reads in one piece to index it. */
 #define ARTIFACT_MAX ((size_t)1 << 30)
 
+void serve_db_idle(struct flt_registry *r)
+{
+	for (int i = 0; i < REG_Q_COUNT_; i++)
+		if (r->stmts[i])
+			sqlite3_reset(r->stmts[i]);
+}
+
 flt_err serve_topic(char *buf, size_t cap, const char *device_id, const char *suffix)
 {
 	int n = snprintf(buf, cap, FLT_TOPIC_ROOT "/dev/%s/%s", device_id, suffix);
@@ -185,6 +192,7 @@ flt_err release_sign(struct flt_registry *r, const flt_keystore *ks, int64_t ver
 		goto out;
 	if ((e = flt_dsse_serialize(env, &envjson, &envlen)) != FLT_OK)
 		goto out;
+	serve_db_idle(r);
 	if ((e = reg_begin(r)) != FLT_OK)
 		goto out;
 	if ((e = blob_pin(r, idx_hex, idx, idxlen)) != FLT_OK ||
@@ -233,6 +241,7 @@ flt_err release_find(struct flt_registry *r, int64_t version_id, int64_t now, in
 	}
 	*env_id = sqlite3_column_int64(st, 0);
 	*chunk_size = (uint32_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
 	return FLT_OK;
 }
 
@@ -317,6 +326,7 @@ bool serve_device_can_run(struct flt_registry *r, int64_t version_id, const stru
 		ok = false;
 	}
 out:
+	serve_db_idle(r);
 	flt_manifest_free(m);
 	return ok;
 }

@@ -46,6 +46,9 @@ struct tt_release {
 	const uint8_t *bytes;    /* instead of model_path: the artifact itself (generic tests) */
 	size_t nbytes;
 	char *golden_sha_out;    /* optional, 65 bytes: the golden bundle's hash */
+	int kind;                /* enum flt_kind; 0: model. agent/firmware need bytes */
+	const char *board;       /* firmware: the one compatible board (NULL: any) */
+	uint64_t min_agent_version;
 };
 /* Builds the artifact, its chunk index and golden bundle (registered for
  * serving) and returns the signed release envelope JSON (malloc'd), or NULL.
@@ -63,6 +66,10 @@ struct tt_entry {
  * dev/TOPIC_DEVICE/down/desired a desired state naming NAMED_DEVICE. 0 or -1. */
 int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
 		   const struct tt_entry *e, size_t n, enum tt_signer signer);
+/* As tt_pub_desired with entry I of kind KINDS[I] (enum flt_kind). */
+int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
+			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+			 enum tt_signer signer);
 
 /* Chunk serving behaviour. */
 void tt_pub_corrupt_chunk(struct tt_pub *p, const char *sha_hex, uint32_t index); /* flip a byte of it in transit */
