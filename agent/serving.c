@@ -77,6 +77,7 @@ struct flt_serving {
 	flt_serving_fault_fn fault;
 	void *fault_arg;
 	unsigned run_conc;
+	unsigned max_batch;
 	uint64_t budget;
 
 	/* models */
@@ -875,6 +876,7 @@ flt_err flt_serving_create(const struct flt_serving_opts *o, struct flt_serving 
 	atomic_init(&s->io_stop, 0);
 	unsigned nw = o->workers ? o->workers : 2;
 	s->run_conc = o->run_concurrency ? o->run_concurrency : nw;
+	s->max_batch = o->max_batch ? o->max_batch : 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->act_mu, NULL);
 	pthread_mutex_init(&s->qmu, NULL);
@@ -1053,8 +1055,13 @@ static flt_err load_version(struct flt_serving *s, const char *name, uint64_t ve
 	v->latency_ms_max = latency_ms_max;
 	if (!(v->path = flt_strdup(path)))
 		goto out;
-	struct flt_rt_opts ro = {.max_batch = 1, .max_concurrency = s->run_conc};
-	if ((e = flt_rt_model_load_file(path, &ro, &v->model, err, errlen)))
+	struct flt_rt_opts ro = {.max_batch = s->max_batch, .max_concurrency = s->run_conc};
+	e = flt_rt_model_load_file(path, &ro, &v->model, err, errlen);
+	if (e == FLT_EINCOMPAT && ro.max_batch > 1) {
+		ro.max_batch = 1; /* no batch dimension: batch 1 only */
+		e = flt_rt_model_load_file(path, &ro, &v->model, err, errlen);
+	}
+	if (e)
 		goto out;
 	if ((e = warm(v->model, err, errlen)))
 		goto out;

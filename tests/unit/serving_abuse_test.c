@@ -150,7 +150,7 @@ static void test_garbage(void **state)
 {
 	(void)state;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving *s = start(2, 16, 0, NULL, NULL);
 	char junk[64];
 	for (size_t i = 0; i < sizeof(junk); i++)
@@ -168,7 +168,7 @@ static void test_huge_length_prefix(void **state)
 {
 	(void)state;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving *s = start(2, 16, 0, NULL, NULL);
 	uint8_t h[FLT_FRAME_HEADER] = {'F', 'L', 'T', 'I', FLT_FRAME_VERSION, FLT_FRAME_REQUEST, 0, 0,
 				       1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
@@ -193,7 +193,7 @@ static void test_half_frame_then_close(void **state)
 {
 	(void)state;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving *s = start(2, 16, 0, NULL, NULL);
 	size_t len;
 	uint8_t *b = good_request("digits", FLT_RT_FLOAT, 1, &len);
@@ -219,7 +219,7 @@ static void test_stalled_half_frame(void **state)
 	struct flt_serving *s = NULL;
 	char err[256], b1;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving_opts o = {.socket_path = env.sock, .workers = 1, .read_timeout_ms = 100};
 	assert_int_equal(flt_serving_create(&o, &s), FLT_OK);
 	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 0, err, sizeof(err)), FLT_OK);
@@ -242,7 +242,7 @@ static void test_bad_requests_get_replies(void **state)
 {
 	(void)state;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving *s = start(2, 16, 0, NULL, NULL);
 	struct {
 		const char *model;
@@ -317,7 +317,7 @@ static void test_queue_full_is_busy(void **state)
 {
 	(void)state;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	struct flt_serving *s = start(1, 1, 0, gate_hook, &g);
 	g.open = 0;
@@ -355,7 +355,7 @@ static void test_500_connections(void **state)
 	(void)state;
 	enum { N = 500 };
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving *s = start(2, 64, 0, NULL, NULL);
 	static int fds[N];
 	size_t len;
@@ -385,7 +385,7 @@ static void test_connection_bound(void **state)
 {
 	(void)state;
 	if (su_emulated())
-		return;
+		skip(); /* serving threads are unreliable under qemu-user */
 	struct flt_serving *s = start(2, 16, 4, NULL, NULL);
 	int fds[8];
 	size_t len;

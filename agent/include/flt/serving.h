@@ -35,6 +35,8 @@ struct flt_serving_opts {
 				    * connection is closed (half a frame held open); 0: 30000.
 				    * Idle connections between frames are kept. */
 	unsigned run_concurrency;  /* run contexts per loaded model; 0: the worker count */
+	unsigned max_batch;        /* largest batch (dim 0) a request may carry; 0: 1. Models
+				    * without a batch dimension are loaded for batch 1 */
 	uint64_t memory_budget;    /* bytes for all loaded models; 0: unlimited. When the old and the new
 				    * version of a model do not fit together, the swap unloads the old
 				    * one first and requests wait (up to swap_wait_ms) meanwhile */
