@@ -111,6 +111,8 @@ struct flt_serving {
 	atomic_uint max_conns;
 	struct conn **conns;
 	size_t nconns, cap_conns;
+	uint64_t accept_pause_until; /* out of descriptors: stop polling the listener until then */
+	uint64_t accept_warned_ns;
 };
 
 static uint64_t now_ns(void)
@@ -626,8 +628,23 @@ static void accept_some(struct flt_serving *s)
 {
 	for (int k = 0; k < 64; k++) {
 		int fd = accept(s->lfd, NULL, NULL);
-		if (fd < 0)
+		if (fd < 0) {
+			/* the pending connection stays readable: without a pause, poll would spin
+			 */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				uint64_t t = now_ns();
+				if (!s->accept_warned_ns ||
+				    t - s->accept_warned_ns > 10000000000ull) {
+					/* one line per 10 s, not one per pause */
+					flt_log_warn("accept: %s; pausing new connections briefly",
+					             strerror(errno));
+					s->accept_warned_ns = t;
+				}
+				s->accept_pause_until = t + 100000000ull;
+			}
 			return;
+		}
 		if (s->nconns >= atomic_load(&s->max_conns)) {
 			close(fd); /* over the bound: the client sees a closed connection */
 			continue;
@@ -644,7 +661,9 @@ static void accept_some(struct flt_serving *s)
 		}
 		struct conn *c = flt_calloc(1, sizeof(*c));
 		int fl = fcntl(fd, F_GETFL);
-		if (!c || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		/* not inherited by anything the daemon runs */
+		if (!c || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 			flt_free(c);
 			close(fd);
 			continue;
@@ -727,7 +746,10 @@ static void *io_main(void *arg)
 			break;
 		size_t n = 0;
 		pfd[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-		int listening = s->lfd >= 0 && s->nconns + 2 <= pcap;
+		int listening =
+		    s->lfd >= 0 && s->nconns + 2 <= pcap && now_ns() >= s->accept_pause_until;
+		if (s->lfd >= 0 && !listening && timeout > 100)
+			timeout = 100;
 		if (listening)
 			pfd[n++] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
 		size_t base = n, nc = s->nconns < pcap - n ? s->nconns : pcap - n;
