@@ -496,6 +496,7 @@ void flt_agentd_free(struct flt_agentd *a)
 			net_disconnect(a->net, 1000);
 		}
 		net_free(a->net);
+		a->net = NULL; /* the jobs freed below must not unsubscribe on it */
 	}
 	for (size_t i = 0; i < a->n_models; i++) {
 		struct agentd_model *m = &a->models[i];
