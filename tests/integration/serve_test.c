@@ -685,6 +685,111 @@ static void test_chunks_too_big_for_broker(void **state)
 	dev_free(&d);
 }
 
+/* ---- a real agent ------------------------------------------------------------------ */
+
+static const char *g_ref, *g_state;
+static bool usage_shows(struct dev *d)
+{
+	(void)d;
+	cJSON *j = J("model", "usage", g_ref);
+	bool ok = false;
+	cJSON *v = cJSON_GetArrayItem(j, 0), *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(v, "running_on"))
+	{
+		if (!strcmp(cJSON_GetObjectItem(o, "device")->valuestring, g_dev) &&
+		    !strcmp(cJSON_GetObjectItem(o, "state")->valuestring, g_state))
+			ok = true;
+	}
+	cJSON_Delete(j);
+	return ok;
+}
+
+static bool wait_cli(bool (*cond)(struct dev *), int ms)
+{
+	int64_t end = tt_now_ms() + ms;
+	while (tt_now_ms() < end) {
+		if (cond(NULL))
+			return true;
+		usleep(50 * 1000); /* polling the registry, not synchronising */
+	}
+	return cond(NULL);
+}
+
+static bool listed_cli(struct dev *d)
+{
+	(void)d;
+	cJSON *j = J("device", "list");
+	bool found = false;
+	cJSON *o;
+	cJSON_ArrayForEach(o, j)
+	{
+		if (!strcmp(cJSON_GetObjectItem(o, "id")->valuestring, g_dev) &&
+		    !strcmp(cJSON_GetObjectItem(o, "online")->valuestring, g_online))
+			found = true;
+	}
+	cJSON_Delete(j);
+	return found;
+}
+
+static bool committed_event(struct dev *d)
+{
+	(void)d;
+	cJSON *j = J("device", "show", g_dev);
+	bool found = false;
+	cJSON *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(j, "events"))
+	{
+		if (!strcmp(cJSON_GetObjectItem(o, "step")->valuestring, "committed") &&
+		    !strcmp(cJSON_GetObjectItem(o, "release")->valuestring, "adder:1"))
+			found = true;
+	}
+	cJSON_Delete(j);
+	return found;
+}
+
+static void test_real_agent(void **state)
+{
+	(void)state;
+	char conf[700], body[4096], adir[700];
+	start_serve(NULL);
+	snprintf(adir, sizeof(adir), "%s/agent", tmp);
+	snprintf(conf, sizeof(conf), "%s/agent.conf", tmp);
+	int n = snprintf(body, sizeof(body),
+	                 "[device]\nid = dev-r\n[mqtt]\nbroker = %s\nbackoff_min_ms = 50\n"
+	                 "backoff_max_ms = 300\n[storage]\ndata_dir = %s\ndisk_reserve = 0\n"
+	                 "[trust]\nroot_keys = %s/keys/root.pub\n[install]\nrefetch_ms = 400\n"
+	                 "[telemetry]\ninterval = 1s\n[serving]\nsocket = %s/agent.sock\n",
+	                 tt_mosq_uri(broker), adir, dd, tmp);
+	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
+	const char *argv[] = {TT_AGENT, "run", "-c", conf, NULL};
+	struct tt_proc *agent = NULL;
+	assert_int_equal(tt_proc_spawn(TT_AGENT, argv, NULL, tmp, &agent), 0);
+
+	/* The agent appears with its real capabilities. */
+	g_dev = "dev-r", g_online = "online";
+	assert_true(wait_cli(listed_cli, 15000));
+	cJSON *j = J("device", "show", "dev-r");
+	cJSON *caps = cJSON_GetObjectItem(j, "capabilities");
+	assert_true(cJSON_GetObjectItem(caps, "operators")->valuedouble > 10);
+	cJSON_Delete(j);
+
+	/* A model set in the registry is verified, fetched, tested, activated and
+	 * committed by the real agent; the registry shows it running. */
+	OK(FL("device", "set-model", "dev-r", "adder:1", "--probation", "1"));
+	g_ref = "adder:1", g_state = "committed";
+	if (!wait_cli(usage_shows, 30000)) {
+		char *log = tt_read_file(tt_proc_stderr_path(agent), NULL);
+		fail_msg("adder:1 never committed on dev-r; agent log:\n%s", log ? log : "");
+	}
+	assert_true(wait_cli(committed_event, 15000));
+
+	/* kill -9 of the agent: its Last Will marks it offline. */
+	assert_int_equal(tt_proc_kill(agent, SIGKILL), 0);
+	g_online = "offline";
+	assert_true(wait_cli(listed_cli, 15000));
+	tt_proc_free(agent);
+}
+
 int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR"), *s = getenv("FLT_SOURCE_DIR");
@@ -697,6 +802,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fleet, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_last_will_offline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_agent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunks_too_big_for_broker, setup_small_broker,
 	                                    teardown),
 	};
