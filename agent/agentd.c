@@ -152,6 +152,7 @@ void agentd_reconcile(struct flt_agentd *a)
 	if (!a->desired || !a->kl)
 		return;
 	const struct flt_desired *d = a->desired;
+	ota_boot_report(a);
 	for (size_t i = 0; i < d->n_entries; i++) {
 		const struct flt_desired_entry *de = &d->entries[i];
 		if (de->kind != FLT_KIND_MODEL) {

@@ -130,6 +130,7 @@ struct flt_agentd {
 	uint8_t refused_sha[FLT_SHA256_LEN]; /* last refused desired state, reported once */
 	uint8_t ota_seen[AGENTD_MAX_MODELS][FLT_SHA256_LEN]; /* agent/firmware envelopes reported */
 	size_t n_ota_seen;
+	bool ota_report_done;          /* boot report looked at since start */
 	struct flt_agentd_counters counters;
 	int stop;
 };
@@ -212,6 +213,8 @@ flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len, 
 /* An agent or firmware desired-state entry: admission checked once per
  * release envelope, refusals (INCOMPATIBLE_BOARD, WRONG_ARCH, ...) sent as events. */
 void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *de);
+/* Sends the firmware boot report (confirmed / rolled back) as an event, once. */
+void ota_boot_report(struct flt_agentd *a);
 void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,
 		    enum net_purpose p);
 int64_t agentd_now(void);

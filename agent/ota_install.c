@@ -2,6 +2,7 @@
  * model (trusted release key, threshold, expiry), then the OTA admission
  * (board, arch, agent version), the whole-file hash, and instead of a model
  * activation the hand-over to the firmware slots or the agent slots. */
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,9 +11,11 @@
 #include "agentd_int.h"
 #include "flt/agentslot.h"
 #include "flt/alloc.h"
+#include "flt/atomicfile.h"
 #include "flt/config.h"
 #include "flt/dsse.h"
 #include "flt/fileio.h"
+#include "flt/ident.h"
 #include "flt/firmware.h"
 #include "flt/telemetry_batch.h"
 #include "flt/log.h"
@@ -134,7 +137,7 @@ static flt_err firmware_install(struct flt_agentd *a, const struct flt_manifest 
 		*r = FLT_REASON_IO_ERROR;
 		goto out;
 	}
-	if ((e = flt_fw_begin(fw, man->version, deployment_id, man->artifact_size,
+	if ((e = flt_fw_begin(fw, man->name, man->version, deployment_id, man->artifact_size,
 			      man->artifact_sha256, r)) != FLT_OK) {
 		if (*r == FLT_REASON_NONE)
 			*r = e == FLT_EBUSY ? FLT_REASON_SUPERSEDED : FLT_REASON_INTERNAL;
@@ -289,4 +292,52 @@ void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *d
 		  "agent and firmware releases install offline only in this build "
 		  "(flotilla-agent install)");
 	flt_manifest_free(man);
+}
+
+/* The boot report flotilla-supervisor firmware-boot left (flt/firmware.h):
+ * a confirmed or rolled-back firmware becomes an event, once; the report is
+ * then renamed so a restart does not send it again. */
+void ota_boot_report(struct flt_agentd *a)
+{
+	struct flt_fw_conf conf;
+	char err[256], path[AGENTD_PATH], sent[AGENTD_PATH + 8];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL;
+	if (a->ota_report_done)
+		return;
+	a->ota_report_done = true;
+	if (flt_fw_conf_load(a->conf.firmware_conf, NULL, 0, &conf, err, sizeof(err)))
+		return; /* no firmware settings on this device: nothing to report */
+	snprintf(path, sizeof(path), "%s/boot-report", conf.state_dir);
+	snprintf(sent, sizeof(sent), "%s.sent", path);
+	flt_fw_conf_free(&conf);
+	if (flt_file_read_all(path, 4096, &buf, &len, "ota.report"))
+		return;
+	doc = cJSON_ParseWithLength((const char *)buf, len);
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "outcome"),
+		    *n = cJSON_GetObjectItemCaseSensitive(doc, "name"),
+		    *v = cJSON_GetObjectItemCaseSensitive(doc, "version"),
+		    *d = cJSON_GetObjectItemCaseSensitive(doc, "deployment_id");
+	if (!cJSON_IsString(o) || !cJSON_IsString(n) || !cJSON_IsNumber(v) || !cJSON_IsString(d) ||
+	    !flt_ident_valid(n->valuestring) || v->valuedouble < 0)
+		goto out;
+	bool ok = !strcmp(o->valuestring, "confirmed"), back = !strcmp(o->valuestring, "rolled_back");
+	if (!ok && !back)
+		goto out; /* nothing to say, or not final yet */
+	struct flt_desired_entry de;
+	memset(&de, 0, sizeof(de));
+	de.kind = FLT_KIND_FIRMWARE;
+	snprintf(de.name, sizeof(de.name), "%s", n->valuestring);
+	if (strcmp(d->valuestring, "local") && flt_ident_valid(d->valuestring))
+		snprintf(de.deployment_id, sizeof(de.deployment_id), "%s", d->valuestring);
+	ota_event(a, &de, (uint64_t)v->valuedouble, ok ? FLT_STEP_COMMITTED : FLT_STEP_ROLLED_BACK,
+		  ok ? FLT_REASON_NONE : FLT_REASON_BOOT_FAILED,
+		  ok ? "booted and confirmed" : "did not confirm within its boot tries; fell back");
+	if (flt_fio_rename(path, sent, "ota.report.rename") ||
+	    flt_fio_fsync_parent(path, "ota.report.dirsync"))
+		flt_log_warn("boot report sent but not marked; it may be sent again");
+out:
+	cJSON_Delete(doc);
+	flt_free(buf);
 }

@@ -15,6 +15,7 @@
 
 #include "flt/agentd.h"
 #include "flt/agentslot.h"
+#include "flt/atomicfile.h"
 #include "flt/config.h"
 #include "flt/firmware.h"
 #include "flt/manifest.h"
@@ -231,17 +232,31 @@ static void test_desired_state_refusals(void **state)
 		{.name = name, .deployment_id = "r1", .envelope = aenv},
 	};
 	const int kinds[2] = {FLT_KIND_FIRMWARE, FLT_KIND_AGENT};
+	/* What flotilla-supervisor firmware-boot left after a fallback. */
+	struct flt_fw_report rep = {.outcome = FLT_FW_ROLLED_BACK, .name = "rpi4-image", .version = 3,
+				    .deployment_id = "r0", .reason = FLT_REASON_BOOT_FAILED,
+				    .slot = FLT_SLOT_A};
+	assert_int_equal(flt_file_mkdirs(f->fwstate, 0755, NULL), FLT_OK);
+	assert_int_equal(flt_fw_write_report(f->fwstate, &rep), FLT_OK);
 	assert_int_equal(tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, e, kinds, 2, TT_SIGN_DIRECTOR), 0);
 	assert_int_equal(flt_agentd_start(f->a), FLT_OK);
 	/* Step the agent until both refusals reached the publisher (bounded). */
 	for (int i = 0; i < 600; i++) {
 		assert_int_equal(flt_agentd_step(f->a, 50), FLT_OK);
 		if (tt_pub_events(f->pub, "ota-1", "imx8-image", "failed", "INCOMPATIBLE_BOARD") &&
-		    tt_pub_events(f->pub, "ota-1", name, "failed", "WRONG_ARCH"))
+		    tt_pub_events(f->pub, "ota-1", name, "failed", "WRONG_ARCH") &&
+		    tt_pub_events(f->pub, "ota-1", "rpi4-image", "rolled_back", "BOOT_FAILED"))
 			break;
 	}
 	assert_int_equal(tt_pub_events(f->pub, "ota-1", "imx8-image", "failed", "INCOMPATIBLE_BOARD"), 1);
 	assert_int_equal(tt_pub_events(f->pub, "ota-1", name, "failed", "WRONG_ARCH"), 1);
+	assert_int_equal(tt_pub_events(f->pub, "ota-1", "rpi4-image", "rolled_back", "BOOT_FAILED"), 1);
+	char p[700];
+	snprintf(p, sizeof(p), "%s/boot-report.sent", f->fwstate);
+	size_t len = 0;
+	char *sentrep = tt_read_file(p, &len);
+	assert_non_null(sentrep); /* reported once: not sent again after a restart */
+	free(sentrep);
 	free(fenv);
 	free(aenv);
 }

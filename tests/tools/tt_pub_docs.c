@@ -312,6 +312,8 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 		if (flt_hex_encode(golden_sha, 32, m->golden_sha256, 65))
 			goto out;
 		m->golden_size = golden_len;
+		if (r->golden_sha_out)
+			memcpy(r->golden_sha_out, m->golden_sha256, 65);
 		m->golden_rtol = 1e-4;
 		m->golden_atol = 1e-5;
 	}
@@ -522,6 +524,17 @@ uint64_t tt_pub_chunks_sent(struct tt_pub *p, const char *sha_hex)
 	uint64_t n = a ? a->sent : 0;
 	pthread_mutex_unlock(&p->mu);
 	return n;
+}
+
+int tt_pub_export(struct tt_pub *p, const char *sha_hex, const char *path)
+{
+	int rc = -1;
+	pthread_mutex_lock(&p->mu);
+	struct tt_art *a = ttp_art(p, sha_hex);
+	if (a)
+		rc = tt_write_file(path, a->data, a->len);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
 }
 
 uint32_t tt_pub_chunk_count(struct tt_pub *p, const char *sha_hex)
