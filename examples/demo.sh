@@ -301,14 +301,36 @@ register wine "$MODELS/wine/v1.onnx" "$MODELS/wine/v1.json" "$MODELS/wine/golden
 RW=$(rollout wine:1)
 wait_for 180 "rollout $RW to complete" rollout_done "$RW" completed
 fl rollout status "$RW"
+# The golden bundle holds the 54 held-out wines as one [54,13] tensor (raw_data,
+# the last field of the TensorProto) and their labels as int64; the agent serves
+# batch 1, so the first rows go one by one.
+WINE_ROWS=5
+python3 - "$MODELS/wine/golden" "$OUT/results/wine" "$WINE_ROWS" <<'PY'
+import os, struct, sys
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(dst, exist_ok=True)
+x = open(os.path.join(src, "input_0.pb"), "rb").read()[-54 * 13 * 4:]
+y = open(os.path.join(src, "output_0.pb"), "rb").read()[-54 * 8:]
+for i in range(n):
+    open(os.path.join(dst, "row%d.f32" % i), "wb").write(x[i * 52:(i + 1) * 52])
+    open(os.path.join(dst, "label%d" % i), "w").write(str(struct.unpack_from("<q", y, i * 8)[0]))
+PY
 for d in "${DEVICES[@]}"; do
-	mkdir -p "$OUT/results/wine-$d"
-	if "$AGENT" infer -n wine --socket "$OUT/devices/$d/agent.sock" -i "$MODELS/wine/golden/input_0.pb" \
-		--output-dir "$OUT/results/wine-$d" >"$OUT/results/wine-$d.txt" 2>&1; then
-		say "  $d: wine answered: $(head -1 "$OUT/results/wine-$d.txt")"
-	else
-		fail "$d: wine inference failed: $(cat "$OUT/results/wine-$d.txt")"
-	fi
+	ok=0 labels=()
+	for i in $(seq 0 $((WINE_ROWS - 1))); do
+		o=$OUT/results/wine/$d-$i
+		mkdir -p "$o"
+		if ! "$AGENT" infer -n wine --socket "$OUT/devices/$d/agent.sock" -i "$OUT/results/wine/row$i.f32" \
+			--shape 1x13 --output-dir "$o" >"$o/stdout" 2>&1; then
+			fail "$d: wine inference failed: $(cat "$o/stdout")"
+			continue
+		fi
+		got=$(python3 -c 'import struct, sys; print(struct.unpack("<q", open(sys.argv[1], "rb").read()[-8:])[0])' "$o/output_0.pb")
+		labels+=("$got")
+		[ "$got" = "$(cat "$OUT/results/wine/label$i")" ] && ok=$((ok + 1))
+	done
+	printf '  %-11s wine v1: %d/%d held-out wines classified as labelled (classes %s)\n' "$d" "$ok" "$WINE_ROWS" "${labels[*]}"
+	[ "$ok" -ge $((WINE_ROWS - 1)) ] || fail "$d: wine answers differ from the labels"
 done
 
 # ---------------------------------------------------------------- the registry's story
