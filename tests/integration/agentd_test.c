@@ -593,7 +593,12 @@ static void test_probation_crash_rollback(void **state)
 	char *v2b = release(&e, "digits", 2, NULL);
 	ent2.envelope = v2b;
 	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 3, &ent2, 1, TT_SIGN_DIRECTOR), 0);
-	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS));
+	if (!tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS)) {
+		char *log = tt_read_file(tt_proc_stderr_path(p), NULL);
+		fprintf(stderr, "agent log:\n%s\n", log ? log : "(none)");
+		free(log);
+		fail();
+	}
 	/* a new deployment may retry it */
 	struct tt_entry ent3 = {"digits", "r3", v2b, 0, 0};
 	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 4, &ent3, 1, TT_SIGN_DIRECTOR), 0);
@@ -708,5 +713,7 @@ int main(void)
 		cmocka_unit_test(test_probation_crash_rollback),
 		cmocka_unit_test(test_crash_recovery),
 	};
+	if (getenv("AGENTD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("AGENTD_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
