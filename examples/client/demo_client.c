@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 	int rc = 1, a;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (a = 1; a < argc; a++) {
+	for (a = 1; a < argc; a += 2) {
 		const char *v = a + 1 < argc ? argv[a + 1] : NULL;
 		if (!v) {
 			usage();
@@ -145,7 +145,6 @@ int main(int argc, char **argv)
 			usage();
 			return 2;
 		}
-		a++;
 	}
 	if (!o.socket || !o.model || !o.x_file || !o.y_file) {
 		usage();
