@@ -191,7 +191,7 @@ static void stream_msg_free(struct serve_stream_msg *m)
 static flt_err store_event(struct flt_registry *r, const char *dev, uint64_t epoch,
                            const struct flt_event *ev, int64_t now_ms)
 {
-	return reg_exec(r, REG_Q_EVENT_INSERT, "tiiittitTttti", dev, (int64_t)epoch,
+	return reg_exec(r, REG_Q_EVENT_INSERT, "tiiittiTttti", dev, (int64_t)epoch,
 	                (int64_t)ev->seq, ev->time, flt_kind_name(ev->kind), ev->name,
 	                (int64_t)ev->version, ev->deployment_id[0] ? ev->deployment_id : NULL,
 	                flt_step_name(ev->step), flt_reason_name(ev->reason), ev->message, now_ms);

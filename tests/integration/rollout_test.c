@@ -85,7 +85,14 @@ static void start_serve(void)
 	const char *argv[] = {bin, "serve", "--set", setb, "--set", "serve.poll_ms=50", "--set",
 	                      "serve.flush_ms=20", NULL};
 	snprintf(envb, sizeof(envb), "FLOTILLA_DATA_DIR=%s", dd);
-	const char *env[] = {envb, NULL};
+	const char *env[] = {envb, getenv("TT_SERVE_LOG") ? "FLOTILLA_LOG=debug" : NULL, NULL};
+	if (getenv("TT_SERVE_GDB")) { /* debugging aid: a backtrace in serve's stdout */
+		const char *gargv[] = {"/usr/bin/gdb", "-batch", "-ex", "run", "-ex", "bt", "--args",
+		                       bin, "serve", "--set", setb, "--set", "serve.poll_ms=50",
+		                       "--set", "serve.flush_ms=20", NULL};
+		assert_int_equal(tt_proc_spawn(gargv[0], gargv, env, NULL, &serve), 0);
+		return;
+	}
 	assert_int_equal(tt_proc_spawn(bin, argv, env, NULL, &serve), 0);
 }
 
