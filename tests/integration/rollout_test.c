@@ -86,13 +86,6 @@ static void start_serve(void)
 	                      "serve.flush_ms=20", NULL};
 	snprintf(envb, sizeof(envb), "FLOTILLA_DATA_DIR=%s", dd);
 	const char *env[] = {envb, getenv("TT_SERVE_LOG") ? "FLOTILLA_LOG=debug" : NULL, NULL};
-	if (getenv("TT_SERVE_GDB")) { /* debugging aid: a backtrace in serve's stdout */
-		const char *gargv[] = {"/usr/bin/gdb", "-batch", "-ex", "run", "-ex", "bt", "--args",
-		                       bin, "serve", "--set", setb, "--set", "serve.poll_ms=50",
-		                       "--set", "serve.flush_ms=20", NULL};
-		assert_int_equal(tt_proc_spawn(gargv[0], gargv, env, NULL, &serve), 0);
-		return;
-	}
 	assert_int_equal(tt_proc_spawn(bin, argv, env, NULL, &serve), 0);
 }
 
@@ -152,7 +145,9 @@ static bool rollout_in(void *arg)
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(d, "state");
 	snprintf(last_state, sizeof(last_state), "%s", cJSON_IsString(s) ? s->valuestring : "?");
 	cJSON_Delete(d);
-	return !strcmp(last_state, w->state);
+	/* A rollout that ended otherwise will not change again: stop waiting. */
+	return !strcmp(last_state, w->state) || !strcmp(last_state, "completed") ||
+	       !strcmp(last_state, "halted") || !strcmp(last_state, "aborted");
 }
 
 static long create(const char *const *args)
@@ -169,7 +164,7 @@ static long create(const char *const *args)
 static void wait_state(long id, const char *state, int ms)
 {
 	struct want w = {id, state};
-	if (!tt_wait_until(rollout_in, &w, ms)) {
+	if (!tt_wait_until(rollout_in, &w, ms) || strcmp(last_state, state)) {
 		char ids[32];
 		snprintf(ids, sizeof(ids), "%ld", id);
 		FL("rollout", "status", ids);
