@@ -152,10 +152,13 @@ void agentd_reconcile(struct flt_agentd *a)
 	if (!a->desired || !a->kl)
 		return;
 	const struct flt_desired *d = a->desired;
+	ota_boot_report(a);
 	for (size_t i = 0; i < d->n_entries; i++) {
 		const struct flt_desired_entry *de = &d->entries[i];
-		if (de->kind != FLT_KIND_MODEL)
-			continue; /* agent and firmware releases: firmware/ (issue 13) */
+		if (de->kind != FLT_KIND_MODEL) {
+			ota_reconcile_entry(a, de); /* agent and firmware releases: ota_install.c */
+			continue;
+		}
 		uint8_t sha[FLT_SHA256_LEN];
 		if (flt_sha256(de->envelope, de->envelope_len, sha))
 			continue;

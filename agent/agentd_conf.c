@@ -61,6 +61,10 @@ static const struct flt_conf_opt opts[] = {
 	{"install.refetch_ms", FLT_CONF_INT, OFF(refetch_ms), "5000", 10, 600000, NULL, 0,
 	 "re-request a chunk that has not arrived after this many ms"},
 	{"log.level", FLT_CONF_ENUM, OFF(log_level), "info", 0, 0, levels, 0, "error, warn, info or debug"},
+	{"ota.firmware_conf", FLT_CONF_PATH, OFF(firmware_conf), "/etc/flotilla/firmware.conf", 0, 0, NULL, 0,
+	 "firmware slot settings for firmware releases (docs/firmware.md)"},
+	{"ota.agent_slots", FLT_CONF_PATH, OFF(agent_slots), "/var/lib/flotilla/agent", 0, 0, NULL, 0,
+	 "agent slot directory the supervisor starts the agent from"},
 };
 
 static const struct flt_conf_schema schema = {opts, sizeof(opts) / sizeof(opts[0]), sizeof(struct flt_agentd_conf)};
@@ -110,9 +114,11 @@ flt_err agentd_conf_copy(const struct flt_agentd_conf *src, struct flt_agentd_co
 {
 	*dst = *src;
 	char **fields[] = {&dst->device_id, &dst->board, &dst->broker, &dst->ca_file, &dst->cert_file,
-			   &dst->key_file, &dst->data_dir, &dst->root_keys, &dst->socket_path, &dst->socket_group};
+			   &dst->key_file, &dst->data_dir, &dst->root_keys, &dst->socket_path, &dst->socket_group,
+			   &dst->firmware_conf, &dst->agent_slots};
 	const char *from[] = {src->device_id, src->board, src->broker, src->ca_file, src->cert_file,
-			      src->key_file, src->data_dir, src->root_keys, src->socket_path, src->socket_group};
+			      src->key_file, src->data_dir, src->root_keys, src->socket_path, src->socket_group,
+			      src->firmware_conf, src->agent_slots};
 	flt_err e = FLT_OK;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (!e)

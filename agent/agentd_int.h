@@ -128,6 +128,9 @@ struct flt_agentd {
 	char loaded_name[AGENTD_MAX_MODELS][FLT_IDENT_MAX + 1];
 
 	uint8_t refused_sha[FLT_SHA256_LEN]; /* last refused desired state, reported once */
+	uint8_t ota_seen[AGENTD_MAX_MODELS][FLT_SHA256_LEN]; /* agent/firmware envelopes reported */
+	size_t n_ota_seen;
+	bool ota_report_done;          /* boot report looked at since start */
 	struct flt_agentd_counters counters;
 	int stop;
 };
@@ -197,6 +200,21 @@ FLT_WUR flt_err agentd_conf_copy(const struct flt_agentd_conf *src, struct flt_a
 /* agentd.c */
 void agentd_job_start(struct flt_agentd *a, struct agentd_model *m);
 void agentd_reconcile(struct flt_agentd *a);
+
+/* ota_install.c: agent and firmware releases. ota_verify_release: envelope
+ * trust and expiry as for models, then flt_fw_admit; *out owned on success.
+ * ota_install_file: when ENV is an agent or firmware release (*handled set),
+ * verifies it, checks ARTIFACT's hash and hands it to the firmware slots
+ * (ota.firmware_conf) or the agent slots (ota.agent_slots); *reason on failure. */
+flt_err ota_verify_release(struct flt_agentd *a, const char *env, size_t len, uint64_t fw_version,
+			   struct flt_manifest **out, enum flt_reason *reason, char *msg, size_t msglen);
+flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len, const char *artifact,
+			 const char *deployment_id, enum flt_reason *reason, bool *handled);
+/* An agent or firmware desired-state entry: admission checked once per
+ * release envelope, refusals (INCOMPATIBLE_BOARD, WRONG_ARCH, ...) sent as events. */
+void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *de);
+/* Sends the firmware boot report (confirmed / rolled back) as an event, once. */
+void ota_boot_report(struct flt_agentd *a);
 void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,
 		    enum net_purpose p);
 int64_t agentd_now(void);

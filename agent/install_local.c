@@ -56,6 +56,10 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 	}
 	if ((e = flt_file_read_all(envelope, FLT_MAX_ENVELOPE_BYTES, &env, &env_len, NULL)))
 		goto out;
+	bool ota = false;
+	e = ota_install_file(a, (const char *)env, env_len, artifact, "local", &r, &ota);
+	if (ota)
+		goto out; /* an agent or firmware release: handed to its slots (or refused) */
 	if ((e = verify_release(a, NULL, (const char *)env, env_len, NULL, &man, NULL, &r, msg, sizeof(msg)))) {
 		flt_log_err("refused: %s: %s", flt_reason_name(r), msg);
 		goto out;

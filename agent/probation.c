@@ -5,8 +5,9 @@
 #include "flt/serving.h"
 
 enum flt_probation_verdict flt_probation_evaluate(const struct flt_probation_limits *lim,
-						  const struct flt_serving_stats *st, unsigned crashes,
-						  double elapsed_s, enum flt_reason *reason)
+                                                  const struct flt_serving_stats *st,
+                                                  unsigned crashes, double elapsed_s,
+                                                  enum flt_reason *reason)
 {
 	enum flt_reason why = FLT_REASON_NONE;
 	enum flt_probation_verdict v = FLT_PROBATION_CONTINUE;
@@ -14,7 +15,7 @@ enum flt_probation_verdict flt_probation_evaluate(const struct flt_probation_lim
 	/* BUSY is the agent's load and BAD_INPUT the app's mistake: neither says
 	 * anything about the model, so neither is judged. */
 	uint64_t failed = st->errors[FLT_USAGE_RUNTIME] + st->errors[FLT_USAGE_TIMEOUT] +
-			  st->errors[FLT_USAGE_INTERNAL];
+	                  st->errors[FLT_USAGE_INTERNAL];
 	uint64_t judged = st->ok + failed;
 
 	if (crashes > lim->max_crashes) {

@@ -24,23 +24,23 @@
 #include "flt/sockframe.h"
 
 #define MAX_WORKERS 256
-#define DRAIN_NS 2000000000ull
+#define DRAIN_NS    2000000000ull
 
 struct version {
 	char name[FLT_IDENT_MAX + 1];
 	uint64_t version;
 	struct flt_rt_model *model;
-	char *path;          /* owned: to reload it if a budgeted swap fails */
-	uint64_t mem;        /* estimated bytes held */
-	unsigned refs;       /* requests running on it; under s->mu */
-	int retired;         /* no longer active: freed when refs reaches 0 */
+	char *path;    /* owned: to reload it if a budgeted swap fails */
+	uint64_t mem;  /* estimated bytes held */
+	unsigned refs; /* requests running on it; under s->mu */
+	int retired;   /* no longer active: freed when refs reaches 0 */
 	uint32_t latency_ms_max;
 	uint64_t activated_ns;
 	pthread_mutex_t st_mu;
 	struct flt_serving_stats st;
 	struct flt_usage_hist hist;
 	struct flt_usage_hist wait_hist; /* swap waits, of requests that waited */
-	struct version *next; /* s->versions: every loaded version */
+	struct version *next;            /* s->versions: every loaded version */
 };
 
 struct slot {
@@ -58,9 +58,9 @@ struct conn {
 	uint8_t hdr[FLT_FRAME_HEADER];
 	size_t hdr_got;
 	uint64_t started_ns; /* first byte of the frame being read */
-	uint8_t *frame; /* header + body once the header is valid */
+	uint8_t *frame;      /* header + body once the header is valid */
 	size_t frame_len, got;
-	uint8_t *out;   /* response frame */
+	uint8_t *out; /* response frame */
 	size_t out_len, out_off;
 	int close_after; /* the stream cannot be trusted after this reply */
 	int dead;        /* peer gone while a worker held it */
@@ -77,11 +77,12 @@ struct flt_serving {
 	flt_serving_fault_fn fault;
 	void *fault_arg;
 	unsigned run_conc;
+	unsigned max_batch;
 	uint64_t budget;
 
 	/* models */
 	pthread_mutex_t mu;
-	pthread_cond_t swap_cv; /* a swap finished */
+	pthread_cond_t swap_cv;  /* a swap finished */
 	pthread_cond_t drain_cv; /* a version's refs reached 0 */
 	struct slot *slots;
 	struct version *versions;
@@ -110,6 +111,8 @@ struct flt_serving {
 	atomic_uint max_conns;
 	struct conn **conns;
 	size_t nconns, cap_conns;
+	uint64_t accept_pause_until; /* out of descriptors: stop polling the listener until then */
+	uint64_t accept_warned_ns;
 };
 
 static uint64_t now_ns(void)
@@ -163,7 +166,8 @@ static struct slot *slot_find(struct flt_serving *s, const char *name)
 
 /* Takes a reference on the version of NAME that should answer. */
 static enum flt_frame_status acquire(struct flt_serving *s, const char *name, uint64_t want,
-				     struct version **out, uint64_t *waited_ns, char *msg, size_t msglen)
+                                     struct version **out, uint64_t *waited_ns, char *msg,
+                                     size_t msglen)
 {
 	enum flt_frame_status st = FLT_FRAME_OK;
 	uint64_t t0 = 0;
@@ -193,7 +197,7 @@ static enum flt_frame_status acquire(struct flt_serving *s, const char *name, ui
 	}
 	if (want && sl->active->version != want) {
 		snprintf(msg, msglen, "model '%s' version %llu is not active (active: %llu)", name,
-			 (unsigned long long)want, (unsigned long long)sl->active->version);
+		         (unsigned long long)want, (unsigned long long)sl->active->version);
 		st = FLT_FRAME_NOT_FOUND;
 		goto out;
 	}
@@ -226,7 +230,7 @@ static enum flt_usage_outcome outcome_of(enum flt_frame_status st)
 }
 
 static void account(struct flt_serving *s, struct version *v, enum flt_frame_status status,
-		    uint64_t lat_ns, uint64_t waited_ns, uint64_t in, uint64_t out)
+                    uint64_t lat_ns, uint64_t waited_ns, uint64_t in, uint64_t out)
 {
 	enum flt_usage_outcome o = outcome_of(status);
 	pthread_mutex_lock(&v->st_mu);
@@ -246,14 +250,17 @@ static void account(struct flt_serving *s, struct version *v, enum flt_frame_sta
 		flt_usage_hist_add(&v->wait_hist, waited_ns);
 	}
 	pthread_mutex_unlock(&v->st_mu);
-	if (s->usage && flt_usage_record(s->usage, v->name, v->version, o, lat_ns, in, out) == FLT_EINVAL)
-		flt_log_warn("usage record refused for %s:%llu", v->name, (unsigned long long)v->version);
+	if (s->usage &&
+	    flt_usage_record(s->usage, v->name, v->version, o, lat_ns, in, out) == FLT_EINVAL)
+		flt_log_warn("usage record refused for %s:%llu", v->name,
+		             (unsigned long long)v->version);
 }
 
 /* Runs V on inputs given by name (any order); outputs allocated by the run. */
 static enum flt_frame_status run_model(struct flt_serving *s, struct version *v,
-				       const struct flt_rt_tensor *in_by_graph, size_t n_in,
-				       struct flt_rt_tensor *outs, size_t n_out, char *msg, size_t msglen)
+                                       const struct flt_rt_tensor *in_by_graph, size_t n_in,
+                                       struct flt_rt_tensor *outs, size_t n_out, char *msg,
+                                       size_t msglen)
 {
 	if (s->fault && s->fault(s->fault_arg, v->name, v->version)) {
 		snprintf(msg, msglen, "model '%s' failed to run (injected fault)", v->name);
@@ -264,7 +271,9 @@ static enum flt_frame_status run_model(struct flt_serving *s, struct version *v,
 	if (!e)
 		return FLT_FRAME_OK;
 	snprintf(msg, msglen, "%s", err[0] ? err : flt_strerror(e));
-	return e == FLT_EINVAL ? FLT_FRAME_BAD_INPUT : e == FLT_ENOMEM ? FLT_FRAME_INTERNAL : FLT_FRAME_RUNTIME;
+	return e == FLT_EINVAL   ? FLT_FRAME_BAD_INPUT
+	       : e == FLT_ENOMEM ? FLT_FRAME_INTERNAL
+	                         : FLT_FRAME_RUNTIME;
 }
 
 /* ---- request handling (workers) ----------------------------------------- */
@@ -274,8 +283,8 @@ static uint32_t frame_id(const uint8_t *f)
 	return (uint32_t)f[8] | (uint32_t)f[9] << 8 | (uint32_t)f[10] << 16 | (uint32_t)f[11] << 24;
 }
 
-static uint8_t *encode_error(uint32_t id, enum flt_frame_status st, uint64_t version, const char *msg,
-			     size_t *len)
+static uint8_t *encode_error(uint32_t id, enum flt_frame_status st, uint64_t version,
+                             const char *msg, size_t *len)
 {
 	struct flt_frame_response r;
 	memset(&r, 0, sizeof(r));
@@ -298,7 +307,8 @@ static int name_is(const struct flt_frame_tensor *t, const char *name)
 }
 
 /* Index of the request tensor called NAME; req->n_tensors if none. */
-static size_t find_input(const struct flt_rt_model *m, const struct flt_frame_request *req, const char *name)
+static size_t find_input(const struct flt_rt_model *m, const struct flt_frame_request *req,
+                         const char *name)
 {
 	(void)m;
 	size_t k = 0;
@@ -342,7 +352,8 @@ static void handle(struct flt_serving *s, struct conn *c)
 	memcpy(name, req.model, req.model_len);
 	name[req.model_len] = 0;
 	if (!flt_ident_valid(name)) {
-		snprintf(msg, sizeof(msg), "bad request: model name must match [a-z0-9][a-z0-9._-]{0,63}");
+		snprintf(msg, sizeof(msg),
+		         "bad request: model name must match [a-z0-9][a-z0-9._-]{0,63}");
 		st = FLT_FRAME_BAD_REQUEST;
 		goto reply;
 	}
@@ -353,7 +364,8 @@ static void handle(struct flt_serving *s, struct conn *c)
 	size_t ni = flt_rt_model_n_inputs(v->model);
 	n_out = flt_rt_model_n_outputs(v->model);
 	if (req.n_tensors != ni || n_out > FLT_FRAME_MAX_TENSORS) {
-		snprintf(msg, sizeof(msg), "model '%s' takes %zu inputs, %zu given", name, ni, req.n_tensors);
+		snprintf(msg, sizeof(msg), "model '%s' takes %zu inputs, %zu given", name, ni,
+		         req.n_tensors);
 		st = FLT_FRAME_BAD_INPUT;
 		n_out = 0;
 		goto reply;
@@ -372,7 +384,7 @@ static void handle(struct flt_serving *s, struct conn *c)
 		const struct flt_frame_tensor *t = &req.tensors[k];
 		if (vi->dtype && t->dtype != vi->dtype) {
 			snprintf(msg, sizeof(msg), "input '%s' must be %s, got %s", vi->name,
-				 flt_rt_dtype_name(vi->dtype), flt_rt_dtype_name(t->dtype));
+			         flt_rt_dtype_name(vi->dtype), flt_rt_dtype_name(t->dtype));
 			st = FLT_FRAME_BAD_INPUT;
 			break;
 		}
@@ -413,7 +425,8 @@ reply:;
 	if (st == FLT_FRAME_OK && (!n || n > s->max_frame)) {
 		st = n ? FLT_FRAME_TOO_LARGE : FLT_FRAME_INTERNAL;
 		if (n)
-			snprintf(msg, sizeof(msg), "response over the %u-byte frame limit", (unsigned)s->max_frame);
+			snprintf(msg, sizeof(msg), "response over the %u-byte frame limit",
+			         (unsigned)s->max_frame);
 		else
 			snprintf(msg, sizeof(msg), "the model's outputs cannot be encoded");
 		flt_free(c->out);
@@ -490,7 +503,8 @@ static void conn_free(struct conn *c)
 }
 
 /* Queues a reply written by the I/O thread itself (busy, too large, bad header). */
-static void reply_now(struct conn *c, enum flt_frame_status st, uint32_t id, const char *msg, int close_after)
+static void reply_now(struct conn *c, enum flt_frame_status st, uint32_t id, const char *msg,
+                      int close_after)
 {
 	size_t len = 0;
 	flt_free(c->frame);
@@ -511,7 +525,8 @@ static void frame_complete(struct flt_serving *s, struct conn *c)
 		int stopping = s->workers_stop;
 		pthread_mutex_unlock(&s->qmu);
 		reply_now(c, stopping ? FLT_FRAME_SHUTDOWN : FLT_FRAME_BUSY, frame_id(c->frame),
-			  stopping ? "the agent is stopping" : "busy: request queue full; retry", 0);
+		          stopping ? "the agent is stopping" : "busy: request queue full; retry",
+		          0);
 		return;
 	}
 	c->state = C_QUEUED;
@@ -536,7 +551,9 @@ static int conn_read(struct flt_serving *s, struct conn *c)
 			if (r == 0)
 				return -1;
 			if (r < 0)
-				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+				           ? 0
+				           : -1;
 			if (!c->hdr_got)
 				c->started_ns = now_ns();
 			c->hdr_got += (size_t)r;
@@ -546,11 +563,14 @@ static int conn_read(struct flt_serving *s, struct conn *c)
 			flt_err e = flt_frame_header_decode(c->hdr, s->max_frame, &h);
 			if (e) {
 				/* the stream is out of step: answer once, then close */
-				reply_now(c, e == FLT_ELIMIT ? FLT_FRAME_TOO_LARGE : FLT_FRAME_BAD_REQUEST, 0,
-					  e == FLT_ELIMIT	 ? "frame over the size limit"
-					  : e == FLT_EUNSUPPORTED ? "unsupported protocol version"
-								  : "bad frame header",
-					  1);
+				reply_now(c,
+				          e == FLT_ELIMIT ? FLT_FRAME_TOO_LARGE
+				                          : FLT_FRAME_BAD_REQUEST,
+				          0,
+				          e == FLT_ELIMIT         ? "frame over the size limit"
+				          : e == FLT_EUNSUPPORTED ? "unsupported protocol version"
+				                                  : "bad frame header",
+				          1);
 				return 0;
 			}
 			c->frame_len = (size_t)FLT_FRAME_HEADER + h.body_len;
@@ -568,7 +588,9 @@ static int conn_read(struct flt_serving *s, struct conn *c)
 			if (r == 0)
 				return -1;
 			if (r < 0)
-				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+				           ? 0
+				           : -1;
 			c->got += (size_t)r;
 		}
 		if (c->got == c->frame_len)
@@ -606,8 +628,23 @@ static void accept_some(struct flt_serving *s)
 {
 	for (int k = 0; k < 64; k++) {
 		int fd = accept(s->lfd, NULL, NULL);
-		if (fd < 0)
+		if (fd < 0) {
+			/* the pending connection stays readable: without a pause, poll would spin
+			 */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				uint64_t t = now_ns();
+				if (!s->accept_warned_ns ||
+				    t - s->accept_warned_ns > 10000000000ull) {
+					/* one line per 10 s, not one per pause */
+					flt_log_warn("accept: %s; pausing new connections briefly",
+					             strerror(errno));
+					s->accept_warned_ns = t;
+				}
+				s->accept_pause_until = t + 100000000ull;
+			}
 			return;
+		}
 		if (s->nconns >= atomic_load(&s->max_conns)) {
 			close(fd); /* over the bound: the client sees a closed connection */
 			continue;
@@ -624,7 +661,9 @@ static void accept_some(struct flt_serving *s)
 		}
 		struct conn *c = flt_calloc(1, sizeof(*c));
 		int fl = fcntl(fd, F_GETFL);
-		if (!c || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		/* not inherited by anything the daemon runs */
+		if (!c || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 			flt_free(c);
 			close(fd);
 			continue;
@@ -707,7 +746,10 @@ static void *io_main(void *arg)
 			break;
 		size_t n = 0;
 		pfd[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-		int listening = s->lfd >= 0 && s->nconns + 2 <= pcap;
+		int listening =
+		    s->lfd >= 0 && s->nconns + 2 <= pcap && now_ns() >= s->accept_pause_until;
+		if (s->lfd >= 0 && !listening && timeout > 100)
+			timeout = 100;
 		if (listening)
 			pfd[n++] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
 		size_t base = n, nc = s->nconns < pcap - n ? s->nconns : pcap - n;
@@ -751,7 +793,8 @@ static void *io_main(void *arg)
 		/* replies collected after poll: try writing at once rather than next round */
 		for (size_t i = s->nconns; i-- > 0;) {
 			struct conn *c = s->conns[i];
-			if (c->state == C_WRITE && !c->dead && c->out_off == 0 && c->out && conn_write(c) < 0)
+			if (c->state == C_WRITE && !c->dead && c->out_off == 0 && c->out &&
+			    conn_write(c) < 0)
 				conn_drop(s, i);
 			else if (c->state == C_WRITE && c->dead)
 				conn_drop(s, i);
@@ -775,8 +818,9 @@ static flt_err open_socket(struct flt_serving *s, const struct flt_serving_opts 
 		struct group gr, *res = NULL;
 		char buf[4096];
 		if (getgrnam_r(o->socket_group, &gr, buf, sizeof(buf), &res) || !res) {
-			flt_log_err("socket group '%s' does not exist; create it or change socket_group",
-				    o->socket_group);
+			flt_log_err(
+			    "socket group '%s' does not exist; create it or change socket_group",
+			    o->socket_group);
 			return FLT_ENOTFOUND;
 		}
 		gid = res->gr_gid;
@@ -784,13 +828,15 @@ static flt_err open_socket(struct flt_serving *s, const struct flt_serving_opts 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	if (strlen(o->socket_path) >= sizeof(sa.sun_path)) {
-		flt_log_err("socket path too long (%zu bytes max): %s", sizeof(sa.sun_path) - 1, o->socket_path);
+		flt_log_err("socket path too long (%zu bytes max): %s", sizeof(sa.sun_path) - 1,
+		            o->socket_path);
 		return FLT_EINVAL;
 	}
 	memcpy(sa.sun_path, o->socket_path, strlen(o->socket_path) + 1);
 	if (lstat(o->socket_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			flt_log_err("%s exists and is not a socket; refusing to replace it", o->socket_path);
+			flt_log_err("%s exists and is not a socket; refusing to replace it",
+			            o->socket_path);
 			return FLT_EINVAL;
 		}
 		unlink(o->socket_path);
@@ -857,7 +903,8 @@ flt_err flt_serving_create(const struct flt_serving_opts *o, struct flt_serving 
 	flt_err e = FLT_EINVAL;
 	struct flt_serving *s = NULL;
 	int io_started = 0;
-	if (!o || !o->socket_path || !out || o->workers > MAX_WORKERS || (o->max_frame && o->max_frame < 64))
+	if (!o || !o->socket_path || !out || o->workers > MAX_WORKERS ||
+	    (o->max_frame && o->max_frame < 64))
 		return FLT_EINVAL;
 	s = flt_calloc(1, sizeof(*s));
 	if (!s)
@@ -869,12 +916,14 @@ flt_err flt_serving_create(const struct flt_serving_opts *o, struct flt_serving 
 	s->fault_arg = o->fault_arg;
 	s->budget = o->memory_budget;
 	s->swap_wait_ms = o->swap_wait_ms ? o->swap_wait_ms : 2000;
-	s->read_timeout_ns = (uint64_t)(o->read_timeout_ms ? o->read_timeout_ms : 30000) * 1000000ull;
+	s->read_timeout_ns =
+	    (uint64_t)(o->read_timeout_ms ? o->read_timeout_ms : 30000) * 1000000ull;
 	s->queue_max = o->queue_max ? o->queue_max : 64;
 	atomic_init(&s->max_conns, o->max_conns ? o->max_conns : 1024);
 	atomic_init(&s->io_stop, 0);
 	unsigned nw = o->workers ? o->workers : 2;
 	s->run_conc = o->run_concurrency ? o->run_concurrency : nw;
+	s->max_batch = o->max_batch ? o->max_batch : 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->act_mu, NULL);
 	pthread_mutex_init(&s->qmu, NULL);
@@ -887,7 +936,8 @@ flt_err flt_serving_create(const struct flt_serving_opts *o, struct flt_serving 
 		pthread_condattr_destroy(&ca);
 	}
 	if (pipe(s->wake) < 0 || fcntl(s->wake[0], F_SETFL, O_NONBLOCK) < 0 ||
-	    fcntl(s->wake[1], F_SETFL, O_NONBLOCK) < 0 || fcntl(s->wake[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(s->wake[1], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(s->wake[0], F_SETFD, FD_CLOEXEC) < 0 ||
 	    fcntl(s->wake[1], F_SETFD, FD_CLOEXEC) < 0) {
 		e = FLT_EIO;
 		goto out;
@@ -972,7 +1022,7 @@ void flt_serving_destroy(struct flt_serving *s)
 }
 
 flt_err flt_serving_reconfigure(struct flt_serving *s, unsigned workers, unsigned queue_max,
-				unsigned max_conns, unsigned swap_wait_ms)
+                                unsigned max_conns, unsigned swap_wait_ms)
 {
 	if (!s || workers > MAX_WORKERS)
 		return FLT_EINVAL;
@@ -1018,7 +1068,8 @@ static flt_err warm(struct flt_rt_model *m, char *err, size_t errlen)
 		in[i].dtype = vi->dtype;
 		in[i].rank = vi->rank;
 		for (int32_t d = 0; d < vi->rank; d++) {
-			if (vi->dims[d] < 0 || (vi->dims[d] && n > (64u << 20) / (uint64_t)vi->dims[d]))
+			if (vi->dims[d] < 0 ||
+			    (vi->dims[d] && n > (64u << 20) / (uint64_t)vi->dims[d]))
 				goto out;
 			in[i].dims[d] = vi->dims[d];
 			n *= (uint64_t)vi->dims[d];
@@ -1039,8 +1090,9 @@ out:
 	return e;
 }
 
-static flt_err load_version(struct flt_serving *s, const char *name, uint64_t version, const char *path,
-			    uint32_t latency_ms_max, struct version **out, char *err, size_t errlen)
+static flt_err load_version(struct flt_serving *s, const char *name, uint64_t version,
+                            const char *path, uint32_t latency_ms_max, struct version **out,
+                            char *err, size_t errlen)
 {
 	struct version *v = flt_calloc(1, sizeof(*v));
 	struct stat st;
@@ -1053,8 +1105,13 @@ static flt_err load_version(struct flt_serving *s, const char *name, uint64_t ve
 	v->latency_ms_max = latency_ms_max;
 	if (!(v->path = flt_strdup(path)))
 		goto out;
-	struct flt_rt_opts ro = {.max_batch = 1, .max_concurrency = s->run_conc};
-	if ((e = flt_rt_model_load_file(path, &ro, &v->model, err, errlen)))
+	struct flt_rt_opts ro = {.max_batch = s->max_batch, .max_concurrency = s->run_conc};
+	e = flt_rt_model_load_file(path, &ro, &v->model, err, errlen);
+	if (e == FLT_EINCOMPAT && ro.max_batch > 1) {
+		ro.max_batch = 1; /* no batch dimension: batch 1 only */
+		e = flt_rt_model_load_file(path, &ro, &v->model, err, errlen);
+	}
+	if (e)
 		goto out;
 	if ((e = warm(v->model, err, errlen)))
 		goto out;
@@ -1104,8 +1161,10 @@ static uint64_t estimate_mem(struct flt_serving *s, const char *path)
 		est = 2 * (uint64_t)st.st_size;
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (m != MAP_FAILED) {
-			if (flt_rt_analyze(m, (size_t)st.st_size, &a) == FLT_OK && a->peak_memory_bytes >= 0)
-				est = (uint64_t)st.st_size + (uint64_t)a->peak_memory_bytes * s->run_conc;
+			if (flt_rt_analyze(m, (size_t)st.st_size, &a) == FLT_OK &&
+			    a->peak_memory_bytes >= 0)
+				est = (uint64_t)st.st_size +
+				      (uint64_t)a->peak_memory_bytes * s->run_conc;
 			flt_rt_analysis_free(a);
 			munmap(m, (size_t)st.st_size);
 		}
@@ -1115,7 +1174,8 @@ static uint64_t estimate_mem(struct flt_serving *s, const char *path)
 }
 
 flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t version,
-			     const char *model_path, uint32_t latency_ms_max, char *err, size_t errlen)
+                             const char *model_path, uint32_t latency_ms_max, char *err,
+                             size_t errlen)
 {
 	struct version *v = NULL, *gone = NULL;
 	struct slot *sl;
@@ -1151,7 +1211,9 @@ flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t v
 	uint64_t est = s->budget && sl->active ? estimate_mem(s, model_path) : 0;
 	int budgeted = s->budget && sl->active && s->loaded_mem + est > s->budget;
 	if (budgeted) {
-		flt_log_info("%s: old and new do not fit the memory budget together: draining the old one", name);
+		flt_log_info(
+		    "%s: old and new do not fit the memory budget together: draining the old one",
+		    name);
 		/* Both do not fit: drain and unload the old one first; requests wait. */
 		struct version *old = sl->active;
 		snprintf(oldpath, sizeof(oldpath), "%s", old->path);
@@ -1180,7 +1242,7 @@ flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t v
 	e = load_version(s, name, version, model_path, latency_ms_max, &v, err, errlen);
 	if (!e && s->budget && v->mem > s->budget) {
 		snprintf(err, errlen, "model needs ~%llu bytes, over the memory budget of %llu",
-			 (unsigned long long)v->mem, (unsigned long long)s->budget);
+		         (unsigned long long)v->mem, (unsigned long long)s->budget);
 		version_free(s, v);
 		v = NULL;
 		e = FLT_ELIMIT;
@@ -1189,8 +1251,8 @@ flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t v
 		/* put the previous version back so the model keeps serving */
 		char e2[256];
 		if (load_version(s, name, oldver, oldpath, oldlat, &v, e2, sizeof(e2))) {
-			flt_log_err("%s: could not reload version %llu after a failed swap: %s", name,
-				    (unsigned long long)oldver, e2);
+			flt_log_err("%s: could not reload version %llu after a failed swap: %s",
+			            name, (unsigned long long)oldver, e2);
 			v = NULL;
 		}
 	}
@@ -1252,7 +1314,7 @@ flt_err flt_serving_active(struct flt_serving *s, const char *name, uint64_t *ve
 }
 
 flt_err flt_serving_stats(struct flt_serving *s, const char *name, uint64_t version,
-			  struct flt_serving_stats *out)
+                          struct flt_serving_stats *out)
 {
 	flt_err e = FLT_ENOTFOUND;
 	if (!s || !flt_ident_valid(name) || !out)
@@ -1278,8 +1340,9 @@ flt_err flt_serving_stats(struct flt_serving *s, const char *name, uint64_t vers
 }
 
 flt_err flt_serving_infer(struct flt_serving *s, const char *name, uint64_t version,
-			  const struct flt_rt_tensor *inputs, size_t n_inputs, struct flt_rt_tensor *outputs,
-			  size_t n_outputs, uint64_t *answered, char *err, size_t errlen)
+                          const struct flt_rt_tensor *inputs, size_t n_inputs,
+                          struct flt_rt_tensor *outputs, size_t n_outputs, uint64_t *answered,
+                          char *err, size_t errlen)
 {
 	struct version *v = NULL;
 	uint64_t waited = 0, t0;
@@ -1303,7 +1366,9 @@ flt_err flt_serving_infer(struct flt_serving *s, const char *name, uint64_t vers
 	release(s, v);
 	if (st) {
 		copy_err(err, errlen, msg);
-		return st == FLT_FRAME_BAD_INPUT ? FLT_EINVAL : st == FLT_FRAME_INTERNAL ? FLT_ENOMEM : FLT_EINTERNAL;
+		return st == FLT_FRAME_BAD_INPUT  ? FLT_EINVAL
+		       : st == FLT_FRAME_INTERNAL ? FLT_ENOMEM
+		                                  : FLT_EINTERNAL;
 	}
 	if (answered)
 		*answered = ver;

@@ -46,18 +46,28 @@ static void st_le(uint8_t *p, uint64_t v, unsigned n)
 
 const char *flt_frame_status_name(uint32_t status)
 {
-	static const char *const names[] = {"ok",      "bad_request", "not_found", "bad_input", "busy",
-					    "runtime", "too_large",   "internal",  "shutdown"};
+	static const char *const names[] = {"ok",        "bad_request", "not_found",
+	                                    "bad_input", "busy",        "runtime",
+	                                    "too_large", "internal",    "shutdown"};
 	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown";
 }
 
 size_t flt_frame_dtype_size(int32_t dtype)
 {
 	switch (dtype) {
-	case 2: case 3: case 9: return 1;           /* uint8, int8, bool */
-	case 4: case 5: case 10: case 16: return 2; /* uint16, int16, float16, bfloat16 */
-	case 1: case 6: case 12: return 4;          /* float, int32, uint32 */
-	case 7: case 11: case 13: return 8;         /* int64, double, uint64 */
+	case 2:
+	case 3:
+	case 9: return 1; /* uint8, int8, bool */
+	case 4:
+	case 5:
+	case 10:
+	case 16: return 2; /* uint16, int16, float16, bfloat16 */
+	case 1:
+	case 6:
+	case 12: return 4; /* float, int32, uint32 */
+	case 7:
+	case 11:
+	case 13: return 8; /* int64, double, uint64 */
 	default: return 0;
 	}
 }
@@ -184,7 +194,7 @@ static int rd_tensors(struct rd *r, size_t *n, struct flt_frame_tensor *ts)
 }
 
 static flt_err start(struct rd *r, const void *frame, size_t len, uint32_t max_frame,
-		     struct flt_frame_header *h, uint8_t type)
+                     struct flt_frame_header *h, uint8_t type)
 {
 	memset(r, 0, sizeof(*r));
 	r->base = frame;
@@ -195,9 +205,9 @@ static flt_err start(struct rd *r, const void *frame, size_t len, uint32_t max_f
 	}
 	flt_err e = flt_frame_header_decode(frame, max_frame, h);
 	if (e) {
-		r->why = e == FLT_ELIMIT ? "frame over the size limit"
-			 : e == FLT_EUNSUPPORTED ? "unsupported protocol version"
-						  : "bad header";
+		r->why = e == FLT_ELIMIT         ? "frame over the size limit"
+		         : e == FLT_EUNSUPPORTED ? "unsupported protocol version"
+		                                 : "bad header";
 		return e;
 	}
 	if (h->type != type) {
@@ -213,8 +223,8 @@ static flt_err start(struct rd *r, const void *frame, size_t len, uint32_t max_f
 }
 
 flt_err flt_frame_decode_request(const void *frame, size_t len, uint32_t max_frame,
-				 struct flt_frame_header *h, struct flt_frame_request *out,
-				 const char **why)
+                                 struct flt_frame_header *h, struct flt_frame_request *out,
+                                 const char **why)
 {
 	struct rd r;
 	struct flt_frame_header hh;
@@ -253,8 +263,8 @@ out:
 }
 
 flt_err flt_frame_decode_response(const void *frame, size_t len, uint32_t max_frame,
-				  struct flt_frame_header *h, struct flt_frame_response *out,
-				  const char **why)
+                                  struct flt_frame_header *h, struct flt_frame_response *out,
+                                  const char **why)
 {
 	struct rd r;
 	struct flt_frame_header hh;
@@ -305,8 +315,9 @@ out:
 static int size_tensor(const struct flt_frame_tensor *t, uint64_t *off)
 {
 	uint64_t bytes;
-	if (!t->name_len || t->name_len > FLT_FRAME_TNAME_MAX || tensor_bytes(t->dtype, t->rank, t->dims, &bytes) ||
-	    bytes != t->size || bytes > UINT32_MAX)
+	if (!t->name_len || t->name_len > FLT_FRAME_TNAME_MAX ||
+	    tensor_bytes(t->dtype, t->rank, t->dims, &bytes) || bytes != t->size ||
+	    bytes > UINT32_MAX)
 		return -1;
 	*off += 2 + t->name_len + 4 + 4 + 8ull * t->rank + 8;
 	*off += pad_to((size_t)(*off % FLT_FRAME_ALIGN));
@@ -321,7 +332,8 @@ static size_t finish_size(uint64_t off)
 
 size_t flt_frame_request_size(const struct flt_frame_request *r)
 {
-	if (!r->model_len || r->model_len > FLT_FRAME_NAME_MAX || r->n_tensors > FLT_FRAME_MAX_TENSORS)
+	if (!r->model_len || r->model_len > FLT_FRAME_NAME_MAX ||
+	    r->n_tensors > FLT_FRAME_MAX_TENSORS)
 		return 0;
 	uint64_t off = FLT_FRAME_HEADER + 1 + r->model_len + 8 + 4;
 	for (size_t i = 0; i < r->n_tensors; i++)
@@ -380,7 +392,7 @@ static size_t put_tensors(uint8_t *p, size_t off, size_t n, const struct flt_fra
 }
 
 flt_err flt_frame_encode_request(uint32_t request_id, const struct flt_frame_request *r, void *buf,
-				 size_t cap, size_t *len)
+                                 size_t cap, size_t *len)
 {
 	size_t n = flt_frame_request_size(r);
 	if (!n)
@@ -399,8 +411,8 @@ flt_err flt_frame_encode_request(uint32_t request_id, const struct flt_frame_req
 	return off == n ? FLT_OK : FLT_EINTERNAL;
 }
 
-flt_err flt_frame_encode_response(uint32_t request_id, const struct flt_frame_response *r, void *buf,
-				  size_t cap, size_t *len)
+flt_err flt_frame_encode_response(uint32_t request_id, const struct flt_frame_response *r,
+                                  void *buf, size_t cap, size_t *len)
 {
 	size_t n = flt_frame_response_size(r);
 	if (!n)

@@ -36,13 +36,17 @@ static int setup(void)
 	snprintf(p, sizeof(p), "%s/examples/models/digits/golden/input_0.pb", src);
 	FILE *f = fopen(p, "rb");
 	if (!f) {
-		fprintf(stderr, "bench_serving: cannot open %s (run from the source tree or set FLT_SOURCE_DIR)\n", p);
+		fprintf(stderr,
+		        "bench_serving: cannot open %s (run from the source tree or set "
+		        "FLT_SOURCE_DIR)\n",
+		        p);
 		return -1;
 	}
 	static uint8_t buf[1 << 16];
 	size_t n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	if (flt_rt_tensor_decode(buf, n, &input, NULL, err, sizeof(err)) || input.rank != 4 || input.dims[0] < 1)
+	if (flt_rt_tensor_decode(buf, n, &input, NULL, err, sizeof(err)) || input.rank != 4 ||
+	    input.dims[0] < 1)
 		return -1;
 	input.size /= (size_t)input.dims[0]; /* first image of the golden batch */
 	input.dims[0] = 1;
@@ -62,7 +66,8 @@ static int mem_kib(pid_t pid, double *pss, double *priv)
 		unsigned long v;
 		if (sscanf(line, "Pss: %lu", &v) == 1)
 			*pss = (double)v;
-		else if (sscanf(line, "Private_Clean: %lu", &v) == 1 || sscanf(line, "Private_Dirty: %lu", &v) == 1)
+		else if (sscanf(line, "Private_Clean: %lu", &v) == 1 ||
+		         sscanf(line, "Private_Dirty: %lu", &v) == 1)
 			*priv += (double)v;
 	}
 	fclose(f);
@@ -80,7 +85,8 @@ static void child(int cmd_fd, int rep_fd)
 	if (flt_serving_create(&o, &s))
 		_exit(1);
 	double t_create = bench_now() - t0;
-	if (write(rep_fd, &t_create, sizeof(t_create)) != sizeof(t_create) || read(cmd_fd, &c, 1) != 1)
+	if (write(rep_fd, &t_create, sizeof(t_create)) != sizeof(t_create) ||
+	    read(cmd_fd, &c, 1) != 1)
 		_exit(1);
 	t0 = bench_now();
 	if (flt_serving_activate(s, "digits", 1, v1, 0, err, sizeof(err)))
@@ -111,36 +117,74 @@ static int bench_memory(void)
 		close(rep[0]);
 		snprintf(a1, sizeof(a1), "%d", cmd[0]);
 		snprintf(a2, sizeof(a2), "%d", rep[1]);
-		execl("/proc/self/exe", "bench_serving", "--serve-child", a1, a2, dir, (char *)NULL);
+		execl("/proc/self/exe", "bench_serving", "--serve-child", a1, a2, dir,
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(cmd[0]);
 	close(rep[1]);
 	int rc = -1;
-	if (read(rep[0], &t_create, sizeof(t_create)) != sizeof(t_create) || mem_kib(pid, &pss0, &priv0))
+	if (read(rep[0], &t_create, sizeof(t_create)) != sizeof(t_create) ||
+	    mem_kib(pid, &pss0, &priv0))
 		goto out;
 	if (write(cmd[1], "l", 1) != 1 || read(rep[0], &t_act, sizeof(t_act)) != sizeof(t_act) ||
 	    mem_kib(pid, &pss1, &priv1))
 		goto out;
-	const char *n_idle = "a freshly exec'd process serving with 2 workers, socket bound, no model (the "
-			     "bench binary: flt_agent, flt_runtime, flt_common static; libc, sqlite, paho, mbedtls "
-			     "shared, their PSS shared with other processes); peer: Greengrass nucleus lite's "
-			     "published 12-16 MB PSS";
-	struct bench_fig f = {"idle PSS of a serving process (no model)", pss0 / 1024, "MiB",
-			      "Greengrass nucleus lite (published)", 12, "value", "<=", 5, n_idle};
+	const char *n_idle =
+	    "a freshly exec'd process serving with 2 workers, socket bound, no model (the "
+	    "bench binary: flt_agent, flt_runtime, flt_common static; libc, sqlite, paho, mbedtls "
+	    "shared, their PSS shared with other processes); peer: Greengrass nucleus lite's "
+	    "published 12-16 MB PSS";
+	struct bench_fig f = {"idle PSS of a serving process (no model)",
+	                      pss0 / 1024,
+	                      "MiB",
+	                      "Greengrass nucleus lite (published)",
+	                      12,
+	                      "value",
+	                      "<=",
+	                      5,
+	                      n_idle};
 	bench_emit("serving", &f);
-	f = (struct bench_fig){"idle private memory of a serving process (no model)", priv0 / 1024, "MiB", NULL, 0,
-			       "value", "<=", 2, n_idle};
+	f = (struct bench_fig){"idle private memory of a serving process (no model)",
+	                       priv0 / 1024,
+	                       "MiB",
+	                       NULL,
+	                       0,
+	                       "value",
+	                       "<=",
+	                       2,
+	                       n_idle};
 	bench_emit("serving", &f);
-	f = (struct bench_fig){"PSS with the digits model loaded", pss1 / 1024, "MiB", NULL, 0, NULL, NULL, 0,
-			       "examples/models/digits/v1.onnx, 2 run contexts"};
+	f = (struct bench_fig){"PSS with the digits model loaded",
+	                       pss1 / 1024,
+	                       "MiB",
+	                       NULL,
+	                       0,
+	                       NULL,
+	                       NULL,
+	                       0,
+	                       "examples/models/digits/v1.onnx, 2 run contexts"};
 	bench_emit("serving", &f);
-	f = (struct bench_fig){"private memory with the digits model loaded", priv1 / 1024, "MiB", NULL, 0, NULL,
-			       NULL, 0, "examples/models/digits/v1.onnx, 2 run contexts"};
+	f = (struct bench_fig){"private memory with the digits model loaded",
+	                       priv1 / 1024,
+	                       "MiB",
+	                       NULL,
+	                       0,
+	                       NULL,
+	                       NULL,
+	                       0,
+	                       "examples/models/digits/v1.onnx, 2 run contexts"};
 	bench_emit("serving", &f);
 	f = (struct bench_fig){"cold start to ready (socket + workers + load and warm digits)",
-			       (t_create + t_act) * 1e3, "ms", NULL, 0, NULL, NULL, 0,
-			       "in a freshly exec'd process: flt_serving_create + flt_serving_activate (load, plan, warm)"};
+	                       (t_create + t_act) * 1e3,
+	                       "ms",
+	                       NULL,
+	                       0,
+	                       NULL,
+	                       NULL,
+	                       0,
+	                       "in a freshly exec'd process: flt_serving_create + "
+	                       "flt_serving_activate (load, plan, warm)"};
 	bench_emit("serving", &f);
 	rc = 0;
 out:
@@ -162,11 +206,16 @@ static int bench_latency(int n)
 	memset(&hs, 0, sizeof(hs));
 	memset(&hd, 0, sizeof(hd));
 	struct flt_serving_opts o = {.socket_path = sock, .workers = 2};
-	if (flt_serving_create(&o, &s) || flt_serving_activate(s, "digits", 1, v1, 0, err, sizeof(err)) ||
+	if (flt_serving_create(&o, &s) ||
+	    flt_serving_activate(s, "digits", 1, v1, 0, err, sizeof(err)) ||
 	    flotilla_connect(sock, 10000, &c))
 		goto out;
-	struct flotilla_tensor in = {.name = "image", .dtype = FLOTILLA_FLOAT, .rank = 4, .dims = {1, 1, 8, 8},
-				     .data = input.data, .size = input.size};
+	struct flotilla_tensor in = {.name = "image",
+	                             .dtype = FLOTILLA_FLOAT,
+	                             .rank = 4,
+	                             .dims = {1, 1, 8, 8},
+	                             .data = input.data,
+	                             .size = input.size};
 	double t0 = bench_now();
 	for (int i = 0; i < n; i++) {
 		struct flotilla_result *r = NULL;
@@ -191,22 +240,42 @@ static int bench_latency(int n)
 	}
 	double direct_s = bench_now() - t0;
 	const char *note = "digits v1, batch 1, one client, sequential requests; latency from the "
-			   "flt/usage.h histogram (+-6%)";
-	struct bench_fig f = {"requests/s through the socket (libflotilla)", n / sock_s, "req/s",
-			      "flt_rt_run called directly", n / direct_s, NULL, NULL, 0, note};
+	                   "flt/usage.h histogram (+-6%)";
+	struct bench_fig f = {"requests/s through the socket (libflotilla)",
+	                      n / sock_s,
+	                      "req/s",
+	                      "flt_rt_run called directly",
+	                      n / direct_s,
+	                      NULL,
+	                      NULL,
+	                      0,
+	                      note};
 	bench_emit("serving", &f);
-	f = (struct bench_fig){"latency p50 through the socket", (double)flt_usage_hist_percentile(&hs, 50) / 1e3,
-			       "us", "flt_rt_run called directly", (double)flt_usage_hist_percentile(&hd, 50) / 1e3,
-			       NULL, NULL, 0, note};
+	f = (struct bench_fig){"latency p50 through the socket",
+	                       (double)flt_usage_hist_percentile(&hs, 50) / 1e3,
+	                       "us",
+	                       "flt_rt_run called directly",
+	                       (double)flt_usage_hist_percentile(&hd, 50) / 1e3,
+	                       NULL,
+	                       NULL,
+	                       0,
+	                       note};
 	bench_emit("serving", &f);
-	f = (struct bench_fig){"latency p99 through the socket", (double)flt_usage_hist_percentile(&hs, 99) / 1e3,
-			       "us", "flt_rt_run called directly", (double)flt_usage_hist_percentile(&hd, 99) / 1e3,
-			       NULL, NULL, 0, note};
+	f = (struct bench_fig){"latency p99 through the socket",
+	                       (double)flt_usage_hist_percentile(&hs, 99) / 1e3,
+	                       "us",
+	                       "flt_rt_run called directly",
+	                       (double)flt_usage_hist_percentile(&hd, 99) / 1e3,
+	                       NULL,
+	                       NULL,
+	                       0,
+	                       note};
 	bench_emit("serving", &f);
 	rc = 0;
 out:
 	if (rc)
-		fprintf(stderr, "bench_serving: latency run failed: %s %s\n", err, c ? flotilla_last_error(c) : "");
+		fprintf(stderr, "bench_serving: latency run failed: %s %s\n", err,
+		        c ? flotilla_last_error(c) : "");
 	flotilla_close(c);
 	flt_rt_model_free(m);
 	flt_serving_destroy(s);
@@ -228,8 +297,12 @@ static void *load_main(void *arg)
 	struct client *cl = arg;
 	struct loader *l = cl->l;
 	flotilla_client *c = NULL;
-	struct flotilla_tensor in = {.name = "image", .dtype = FLOTILLA_FLOAT, .rank = 4, .dims = {1, 1, 8, 8},
-				     .data = input.data, .size = input.size};
+	struct flotilla_tensor in = {.name = "image",
+	                             .dtype = FLOTILLA_FLOAT,
+	                             .rank = 4,
+	                             .dims = {1, 1, 8, 8},
+	                             .data = input.data,
+	                             .size = input.size};
 	if (flotilla_connect(sock, 10000, &c))
 		return NULL;
 	while (!atomic_load(&l->stop)) {
@@ -281,7 +354,8 @@ static int bench_swap(int swaps, uint64_t budget)
 	memset(&l, 0, sizeof(l));
 	memset(cl, 0, sizeof(cl));
 	struct flt_serving_opts o = {.socket_path = sock, .workers = 2, .memory_budget = budget};
-	if (flt_serving_create(&o, &s) || flt_serving_activate(s, "digits", 1, v1, 0, err, sizeof(err)))
+	if (flt_serving_create(&o, &s) ||
+	    flt_serving_activate(s, "digits", 1, v1, 0, err, sizeof(err)))
 		goto out;
 	for (; started < 4; started++) {
 		cl[started].l = &l;
@@ -322,22 +396,40 @@ out:
 	struct bench_fig f;
 	if (!budget) {
 		snprintf(note, sizeof(note),
-			 "4 clients through the socket, %d swaps v1<->v2 with room for both: no request waits "
-			 "by design (%llu waited); %lu requests, %lu failed; peer: the same clients before any swap",
-			 swaps, (unsigned long long)waits, atomic_load(&l.ok), atomic_load(&l.failed));
-		f = (struct bench_fig){"request latency p99 during hot swaps", (double)flt_usage_hist_percentile(&h1, 99) / 1e6,
-				       "ms", "same clients, no swaps", (double)flt_usage_hist_percentile(&h0, 99) / 1e6,
-				       NULL, NULL, 0, note};
+		         "4 clients through the socket, %d swaps v1<->v2 with room for both: no "
+		         "request waits "
+		         "by design (%llu waited); %lu requests, %lu failed; peer: the same "
+		         "clients before any swap",
+		         swaps, (unsigned long long)waits, atomic_load(&l.ok),
+		         atomic_load(&l.failed));
+		f = (struct bench_fig){"request latency p99 during hot swaps",
+		                       (double)flt_usage_hist_percentile(&h1, 99) / 1e6,
+		                       "ms",
+		                       "same clients, no swaps",
+		                       (double)flt_usage_hist_percentile(&h0, 99) / 1e6,
+		                       NULL,
+		                       NULL,
+		                       0,
+		                       note};
 		bench_emit("serving", &f);
 		return 0;
 	}
-	snprintf(note, sizeof(note),
-		 "%d swaps v1<->v2 under 4 clients, memory budget %llu B so old and new cannot coexist (drain, "
-		 "load, warm): %llu of %lu requests waited, max %.3f ms, %lu failed; p99 of the waits",
-		 swaps, (unsigned long long)budget, (unsigned long long)waits, atomic_load(&l.ok),
-		 (double)wmax / 1e6, atomic_load(&l.failed));
-	f = (struct bench_fig){"swap wait p99 (drain-then-load swaps)", (double)wp99 / 1e6, "ms", NULL, 0,
-			       "value", "<=", 1, note};
+	snprintf(
+	    note, sizeof(note),
+	    "%d swaps v1<->v2 under 4 clients, memory budget %llu B so old and new cannot coexist "
+	    "(drain, "
+	    "load, warm): %llu of %lu requests waited, max %.3f ms, %lu failed; p99 of the waits",
+	    swaps, (unsigned long long)budget, (unsigned long long)waits, atomic_load(&l.ok),
+	    (double)wmax / 1e6, atomic_load(&l.failed));
+	f = (struct bench_fig){"swap wait p99 (drain-then-load swaps)",
+	                       (double)wp99 / 1e6,
+	                       "ms",
+	                       NULL,
+	                       0,
+	                       "value",
+	                       "<=",
+	                       1,
+	                       note};
 	bench_emit("serving", &f);
 	return 0;
 }
@@ -350,9 +442,10 @@ static uint64_t tight_budget(void)
 	char err[256];
 	uint64_t r = 0;
 	struct flt_serving_opts o = {.socket_path = sock, .workers = 2};
-	if (!flt_serving_create(&o, &s) && !flt_serving_activate(s, "a", 1, v1, 0, err, sizeof(err)) &&
-	    !flt_serving_activate(s, "b", 1, v2, 0, err, sizeof(err)) && !flt_serving_stats(s, "a", 1, &a) &&
-	    !flt_serving_stats(s, "b", 1, &b))
+	if (!flt_serving_create(&o, &s) &&
+	    !flt_serving_activate(s, "a", 1, v1, 0, err, sizeof(err)) &&
+	    !flt_serving_activate(s, "b", 1, v2, 0, err, sizeof(err)) &&
+	    !flt_serving_stats(s, "a", 1, &a) && !flt_serving_stats(s, "b", 1, &b))
 		r = (a.memory_bytes > b.memory_bytes ? a.memory_bytes : b.memory_bytes) + 1;
 	flt_serving_destroy(s);
 	return r;

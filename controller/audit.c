@@ -46,3 +46,10 @@ flt_err flt_audit_record(struct flt_registry *reg, const char *actor, const char
 		flt_log_warn("audit entry %s %s not recorded: %s", a, t, flt_strerror(e));
 	return e;
 }
+
+void flt_audit_note(struct flt_registry *reg, const char *actor, const char *action,
+                    const char *target, const char *outcome, const char *detail)
+{
+	if (flt_audit_record(reg, actor, action, target, outcome, detail) != FLT_OK)
+		flt_log_dbg("audit row for %s lost (logged above)", action ? action : "?");
+}

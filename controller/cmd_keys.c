@@ -144,6 +144,15 @@ int cmd_keys_init(int argc, char **argv)
 		return cli_end(&c, rc);
 	flt_err e = flt_keystore_init(c.data_dir, c.reg, (int64_t)time(NULL), (int64_t)days * 86400,
 	                              &ks);
+	if (e == FLT_ECONFLICT) {
+		/* Keys made before the fleet CA existed: add the CA, touch nothing else. */
+		flt_err ce = flt_pki_ca_init(c.data_dir, c.reg, (int64_t)time(NULL));
+		if (ce == FLT_OK) {
+			audit_keys(&c, "keys.init", "ca", FLT_OK);
+			fprintf(stderr, "flotilla keys init: keys existed; created the fleet CA\n");
+			return cli_end(&c, CLI_OK);
+		}
+	}
 	if (e == FLT_ECONFLICT)
 		return cli_end(&c, cli_fail(&c, e,
 		                            "keys already exist in %s/keys; nothing changed (rotate "

@@ -9,6 +9,7 @@
 #include "flt/msg.h"
 #include "cli_args.h"
 #include "cmds.h"
+#include "flt/audit.h"
 #include "rollout.h"
 
 static const char *const show_states[] = {
@@ -64,6 +65,10 @@ int rollout_cli_create(struct cli *c, const char *action, const char *name,
 	if (cli_get(c, "deadline") && parse_secs(cli_get(c, "deadline"), &p.deadline_s))
 		return cli_usage(c, "--deadline takes seconds (N, Ns, Nm, Nh)");
 	flt_err e = rollout_create(c->reg, &p, reg_now_ms(), &id, why, sizeof(why));
+	char target[256];
+	snprintf(target, sizeof(target), "%s -> %s", p.ref, p.target);
+	flt_audit_note(c->reg, NULL, "rollout.create", target, e ? "refused" : "ok",
+	               e ? why : action);
 	if (e)
 		return cli_fail(c, e, "%s; no rollout created", why);
 	cJSON *doc = cJSON_CreateObject();
@@ -435,6 +440,10 @@ static int rollout_ctl(int argc, char **argv)
 				reg_rollback(c.reg);
 		}
 	}
+	char what[32], target[32];
+	snprintf(what, sizeof(what), "rollout.%s", op);
+	snprintf(target, sizeof(target), "%lld", (long long)id);
+	flt_audit_note(c.reg, NULL, what, target, e ? "failed" : "ok", e ? flt_strerror(e) : state);
 	if (e)
 		return cli_end(&c, cli_fail(&c, e, "rollout %lld unchanged: %s", (long long)id,
 		                            flt_strerror(e)));

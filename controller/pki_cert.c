@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <mbedtls/asn1write.h>
 #include <mbedtls/ctr_drbg.h>
@@ -82,12 +81,40 @@ flt_err pki_parse_cert(const char *pem, mbedtls_x509_crt *crt)
 	return FLT_OK;
 }
 
+/* Civil date arithmetic on int64 (Howard Hinnant's algorithms): time_t is
+ * 32 bits on armhf and the CRL's next update lies in year 9999. */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
 void pki_time_str(int64_t t, char out[16])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (!gmtime_r(&tt, &tm) || strftime(out, 16, "%Y%m%d%H%M%S", &tm) != 14)
+	int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+	int64_t sod = t - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = yoe + era * 400;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y < 1 || y > 9999) {
 		snprintf(out, 16, "19700101000000");
+		return;
+	}
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d", (int)y, (int)m, (int)d,
+	         (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	memcpy(out, buf, 15); /* 14 digits and the NUL: every field is in range here */
 }
 
 flt_err flt_pki_serial_new(uint8_t serial[FLT_PKI_SERIAL_LEN])
@@ -286,14 +313,8 @@ out:
 
 static int64_t time_of(const mbedtls_x509_time *t)
 {
-	struct tm tm = {0};
-	tm.tm_year = t->year - 1900;
-	tm.tm_mon = t->mon - 1;
-	tm.tm_mday = t->day;
-	tm.tm_hour = t->hour;
-	tm.tm_min = t->min;
-	tm.tm_sec = t->sec;
-	return (int64_t)timegm(&tm);
+	return days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 +
+	       t->sec;
 }
 
 flt_err flt_pki_cert_info(const uint8_t *buf, size_t len, struct flt_cert_info *out)

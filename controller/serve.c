@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -128,6 +129,7 @@ static flt_err envelope_for(struct serve *s, int64_t version_id, uint64_t dev_pa
 
 static void set_skip(struct serve *s, const char *dev, const struct want *w, const char *why)
 {
+	serve_db_idle(s->reg);
 	if (reg_exec(s->reg, REG_Q_DESIRED_SKIP, "tttT", dev, w->kind, w->name, why) == FLT_OK &&
 	    why)
 		flt_log_warn("device %s skipped for %s: %s", dev, w->name, why);
@@ -219,6 +221,7 @@ static flt_err reconcile_device(struct serve *s, const char *dev, int64_t dev_pa
 	if (old_hash && !strcmp(old_hash, hex))
 		goto out; /* unchanged: the retained message still says it */
 	int64_t serial = 0;
+	serve_db_idle(s->reg);
 	if ((e = flt_registry_counter_next(s->reg, "desired_state_serial", &serial)) != FLT_OK)
 		goto out;
 	snprintf(d.device_id, sizeof(d.device_id), "%s", dev);
@@ -247,6 +250,7 @@ static flt_err reconcile_device(struct serve *s, const char *dev, int64_t dev_pa
 		            e == FLT_ELIMIT ? " (larger than the broker's maximum packet size)" : "");
 		goto out;
 	}
+	serve_db_idle(s->reg);
 	if ((e = reg_begin(s->reg)) != FLT_OK)
 		goto out;
 	if ((e = reg_exec(s->reg, REG_Q_DEV_SET_DESIRED, "titt", dev, serial, hex, envtext)) !=
@@ -326,6 +330,7 @@ static void reconcile_all(struct serve *s)
 	for (size_t i = 0; i < n && s->connected; i++) {
 		struct devrow *d = &rows[i];
 		char topic[256];
+		serve_db_idle(s->reg);
 		if (kl && (republish || (uint64_t)d->keys_serial != kl->serial)) {
 			size_t klen = 0;
 			const char *kj = flt_keystore_keylist_json(s->ks, &klen);
@@ -396,6 +401,7 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	char dev[FLT_IDENT_MAX + 1];
 	const char *what;
 	(void)c;
+	serve_db_idle(s->reg);
 	switch (ev->type) {
 	case FLT_MQTT_EV_CONNECTED:
 		flt_log_info("connected to the broker (maximum packet size %u)",
@@ -488,6 +494,7 @@ static int run(struct serve *s)
 	int64_t next_check = 0, next_retention = mono_ms() + 5000, next_full = 0;
 	while (!stop_flag) {
 		int64_t now = mono_ms();
+		serve_db_idle(s->reg);
 		int wait = (int)(next_check > now ? next_check - now : 0);
 		if (s->pending && wait > (int)s->conf.flush_ms)
 			wait = (int)s->conf.flush_ms;
@@ -556,6 +563,9 @@ int cmd_serve(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	if ((rc = cli_start(&c, &serve_spec, argc, argv)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
+	/* A daemon's log is its voice: info unless FLOTILLA_LOG says otherwise. */
+	if (!getenv("FLOTILLA_LOG"))
+		flt_log_set_level(FLT_LOG_INFO);
 	if (cli_flag(&c, "help-config")) {
 		flt_conf_print_help(&serve_schema, stdout);
 		return cli_end(&c, CLI_OK);

@@ -11,6 +11,12 @@
 #include "flt/msg.h"
 #include "registry_db.h"
 
+/* Resets every cached statement of r. A statement left after its first row
+ * keeps a read snapshot open; a later write on this connection would then
+ * fail with SQLITE_BUSY_SNAPSHOT once another process (the CLI) has written.
+ * serve calls this before its writes and once per loop turn. */
+void serve_db_idle(struct flt_registry *r);
+
 /* Topic of one device: "flotilla/v1/dev/<id>/<suffix>". */
 FLT_WUR flt_err serve_topic(char *buf, size_t cap, const char *device_id, const char *suffix);
 

@@ -60,6 +60,7 @@ void serve_on_fetch(struct serve *s, const char *dev, const uint8_t *p, size_t l
 	    (e = reg_step(s->reg, st, &row)) != FLT_OK)
 		return;
 	if (!row) {
+		sqlite3_reset(st);
 		flt_log_warn("device %s asked for artifact %.12s… which is not in its desired state",
 		             dev, f.artifact);
 		return;
@@ -70,6 +71,7 @@ void serve_on_fetch(struct serve *s, const char *dev, const uint8_t *p, size_t l
 	j->fd = -1;
 	j->env_id = sqlite3_column_int64(st, 0);
 	j->chunk_size = (uint32_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
 	snprintf(j->dev, sizeof(j->dev), "%s", dev);
 	memcpy(j->sha, f.artifact, sizeof(j->sha));
 	if ((e = blob_path(s->reg->blob_root, f.artifact, path, sizeof(path))) != FLT_OK)
@@ -180,6 +182,7 @@ void serve_send_chunks(struct serve *s)
 			            "with smaller chunks",
 			            j->chunk_size, j->sha, flt_mqtt_publish_limit(s->mq),
 			            (long long)j->env_id);
+			serve_db_idle(s->reg);
 			if (reg_exec(s->reg, REG_Q_REL_ENVELOPE_STALE, "i", j->env_id) == FLT_OK)
 				s->dirty = true;
 			s->jobs_queued -= j->queued;

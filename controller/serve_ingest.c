@@ -96,6 +96,7 @@ void serve_on_state(struct serve *s, const char *dev, const uint8_t *p, size_t l
 		goto out;
 	memcpy(text, p, len);
 	text[len] = '\0';
+	serve_db_idle(s->reg);
 	if ((e = reg_begin(s->reg)) != FLT_OK)
 		goto out;
 	e = reg_exec(s->reg, REG_Q_DEV_UPSERT_SEEN, "ti", dev, now);
@@ -131,6 +132,7 @@ void serve_on_status(struct serve *s, const char *dev, const uint8_t *p, size_t 
 		flt_log_warn("device %s: up/status refused: %s", dev, flt_strerror(e));
 		return;
 	}
+	serve_db_idle(s->reg);
 	if ((e = reg_begin(s->reg)) != FLT_OK)
 		return;
 	e = reg_exec(s->reg, REG_Q_DEV_UPSERT_SEEN, "ti", dev, now);
@@ -284,6 +286,7 @@ flt_err serve_store_streams(struct flt_registry *r, struct serve_stream_msg *lis
                             uint64_t *stored)
 {
 	uint64_t n = 0;
+	serve_db_idle(r);
 	flt_err e = reg_begin(r);
 	if (e)
 		return e;
@@ -371,6 +374,7 @@ void serve_flush_streams(struct serve *s)
 flt_err serve_retention(struct flt_registry *r, int64_t now, int64_t telemetry_keep_s,
                         int64_t events_keep_s)
 {
+	serve_db_idle(r);
 	flt_err e = reg_begin(r);
 	if (e)
 		return e;

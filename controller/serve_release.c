@@ -21,6 +21,13 @@
 /* Largest model file serve reads in one piece to index it. */
 #define ARTIFACT_MAX ((size_t)1 << 30)
 
+void serve_db_idle(struct flt_registry *r)
+{
+	for (int i = 0; i < REG_Q_COUNT_; i++)
+		if (r->stmts[i])
+			sqlite3_reset(r->stmts[i]);
+}
+
 flt_err serve_topic(char *buf, size_t cap, const char *device_id, const char *suffix)
 {
 	int n = snprintf(buf, cap, FLT_TOPIC_ROOT "/dev/%s/%s", device_id, suffix);
@@ -57,6 +64,51 @@ static flt_err col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
 		return FLT_ELIMIT;
 	memcpy(out, t, n + 1);
 	return FLT_OK;
+}
+
+/* One side of the stored signature (sig_json) into manifest tensors. */
+static flt_err sig_side(const cJSON *root, const char *side, struct flt_tensor_sig **out,
+                        size_t *n)
+{
+	struct flt_rt_value_info *v = NULL;
+	size_t nv = 0;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, side);
+	if (!cJSON_IsArray(arr))
+		return FLT_OK;
+	flt_err e = sig_json_decode(arr, &v, &nv);
+	if (e)
+		return e;
+	if (nv > FLT_MANIFEST_MAX_TENSORS) {
+		e = FLT_ELIMIT;
+		goto out;
+	}
+	if (nv && !(*out = flt_calloc(nv, sizeof(**out)))) {
+		e = FLT_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		struct flt_tensor_sig *t = &(*out)[i];
+		snprintf(t->name, sizeof(t->name), "%s", v[i].name ? v[i].name : "");
+		t->dtype = v[i].dtype > 0 ? (uint32_t)v[i].dtype : 0;
+		t->rank = v[i].rank > FLT_MANIFEST_MAX_RANK ? -1 : v[i].rank;
+		for (int32_t d = 0; d < t->rank; d++) {
+			if (v[i].dim_params[d]) {
+				snprintf(t->dims[d].param, sizeof(t->dims[d].param), "%s",
+				         v[i].dim_params[d]);
+				t->dims[d].value = -1;
+			} else if (v[i].dims[d] >= 0) {
+				t->dims[d].value = v[i].dims[d];
+			} else {
+				/* Unknown and unnamed: the manifest can only say "symbolic". */
+				snprintf(t->dims[d].param, sizeof(t->dims[d].param), "?");
+				t->dims[d].value = -1;
+			}
+		}
+	}
+	*n = nv;
+out:
+	sig_json_free(v, nv);
+	return e;
 }
 
 /* Fills m from the registry (everything but chunks and times). */
@@ -162,6 +214,18 @@ static flt_err load_manifest(struct flt_registry *r, int64_t version_id, struct 
 	if (sqlite3_column_type(st, 11) != SQLITE_NULL)
 		m->rollback_of = (uint64_t)sqlite3_column_int64(st, 11);
 	snprintf(m->label, sizeof(m->label), "%s:%llu", m->name, (unsigned long long)m->version);
+	const char *sj = (const char *)sqlite3_column_text(st, 12);
+	if (sj) {
+		cJSON *root = cJSON_Parse(sj);
+		if (!root)
+			return FLT_EPARSE;
+		e = sig_side(root, "inputs", &m->inputs, &m->n_inputs);
+		if (!e)
+			e = sig_side(root, "outputs", &m->outputs, &m->n_outputs);
+		cJSON_Delete(root);
+		if (e)
+			return e;
+	}
 
 	/* Opsets and operators. */
 	size_t cap = 0;
@@ -251,6 +315,7 @@ flt_err release_sign(struct flt_registry *r, const flt_keystore *ks, int64_t ver
 		goto out;
 	if ((e = flt_dsse_serialize(env, &envjson, &envlen)) != FLT_OK)
 		goto out;
+	serve_db_idle(r);
 	if ((e = reg_begin(r)) != FLT_OK)
 		goto out;
 	if ((e = blob_pin(r, idx_hex, idx, idxlen)) != FLT_OK ||
@@ -299,6 +364,7 @@ flt_err release_find(struct flt_registry *r, int64_t version_id, int64_t now, in
 	}
 	*env_id = sqlite3_column_int64(st, 0);
 	*chunk_size = (uint32_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
 	return FLT_OK;
 }
 
@@ -383,6 +449,7 @@ bool serve_device_can_run(struct flt_registry *r, int64_t version_id, const stru
 		ok = false;
 	}
 out:
+	serve_db_idle(r);
 	flt_manifest_free(m);
 	return ok;
 }

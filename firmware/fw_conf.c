@@ -86,9 +86,9 @@ flt_err flt_fw_write_report(const char *state_dir, const struct flt_fw_report *r
 		return FLT_EINVAL;
 	/* deployment_id is checked to be [A-Za-z0-9._-] when stored: no escaping needed. */
 	n = snprintf(buf, sizeof(buf),
-		     "{\"outcome\":\"%s\",\"version\":%llu,\"deployment_id\":\"%s\",\"reason\":\"%s\","
-		     "\"slot\":\"%c\"}\n",
-		     flt_fw_outcome_name(rep->outcome), (unsigned long long)rep->version,
+		     "{\"outcome\":\"%s\",\"name\":\"%s\",\"version\":%llu,\"deployment_id\":\"%s\","
+		     "\"reason\":\"%s\",\"slot\":\"%c\"}\n",
+		     flt_fw_outcome_name(rep->outcome), rep->name, (unsigned long long)rep->version,
 		     rep->deployment_id, flt_reason_name(rep->reason), flt_slot_letter(rep->slot));
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return FLT_EINTERNAL;

@@ -29,6 +29,7 @@ struct fw_state {
 	int pending_slot;
 	uint64_t pending_version, pending_size;
 	char pending_deploy[FLT_FW_DEPLOY_MAX + 1];
+	char pending_name[FLT_FW_DEPLOY_MAX + 1];
 	char pending_sha[FLT_SHA256_HEX_LEN + 1];
 	struct bad_entry bad[FLT_FW_MAX_BAD];
 	size_t n_bad;
@@ -122,7 +123,11 @@ static flt_err state_load(struct flt_fw *fw)
 			ok = parse_u64(v, &st->pending_version);
 		else if (!strcmp(k, "pending_size"))
 			ok = parse_u64(v, &st->pending_size);
-		else if (!strcmp(k, "pending_deployment")) {
+		else if (!strcmp(k, "pending_name")) {
+			ok = deploy_valid(v);
+			if (ok)
+				copy_str(st->pending_name, sizeof(st->pending_name), v);
+		} else if (!strcmp(k, "pending_deployment")) {
 			ok = deploy_valid(v);
 			if (ok)
 				copy_str(st->pending_deploy, sizeof(st->pending_deploy), v);
@@ -170,10 +175,11 @@ static flt_err state_save(struct flt_fw *fw)
 	if (st->phase != PH_NONE) {
 		n = snprintf(buf + off, sizeof(buf) - off,
 			     "pending_slot=%c\npending_version=%llu\npending_size=%llu\n"
-			     "pending_deployment=%s\npending_sha256=%s\n",
+			     "pending_name=%s\npending_deployment=%s\npending_sha256=%s\n",
 			     flt_slot_letter(st->pending_slot),
 			     (unsigned long long)st->pending_version,
-			     (unsigned long long)st->pending_size, st->pending_deploy, st->pending_sha);
+			     (unsigned long long)st->pending_size, st->pending_name, st->pending_deploy,
+			     st->pending_sha);
 		off += (size_t)n;
 	}
 	for (size_t i = 0; i < st->n_bad && off < sizeof(buf); i++) {
@@ -247,7 +253,7 @@ static void clear_pending(struct fw_state *st)
 	st->phase = PH_NONE;
 	st->pending_slot = FLT_SLOT_NONE;
 	st->pending_version = st->pending_size = 0;
-	st->pending_deploy[0] = st->pending_sha[0] = '\0';
+	st->pending_deploy[0] = st->pending_sha[0] = st->pending_name[0] = '\0';
 }
 
 /* The bootloader fell back to BOOTED: the tried slot is bad, the good one first. */
@@ -258,6 +264,7 @@ static flt_err rolled_back(struct flt_fw *fw, int booted, struct flt_fw_report *
 	rep->outcome = FLT_FW_ROLLED_BACK;
 	rep->version = st->pending_version;
 	copy_str(rep->deployment_id, sizeof(rep->deployment_id), st->pending_deploy);
+	copy_str(rep->name, sizeof(rep->name), st->pending_name);
 	rep->reason = FLT_REASON_BOOT_FAILED;
 	if ((e = flt_slot_mark_bad(fw->slot, st->pending_slot)) != FLT_OK ||
 	    (e = flt_slot_set_next(fw->slot, booted, fw->max_tries)) != FLT_OK)
@@ -306,6 +313,7 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb, struct f
 	}
 	r.version = st->pending_version;
 	copy_str(r.deployment_id, sizeof(r.deployment_id), st->pending_deploy);
+	copy_str(r.name, sizeof(r.name), st->pending_name);
 	if (booted == st->pending_slot) {
 		bool ok = cb && (!cb->broker_reachable || cb->broker_reachable(cb->arg)) &&
 			  cb->self_test && cb->self_test(cb->arg);
@@ -359,14 +367,16 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb, struct f
 	return FLT_OK;
 }
 
-flt_err flt_fw_begin(struct flt_fw *fw, uint64_t version, const char *deployment_id, uint64_t size,
-		     const char *sha256_hex, enum flt_reason *reason)
+flt_err flt_fw_begin(struct flt_fw *fw, const char *name, uint64_t version,
+		     const char *deployment_id, uint64_t size, const char *sha256_hex,
+		     enum flt_reason *reason)
 {
 	struct fw_state *st = &fw->st;
 	int booted = FLT_SLOT_NONE;
 	flt_err e;
 	*reason = FLT_REASON_NONE;
-	if (version == 0 || size == 0 || !deploy_valid(deployment_id) || !sha256_hex ||
+	if (version == 0 || size == 0 || !deploy_valid(deployment_id) || !deploy_valid(name) ||
+	    !sha256_hex ||
 	    !flt_is_sha256_hex(sha256_hex))
 		return FLT_EINVAL;
 	if (flt_fw_is_bad(fw, version, deployment_id)) {
@@ -385,6 +395,7 @@ flt_err flt_fw_begin(struct flt_fw *fw, uint64_t version, const char *deployment
 	st->pending_version = version;
 	st->pending_size = size;
 	copy_str(st->pending_deploy, sizeof(st->pending_deploy), deployment_id);
+	copy_str(st->pending_name, sizeof(st->pending_name), name);
 	copy_str(st->pending_sha, sizeof(st->pending_sha), sha256_hex);
 	if ((e = state_save(fw)) != FLT_OK) {
 		*reason = FLT_REASON_IO_ERROR;

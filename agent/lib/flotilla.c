@@ -28,7 +28,8 @@ struct flotilla_client {
 	char err[512];
 };
 
-static int fail(flotilla_client *c, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(flotilla_client *c, int st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(flotilla_client *c, int st, const char *fmt, ...)
 {
@@ -73,8 +74,9 @@ static int do_connect(flotilla_client *c, int64_t deadline)
 		if (en && en != EISCONN) {
 			close(fd);
 			return fail(c, en == EAGAIN ? FLOTILLA_ETIMEOUT : FLOTILLA_EIO,
-				    "cannot connect to the agent at %s: %s (is flotilla-agent running, and are you in its socket group?)",
-				    c->path, strerror(en));
+			            "cannot connect to the agent at %s: %s (is flotilla-agent "
+			            "running, and are you in its socket group?)",
+			            c->path, strerror(en));
 		}
 	}
 	c->fd = fd;
@@ -134,7 +136,8 @@ static int wait_fd(flotilla_client *c, short events, int64_t deadline)
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
-			return fail(c, FLOTILLA_ETIMEOUT, "no reply from the agent within %d ms", c->timeout_ms);
+			return fail(c, FLOTILLA_ETIMEOUT, "no reply from the agent within %d ms",
+			            c->timeout_ms);
 		struct pollfd p = {.fd = c->fd, .events = events};
 		int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
 		if (r > 0)
@@ -152,7 +155,8 @@ static int send_all(flotilla_client *c, const uint8_t *p, size_t n, int64_t dead
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return fail(c, FLOTILLA_EIO, "sending to the agent: %s", strerror(errno));
+				return fail(c, FLOTILLA_EIO, "sending to the agent: %s",
+				            strerror(errno));
 			int st = wait_fd(c, POLLOUT, deadline);
 			if (st)
 				return st;
@@ -174,7 +178,8 @@ static int recv_all(flotilla_client *c, uint8_t *p, size_t n, int64_t deadline)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return fail(c, FLOTILLA_EIO, "reading from the agent: %s", strerror(errno));
+				return fail(c, FLOTILLA_EIO, "reading from the agent: %s",
+				            strerror(errno));
 			int st = wait_fd(c, POLLIN, deadline);
 			if (st)
 				return st;
@@ -188,12 +193,13 @@ static int recv_all(flotilla_client *c, uint8_t *p, size_t n, int64_t deadline)
 
 /* Builds the caller's result from a decoded response; FRAME moves into it. */
 static int make_result(flotilla_client *c, const struct flt_frame_response *r, uint8_t *frame,
-		       struct flotilla_result **out)
+                       struct flotilla_result **out)
 {
 	size_t names = 0;
 	for (size_t i = 0; i < r->n_tensors; i++)
 		names += r->tensors[i].name_len + 1;
-	size_t head = sizeof(struct flotilla_result) + r->n_tensors * sizeof(struct flotilla_tensor);
+	size_t head =
+	    sizeof(struct flotilla_result) + r->n_tensors * sizeof(struct flotilla_tensor);
 	/* one block: result, tensor array, names; the frame is kept for the data */
 	uint8_t *blk = malloc(head + names + sizeof(uint8_t *));
 	if (!blk)
@@ -223,7 +229,8 @@ static int make_result(flotilla_client *c, const struct flt_frame_response *r, u
 }
 
 int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
-		   const struct flotilla_tensor *inputs, size_t n_inputs, struct flotilla_result **out)
+                   const struct flotilla_tensor *inputs, size_t n_inputs,
+                   struct flotilla_result **out)
 {
 	struct flt_frame_request *q = NULL;
 	struct flt_frame_response *resp = NULL;
@@ -233,9 +240,10 @@ int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
 	if (!c || !out)
 		return FLOTILLA_EINVAL;
 	c->err[0] = 0;
-	if (!model || !model[0] || strlen(model) > FLT_FRAME_NAME_MAX || n_inputs > FLOTILLA_MAX_TENSORS ||
-	    (n_inputs && !inputs))
-		return fail(c, FLOTILLA_EINVAL, "bad arguments: model name 1..64 bytes, at most 64 inputs");
+	if (!model || !model[0] || strlen(model) > FLT_FRAME_NAME_MAX ||
+	    n_inputs > FLOTILLA_MAX_TENSORS || (n_inputs && !inputs))
+		return fail(c, FLOTILLA_EINVAL,
+		            "bad arguments: model name 1..64 bytes, at most 64 inputs");
 	int64_t deadline = now_ms() + c->timeout_ms;
 	q = calloc(1, sizeof(*q));
 	resp = malloc(sizeof(*resp));
@@ -249,8 +257,10 @@ int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
 	q->n_tensors = n_inputs;
 	for (size_t i = 0; i < n_inputs; i++) {
 		const struct flotilla_tensor *t = &inputs[i];
-		if (!t->name || t->rank < 0 || t->rank > FLOTILLA_MAX_RANK || (t->size && !t->data)) {
-			st = fail(c, FLOTILLA_EINVAL, "input %zu: name missing, rank out of 0..8 or no data", i);
+		if (!t->name || t->rank < 0 || t->rank > FLOTILLA_MAX_RANK ||
+		    (t->size && !t->data)) {
+			st = fail(c, FLOTILLA_EINVAL,
+			          "input %zu: name missing, rank out of 0..8 or no data", i);
 			goto out;
 		}
 		q->tensors[i].name = t->name;
@@ -264,7 +274,8 @@ int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
 	size_t n = flt_frame_request_size(q);
 	if (!n) {
 		st = fail(c, FLOTILLA_EINVAL,
-			  "inputs cannot be encoded: unknown dtype, size not product(dims) * element size, or over 4 GiB");
+		          "inputs cannot be encoded: unknown dtype, size not product(dims) * "
+		          "element size, or over 4 GiB");
 		goto out;
 	}
 	if (!(req = malloc(n))) {
@@ -278,11 +289,13 @@ int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
 	}
 	if (c->fd < 0 && (st = do_connect(c, deadline)))
 		goto out;
-	if ((st = send_all(c, req, len, deadline)) || (st = recv_all(c, hdr, sizeof(hdr), deadline)))
+	if ((st = send_all(c, req, len, deadline)) ||
+	    (st = recv_all(c, hdr, sizeof(hdr), deadline)))
 		goto broken;
 	struct flt_frame_header h;
 	if (flt_frame_header_decode(hdr, MAX_REPLY, &h) || h.type != FLT_FRAME_RESPONSE) {
-		st = fail(c, FLOTILLA_EPROTO, "the agent's reply has a bad header (or is over 256 MiB)");
+		st = fail(c, FLOTILLA_EPROTO,
+		          "the agent's reply has a bad header (or is over 256 MiB)");
 		goto broken;
 	}
 	size_t flen = (size_t)FLT_FRAME_HEADER + h.body_len;
@@ -294,9 +307,10 @@ int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
 	if ((st = recv_all(c, frame + FLT_FRAME_HEADER, h.body_len, deadline)))
 		goto broken;
 	const char *why = "";
-	if (flt_frame_decode_response(frame, flen, MAX_REPLY, &h, resp, &why) || h.request_id != id) {
+	if (flt_frame_decode_response(frame, flen, MAX_REPLY, &h, resp, &why) ||
+	    h.request_id != id) {
 		st = fail(c, FLOTILLA_EPROTO, "the agent's reply does not decode: %s",
-			  h.request_id != id ? "wrong request id" : why);
+		          h.request_id != id ? "wrong request id" : why);
 		goto broken;
 	}
 	if (resp->status != FLT_FRAME_OK) {

@@ -18,14 +18,23 @@ extern "C" {
 #endif
 
 #define FLOTILLA_DEFAULT_SOCKET "/run/flotilla/agent.sock"
-#define FLOTILLA_MAX_RANK 8
-#define FLOTILLA_MAX_TENSORS 64
+#define FLOTILLA_MAX_RANK       8
+#define FLOTILLA_MAX_TENSORS    64
 
 /* ONNX element types carried by the protocol. */
 enum flotilla_dtype {
-	FLOTILLA_FLOAT = 1, FLOTILLA_UINT8 = 2, FLOTILLA_INT8 = 3, FLOTILLA_UINT16 = 4,
-	FLOTILLA_INT16 = 5, FLOTILLA_INT32 = 6, FLOTILLA_INT64 = 7, FLOTILLA_BOOL = 9,
-	FLOTILLA_FLOAT16 = 10, FLOTILLA_DOUBLE = 11, FLOTILLA_UINT32 = 12, FLOTILLA_UINT64 = 13,
+	FLOTILLA_FLOAT = 1,
+	FLOTILLA_UINT8 = 2,
+	FLOTILLA_INT8 = 3,
+	FLOTILLA_UINT16 = 4,
+	FLOTILLA_INT16 = 5,
+	FLOTILLA_INT32 = 6,
+	FLOTILLA_INT64 = 7,
+	FLOTILLA_BOOL = 9,
+	FLOTILLA_FLOAT16 = 10,
+	FLOTILLA_DOUBLE = 11,
+	FLOTILLA_UINT32 = 12,
+	FLOTILLA_UINT64 = 13,
 	FLOTILLA_BFLOAT16 = 16
 };
 
@@ -44,21 +53,21 @@ enum flotilla_status {
 	FLOTILLA_EIO = 101,       /* cannot connect, or the connection broke */
 	FLOTILLA_ETIMEOUT = 102,  /* no complete reply within the timeout */
 	FLOTILLA_ENOMEM = 103,
-	FLOTILLA_EPROTO = 104     /* the reply does not decode */
+	FLOTILLA_EPROTO = 104 /* the reply does not decode */
 };
 
 /* A tensor: row-major, contiguous, little-endian. */
 struct flotilla_tensor {
-	const char *name;  /* graph input/output name */
-	int32_t dtype;     /* enum flotilla_dtype */
-	int32_t rank;      /* 0..FLOTILLA_MAX_RANK */
+	const char *name; /* graph input/output name */
+	int32_t dtype;    /* enum flotilla_dtype */
+	int32_t rank;     /* 0..FLOTILLA_MAX_RANK */
 	int64_t dims[FLOTILLA_MAX_RANK];
-	const void *data;  /* size bytes: product(dims) * element size */
+	const void *data; /* size bytes: product(dims) * element size */
 	size_t size;
 };
 
 struct flotilla_result {
-	uint64_t version;                /* the model version that answered */
+	uint64_t version; /* the model version that answered */
 	size_t n_outputs;
 	struct flotilla_tensor *outputs; /* owned by the result; data 8-byte aligned */
 };
@@ -78,8 +87,8 @@ FLOTILLA_API int flotilla_connect(const char *socket_path, int timeout_ms, floti
  * EPROTO the connection is dropped and the next call reconnects. Inputs are
  * borrowed for the call. */
 FLOTILLA_API int flotilla_infer(flotilla_client *c, const char *model, uint64_t version,
-				const struct flotilla_tensor *inputs, size_t n_inputs,
-				struct flotilla_result **out);
+                                const struct flotilla_tensor *inputs, size_t n_inputs,
+                                struct flotilla_result **out);
 
 /* Changes the per-call timeout (<= 0: 30000 ms). */
 FLOTILLA_API void flotilla_set_timeout(flotilla_client *c, int timeout_ms);

@@ -145,14 +145,14 @@ flt_err flt_rt_analyze(const void *buf, size_t len, struct flt_rt_analysis **out
 		a->runnable = 1;
 		/* a dynamic model has no static plan to measure */
 		a->peak_memory_bytes = rm->dynamic ? -1 : (int64_t)rm->arena_bytes;
-		/* ONNX-ML string labels and ZipMap sequences come out as int64 /
+		/* Outputs declared without a type or shape get the batch-1 plan's;
+		 * ONNX-ML string labels and ZipMap sequences come out as int64 /
 		 * float tensors (ops/ops_ml.h): report what a run returns. */
 		for (size_t i = 0; i < a->n_outputs && i < rm->n_outputs && !rm->dynamic; i++) {
 			struct flt_rt_value_info *vi = &a->outputs[i];
 			const struct flt_rt_value_info *ri = &rm->out_info[i];
-			if (vi->dtype != ONNX_UNDEFINED && vi->dtype != ONNX_STRING)
-				continue;
-			vi->dtype = ri->dtype;
+			if (vi->dtype == ONNX_UNDEFINED || vi->dtype == ONNX_STRING)
+				vi->dtype = ri->dtype;
 			if (vi->rank < 0) {
 				vi->rank = ri->rank;
 				for (int32_t d = 0; d < ri->rank; d++)

@@ -21,8 +21,8 @@ static void check_request(const uint8_t *data, size_t size)
 	}
 	size_t n = flt_frame_request_size(&r), len = 0;
 	uint8_t *b = malloc(n ? n : 1);
-	if (!b || n != size || flt_frame_encode_request(h.request_id, &r, b, n, &len) != FLT_OK || len != size ||
-	    memcmp(b, data, size))
+	if (!b || n != size || flt_frame_encode_request(h.request_id, &r, b, n, &len) != FLT_OK ||
+	    len != size || memcmp(b, data, size))
 		abort();
 	free(b);
 }

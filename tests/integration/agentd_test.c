@@ -462,6 +462,7 @@ static void run_crash_case(const struct crash_case *cc, int idx)
 	assert_int_equal(tt_proc_kill(p, SIGTERM), 0);
 	assert_int_equal(tt_proc_wait(p, 10000, &status), 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_false(tt_file_contains(tt_proc_stderr_path(p), "Sanitizer"));
 	tt_proc_free(p);
 
 	/* the committed model is on disk, whole, where the state file says */
@@ -592,7 +593,12 @@ static void test_probation_crash_rollback(void **state)
 	char *v2b = release(&e, "digits", 2, NULL);
 	ent2.envelope = v2b;
 	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 3, &ent2, 1, TT_SIGN_DIRECTOR), 0);
-	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS));
+	if (!tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS)) {
+		char *log = tt_read_file(tt_proc_stderr_path(p), NULL);
+		fprintf(stderr, "agent log:\n%s\n", log ? log : "(none)");
+		free(log);
+		fail();
+	}
 	/* a new deployment may retry it */
 	struct tt_entry ent3 = {"digits", "r3", v2b, 0, 0};
 	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 4, &ent3, 1, TT_SIGN_DIRECTOR), 0);
@@ -601,6 +607,8 @@ static void test_probation_crash_rollback(void **state)
 	int status = 0;
 	assert_int_equal(tt_proc_kill(p, SIGTERM), 0);
 	assert_int_equal(tt_proc_wait(p, 10000, &status), 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_false(tt_file_contains(tt_proc_stderr_path(p), "Sanitizer"));
 	tt_proc_free(p);
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/dev-p/state.json", e.dir);
@@ -609,6 +617,85 @@ static void test_probation_crash_rollback(void **state)
 	free(v1);
 	free(v2);
 	free(v2b);
+	env_down(&e);
+}
+
+static int run_cli(struct env *e, const char *const argv[], char *errbuf, size_t errcap)
+{
+	struct tt_proc *p = NULL;
+	int status = 0;
+	assert_int_equal(tt_proc_spawn(TT_AGENT, argv, NULL, NULL, &p), 0);
+	assert_int_equal(tt_proc_wait(p, WAIT_MS, &status), 0);
+	(void)e;
+	if (errbuf) {
+		char *err = tt_read_file(tt_proc_stderr_path(p), NULL);
+		char *out = tt_read_file(tt_proc_stdout_path(p), NULL);
+		snprintf(errbuf, errcap, "%s%s", out ? out : "", err ? err : "");
+		free(err);
+		free(out);
+	}
+	tt_proc_free(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* flotilla-agent install (offline) and status: the same checks from files. */
+static void test_offline_install_cli(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	char conf[700], keys[700], envp[700], golden[700], out[8192], gsha[65];
+	snprintf(conf, sizeof(conf), "%s/off.conf", e.dir);
+	char body[2048];
+	int n = snprintf(body, sizeof(body),
+			 "[device]\nid = dev-off\n[mqtt]\nbroker = tcp://127.0.0.1:1\n[storage]\ndata_dir = %s/off\n"
+			 "disk_reserve = 0\n[trust]\nroot_keys = %s\n[serving]\nsocket = none\n[log]\nlevel = warn\n",
+			 e.dir, e.roots);
+	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
+	struct tt_keylist_opts ko = {.serial = 1};
+	char *kl = tt_pub_keylist(e.pub, NULL, &ko);
+	snprintf(keys, sizeof(keys), "%s/keys.json", e.dir);
+	assert_int_equal(tt_write_file(keys, kl, strlen(kl)), 0);
+	struct tt_release r = {.name = "digits", .version = 2, .model_path = MODEL_V2, .golden_dir = GOLDEN_V2,
+			       .golden_sha_out = gsha};
+	char *env = tt_pub_release(e.pub, &r, NULL);
+	assert_non_null(env);
+	snprintf(envp, sizeof(envp), "%s/release.json", e.dir);
+	snprintf(golden, sizeof(golden), "%s/golden.bin", e.dir);
+	assert_int_equal(tt_write_file(envp, env, strlen(env)), 0);
+	assert_int_equal(tt_pub_export(e.pub, gsha, golden), 0);
+
+	/* golden vectors missing: a usage-level refusal */
+	const char *noarg[] = {TT_AGENT, "install", "-c", conf, envp, MODEL_V2, "--keys", keys, NULL};
+	assert_int_equal(run_cli(&e, noarg, out, sizeof(out)), 5);
+	const char *ok[] = {TT_AGENT, "install", "-c", conf, envp, MODEL_V2, "--golden", golden, "--keys", keys, NULL};
+	assert_int_equal(run_cli(&e, ok, out, sizeof(out)), 0);
+	const char *st[] = {TT_AGENT, "status", "-c", conf, "-o", "json", NULL};
+	assert_int_equal(run_cli(&e, st, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "\"committed\":2"));
+	assert_null(strstr(out, "envelope"));
+	/* the wrong artifact for the envelope */
+	assert_int_equal(run_cli(&e, (const char *[]){TT_AGENT, "install", "-c", conf, envp, MODEL_V1, "--golden",
+						      golden, NULL}, out, sizeof(out)), 6);
+	assert_non_null(strstr(out, "FILE_HASH_MISMATCH"));
+	/* a lower version than the committed one */
+	char gsha1[65];
+	struct tt_release r1 = {.name = "digits", .version = 1, .model_path = MODEL_V1, .golden_dir = GOLDEN_V1,
+				.golden_sha_out = gsha1};
+	char *env1 = tt_pub_release(e.pub, &r1, NULL);
+	assert_int_equal(tt_write_file(envp, env1, strlen(env1)), 0);
+	assert_int_equal(tt_pub_export(e.pub, gsha1, golden), 0);
+	assert_int_equal(run_cli(&e, (const char *[]){TT_AGENT, "install", "-c", conf, envp, MODEL_V1, "--golden",
+						      golden, NULL}, out, sizeof(out)), 6);
+	assert_non_null(strstr(out, "VERSION_LOWER"));
+	/* an unknown config key is an error naming it */
+	n = snprintf(body, sizeof(body), "[device]\nid = dev-off\nbogus = 1\n");
+	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
+	assert_int_equal(run_cli(&e, st, out, sizeof(out)), 5);
+	assert_non_null(strstr(out, "bogus"));
+	free(kl);
+	free(env);
+	free(env1);
 	env_down(&e);
 }
 
@@ -622,8 +709,11 @@ int main(void)
 		cmocka_unit_test(test_refusal_disk),
 		cmocka_unit_test(test_broker_killed_mid_transfer),
 		cmocka_unit_test(test_agent_starts_offline),
+		cmocka_unit_test(test_offline_install_cli),
 		cmocka_unit_test(test_probation_crash_rollback),
 		cmocka_unit_test(test_crash_recovery),
 	};
+	if (getenv("AGENTD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("AGENTD_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,29 +13,40 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <signal.h>
 #include <sqlite3.h>
 
 #include "flt/alloc.h"
+#include "flt/controller.h"
+#include "flt/crypto.h"
+#include "flt/dsse.h"
 #include "flt/keystore.h"
 #include "flt/mqtt.h"
 #include "flt/pki.h"
+#include "flt/protocol.h"
 #include "flt/registry.h"
 #include "tt_mosq.h"
 #include "tt_proc.h"
 
-#define WAIT_MS 15000
+#define WAIT_MS 30000 /* generous: the shared machine is often loaded */
 #define ROOT    "flotilla/v1"
 
 static char *g_data;     /* controller data dir */
 static char g_broker[64]; /* broker folder, directly under /tmp so mosquitto can enter it */
 static struct flt_registry *g_reg;
 
+static unsigned g_plain_port;    /* nonzero: broker-config adds the loopback listener */
+static unsigned g_loopback_port; /* the last one added */
+
 static int write_conf(void *arg, uint16_t port, char *conf, size_t cap)
 {
 	(void)arg;
-	struct flt_broker_opts o = {.out_dir = g_broker, .port = port};
+	struct flt_broker_opts o = {.out_dir = g_broker, .port = port, .plain_port = g_plain_port};
 	if (flt_broker_config_write(g_data, g_reg, &o, (int64_t)time(NULL)) != FLT_OK)
 		return -1;
 	snprintf(conf, cap, "%s/mosquitto.conf", g_broker);
@@ -89,7 +100,7 @@ struct rec {
 	flt_err pub_err, fail_err;
 	int nmsgs;
 	char topics[MAX_MSGS][128];
-	char payloads[MAX_MSGS][64];
+	char payloads[MAX_MSGS][1024];
 };
 
 static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event *ev)
@@ -111,7 +122,7 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	case FLT_MQTT_EV_MESSAGE:
 		if (r->nmsgs < MAX_MSGS) {
 			snprintf(r->topics[r->nmsgs], 128, "%s", ev->topic);
-			snprintf(r->payloads[r->nmsgs], 64, "%.*s", (int)ev->len,
+			snprintf(r->payloads[r->nmsgs], 1024, "%.*s", (int)ev->len,
 			         (const char *)ev->payload);
 			r->nmsgs++;
 		}
@@ -147,6 +158,7 @@ static struct peer *client(struct tt_mosq *m, const char *cert, const char *cid,
 	struct peer *p = calloc(1, sizeof *p);
 	static char paths[8][3][512];
 	assert_non_null(p);
+	assert_true(npeers < 8);
 	char *ca = paths[npeers][0], *crt = paths[npeers][1], *key = paths[npeers][2];
 	if (!strcmp(cert, "controller")) {
 		snprintf(ca, 512, "%s/keys/ca.pem", g_data);
@@ -410,6 +422,21 @@ struct dev_row {
 	int64_t online, keys_serial;
 };
 
+static unsigned free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+	socklen_t len = sizeof a;
+	unsigned port = 0;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
+}
+
 static bool device_row(void *arg)
 {
 	struct dev_row *d = arg;
@@ -435,7 +462,11 @@ static bool device_row(void *arg)
 static void test_serve_and_agent_over_fleet_tls(void **state)
 {
 	(void)state;
+	g_plain_port = free_port();
+	assert_true(g_plain_port != 0);
 	struct tt_mosq *m = start_broker();
+	g_loopback_port = g_plain_port;
+	g_plain_port = 0;
 	char bundle[512], conf[600], sconf[600], body[4096];
 	snprintf(bundle, sizeof bundle, "%s/bundle-e2e-1", g_data);
 	struct flt_provision_opts po = {.device_id = "e2e-1", .out_dir = bundle,
@@ -484,6 +515,68 @@ static void test_serve_and_agent_over_fleet_tls(void **state)
 	assert_true(tt_file_contains(tt_mosq_log(m), "as flotilla-controller (p5"));
 	assert_true(tt_proc_running(serve));
 	assert_true(tt_proc_running(agent));
+
+	/* A desired state signed by a key the device does not trust, published
+	 * on the loopback listener (controller rights): the agent refuses it,
+	 * reports the refusal, serve stores it and `audit list` shows it. */
+	flt_key *rogue = NULL;
+	flt_dsse *env = NULL;
+	char *json = NULL;
+	static const uint8_t payload[] = "{\"v\":1}";
+	assert_int_equal(flt_key_generate(NULL, &rogue), FLT_OK);
+	const flt_key *signers[1] = {rogue};
+	assert_int_equal(flt_dsse_sign(FLT_PAYLOAD_DESIRED, payload, sizeof payload - 1, signers, 1,
+	                               NULL, &env),
+	                 FLT_OK);
+	assert_int_equal(flt_dsse_serialize(env, &json, &len), FLT_OK);
+	char plain[64];
+	struct peer *lo = NULL;
+	{
+		struct flt_mqtt_opts o;
+		lo = calloc(1, sizeof *lo);
+		assert_non_null(lo);
+		flt_mqtt_opts_init(&o);
+		snprintf(plain, sizeof plain, "tcp://127.0.0.1:%u", g_loopback_port);
+		o.uri = plain;
+		o.client_id = "forger";
+		o.backoff_min_ms = 20;
+		o.backoff_max_ms = 200;
+		assert_int_equal(flt_mqtt_new(&o, &lo->c), FLT_OK);
+		assert_int_equal(flt_mqtt_subscribe(lo->c, ROOT "/dev/e2e-1/up/#", 1), FLT_OK);
+		lo->r.name = "loopback";
+		peers[npeers++] = lo;
+	}
+	connect_peer(lo);
+	int before = lo->r.pubs;
+	assert_int_equal(flt_mqtt_publish(lo->c, ROOT "/dev/e2e-1/down/desired", json, len, 1, true,
+	                                  FLT_MQTT_PURPOSE_STATE, NULL),
+	                 FLT_OK);
+	pump_until(&lo->r.pubs, before + 1);
+	assert_int_equal(lo->r.pub_err, FLT_OK);
+	/* The agent reports the refusal as an event (serve's storing it and
+	 * `audit list` showing it are checked in unit_pki_store_test). */
+	int64_t dl = tt_now_ms() + 30000;
+	for (;;) {
+		bool seen = false;
+		for (int i = 0; i < lo->r.nmsgs; i++)
+			if (!strcmp(lo->r.topics[i], ROOT "/dev/e2e-1/up/events") &&
+			    strstr(lo->r.payloads[i], "desired-state"))
+				seen = true;
+		if (seen)
+			break;
+		if (tt_now_ms() > dl)
+			fail_msg("no refusal event from the agent");
+		for (size_t i = 0; i < npeers; i++)
+			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r), FLT_OK);
+	}
+	char *al = tt_read_file(tt_proc_stderr_path(agent), NULL);
+	assert_non_null(al);
+	assert_non_null(strstr(al, "desired state refused: UNTRUSTED_KEY"));
+	free(al);
+	free(json);
+	flt_dsse_free(env);
+	flt_key_free(rogue);
+	free_peers();
 
 	tt_proc_kill(agent, SIGTERM);
 	tt_proc_kill(serve, SIGTERM);

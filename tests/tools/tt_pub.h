@@ -45,6 +45,10 @@ struct tt_release {
 	bool golden_off;         /* expected outputs nudged beyond tolerance */
 	const uint8_t *bytes;    /* instead of model_path: the artifact itself (generic tests) */
 	size_t nbytes;
+	char *golden_sha_out;    /* optional, 65 bytes: the golden bundle's hash */
+	int kind;                /* enum flt_kind; 0: model. agent/firmware need bytes */
+	const char *board;       /* firmware: the one compatible board (NULL: any) */
+	uint64_t min_agent_version;
 };
 /* Builds the artifact, its chunk index and golden bundle (registered for
  * serving) and returns the signed release envelope JSON (malloc'd), or NULL.
@@ -62,12 +66,19 @@ struct tt_entry {
  * dev/TOPIC_DEVICE/down/desired a desired state naming NAMED_DEVICE. 0 or -1. */
 int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
 		   const struct tt_entry *e, size_t n, enum tt_signer signer);
+/* As tt_pub_desired with entry I of kind KINDS[I] (enum flt_kind). */
+int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
+			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+			 enum tt_signer signer);
 
 /* Chunk serving behaviour. */
 void tt_pub_corrupt_chunk(struct tt_pub *p, const char *sha_hex, uint32_t index); /* flip a byte of it in transit */
 void tt_pub_duplicate_chunks(struct tt_pub *p, bool on);    /* every chunk twice */
 void tt_pub_use_art_topic(struct tt_pub *p, bool on);       /* answer on art/<sha>/chunk */
 void tt_pub_serve_limit(struct tt_pub *p, long n);          /* stop answering after n more chunks; -1: no limit */
+
+/* Writes the registered artifact SHA_HEX to PATH. 0 or -1. */
+int tt_pub_export(struct tt_pub *p, const char *sha_hex, const char *path);
 
 /* Chunks of the artifact SHA_HEX answered so far (all devices). */
 uint64_t tt_pub_chunks_sent(struct tt_pub *p, const char *sha_hex);

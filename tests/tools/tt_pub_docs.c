@@ -283,8 +283,9 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 	}
 	if (!ttp_add_art(p, index, index_len, cs, NULL))
 		goto out;
-	m->kind = FLT_KIND_MODEL;
+	m->kind = (enum flt_kind)r->kind;
 	snprintf(m->name, sizeof(m->name), "%s", r->name);
+	m->min_agent_version = r->min_agent_version;
 	m->version = r->version;
 	m->artifact_size = model_len;
 	if (flt_hex_encode(art_sha, 32, m->artifact_sha256, 65) || flt_hex_encode(index_sha, 32, m->chunk_index_sha256, 65))
@@ -293,7 +294,13 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 	m->chunk_count = (uint32_t)flt_manifest_chunk_count(model_len, cs);
 	m->chunk_index_size = index_len;
 	snprintf(m->arch, sizeof(m->arch), "any");
-	if (r->bytes) {
+	if (m->kind == FLT_KIND_AGENT)
+		snprintf(m->arch, sizeof(m->arch), "%s", r->name + strlen(FLT_AGENT_RELEASE_PREFIX));
+	if (m->kind == FLT_KIND_FIRMWARE && r->board) {
+		snprintf(m->boards[0], sizeof(m->boards[0]), "%s", r->board);
+		m->n_boards = 1;
+	}
+	if (r->bytes && m->kind == FLT_KIND_MODEL) {
 		m->has_runtime = true;
 		snprintf(m->format, sizeof(m->format), "onnx");
 	}
@@ -305,6 +312,8 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 		if (flt_hex_encode(golden_sha, 32, m->golden_sha256, 65))
 			goto out;
 		m->golden_size = golden_len;
+		if (r->golden_sha_out)
+			memcpy(r->golden_sha_out, m->golden_sha256, 65);
 		m->golden_rtol = 1e-4;
 		m->golden_atol = 1e-5;
 	}
@@ -336,6 +345,13 @@ out:
 int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
 		   const struct tt_entry *e, size_t n, enum tt_signer signer)
 {
+	return tt_pub_desired_kinds(p, topic_device, named_device, serial, e, NULL, n, signer);
+}
+
+int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
+			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+			 enum tt_signer signer)
+{
 	struct flt_desired d;
 	struct flt_desired_entry ents[FLT_MAX_DESIRED_ENTRIES];
 	char *text = NULL, *env = NULL;
@@ -347,7 +363,7 @@ int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named
 	d.serial = serial;
 	d.issued_at = now_s();
 	for (size_t i = 0; i < n; i++) {
-		ents[i].kind = FLT_KIND_MODEL;
+		ents[i].kind = kinds ? (enum flt_kind)kinds[i] : FLT_KIND_MODEL;
 		snprintf(ents[i].name, sizeof(ents[i].name), "%s", e[i].name);
 		snprintf(ents[i].deployment_id, sizeof(ents[i].deployment_id), "%s", e[i].deployment_id);
 		ents[i].envelope = (char *)e[i].envelope;
@@ -508,6 +524,17 @@ uint64_t tt_pub_chunks_sent(struct tt_pub *p, const char *sha_hex)
 	uint64_t n = a ? a->sent : 0;
 	pthread_mutex_unlock(&p->mu);
 	return n;
+}
+
+int tt_pub_export(struct tt_pub *p, const char *sha_hex, const char *path)
+{
+	int rc = -1;
+	pthread_mutex_lock(&p->mu);
+	struct tt_art *a = ttp_art(p, sha_hex);
+	if (a)
+		rc = tt_write_file(path, a->data, a->len);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
 }
 
 uint32_t tt_pub_chunk_count(struct tt_pub *p, const char *sha_hex)

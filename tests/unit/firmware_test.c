@@ -106,7 +106,7 @@ static void reboot(struct fx *f, int expect_slot)
 static flt_err write_image(struct fx *f, struct flt_fw *fw, uint64_t version, const char *deploy,
 			   enum flt_reason *reason)
 {
-	flt_err e = flt_fw_begin(fw, version, deploy, IMG_LEN, f->sha, reason);
+	flt_err e = flt_fw_begin(fw, "rpi4-image", version, deploy, IMG_LEN, f->sha, reason);
 	for (size_t off = 0; !e && off < IMG_LEN;) {
 		size_t n = IMG_LEN - off < 30000 ? IMG_LEN - off : 30000;
 		e = flt_fw_write(fw, f->img + off, n);
@@ -308,7 +308,7 @@ static void test_selftest_fails_falls_back_not_retried(void **state)
 		reboot(f, FLT_SLOT_A);
 		fw = start(f, &healthy, &rep);
 		assert_int_equal(rep.outcome, FLT_FW_NOTHING);
-		assert_int_equal(flt_fw_begin(fw, 6, "d1", IMG_LEN, f->sha, &why), FLT_EINCOMPAT);
+		assert_int_equal(flt_fw_begin(fw, "rpi4-image", 6, "d1", IMG_LEN, f->sha, &why), FLT_EINCOMPAT);
 		assert_int_equal(why, FLT_REASON_MARKED_BAD);
 		flt_fw_close(fw);
 	}
@@ -634,7 +634,7 @@ static void test_firmware_boot_command(void **state)
 	reboot(f, FLT_SLOT_A);
 	assert_int_equal(fw_boot_cmd(conf), 0);
 	read_report(f, rep, sizeof(rep));
-	assert_string_equal(rep, "{\"outcome\":\"rolled_back\",\"version\":4,"
+	assert_string_equal(rep, "{\"outcome\":\"rolled_back\",\"name\":\"rpi4-image\",\"version\":4,"
 				 "\"deployment_id\":\"dep-4\",\"reason\":\"BOOT_FAILED\",\"slot\":\"A\"}\n");
 }
 

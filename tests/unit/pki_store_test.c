@@ -97,8 +97,27 @@ static void test_ca_provision_revoke_audit(void **state)
 	flt_free(ctl);
 
 	snprintf(out, sizeof out, "%s/bundle", g_dir);
-	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, NULL), 0);
+	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, "--group", "lab", NULL), 0);
 	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, NULL), 4);
+	{
+		/* Registered: the device row and its group membership. */
+		char dbp[512];
+		sqlite3 *db = NULL;
+		sqlite3_stmt *q = NULL;
+		snprintf(dbp, sizeof dbp, "%s/registry.db", g_dir);
+		assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db,
+		                                    "SELECT count(*) FROM devices d JOIN group_members m"
+		                                    " ON m.device_id = d.id JOIN device_groups g"
+		                                    " ON g.id = m.group_id"
+		                                    " WHERE d.id = 'dev-1' AND g.name = 'lab'",
+		                                    -1, &q, NULL),
+		                 SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(q, 0), 1);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+	}
 	assert_int_equal(cli("device", "provision", "flotilla-controller", "--out", out, NULL), 5);
 	assert_int_equal(cli("device", "provision", "../x", "--out", out, NULL), 5);
 	assert_int_equal(cli("device", "provision", "dev-2", "--renew", "--out", out, NULL), 3);

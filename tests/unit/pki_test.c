@@ -207,8 +207,13 @@ static void test_crl(void **state)
 	assert_int_equal(mbedtls_x509_crt_verify(&b, &cacrt, &x, NULL, &flags, NULL, NULL), 0);
 	mbedtls_x509_crl_free(&x);
 
-	/* OpenSSL reads it, and verify with the CRL refuses dev-a only. */
+	/* OpenSSL reads it, and verify with the CRL refuses dev-a only. Under
+	 * qemu-user (cross test runs) a child shell may not work: the probe says. */
 	char dir[256], path[512], cmd[2048];
+	if (run("exit 7") != 7) {
+		print_message("no working shell here: OpenSSL checks skipped\n");
+		goto done;
+	}
 	assert_int_equal(tu_mkdtemp(dir, sizeof dir, "pki"), 0);
 	snprintf(path, sizeof path, "%s/ca.pem", dir);
 	write_file(path, ca.cert);
@@ -246,6 +251,7 @@ static void test_crl(void **state)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	assert_int_equal(run(cmd), 0);
 
+done:
 	assert_int_equal(flt_pki_crl_build(ca.key, ca.cert, 3, NOW, NOW, NULL, 0, &crl, &len),
 	                 FLT_EINVAL);
 

@@ -75,6 +75,12 @@ static void test_analysis(void **state)
 	assert_int_equal(a->inputs[0].dims[1], 4);
 	assert_int_equal(a->n_opsets, 1);
 	assert_int_equal(a->opsets[0].version, 13);
+	/* y was declared without a type or shape: the plan fills them in (batch 1) */
+	assert_int_equal(a->n_outputs, 1);
+	assert_int_equal(a->outputs[0].dtype, F);
+	assert_int_equal(a->outputs[0].rank, 2);
+	assert_int_equal(a->outputs[0].dims[0], 1);
+	assert_int_equal(a->outputs[0].dims[1], 3);
 	assert_true(a->runnable);
 	assert_null(a->not_runnable_reason);
 	/* xw (12 B) and z (12 B) are live together, y reuses xw's slot: 2 x 64 B */

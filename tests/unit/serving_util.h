@@ -99,7 +99,8 @@ static inline int su_setup(struct su_env *e)
 	su_expect(e->v1, e, 0);
 	su_expect(e->v2, e, 1);
 	if (!memcmp(e->logits[0], e->logits[1], e->n_logits * sizeof(float))) {
-		fprintf(stderr, "v1 and v2 give the same logits; the test could not tell them apart\n");
+		fprintf(stderr,
+		        "v1 and v2 give the same logits; the test could not tell them apart\n");
 		return -1;
 	}
 	return 0;

@@ -37,6 +37,8 @@ struct flt_agentd_conf {
 	int64_t stall_s;       /* install.stall_timeout: no progress for this long -> DOWNLOAD_STALLED */
 	int64_t refetch_ms;    /* install.refetch_ms: re-request chunks not arrived after this */
 	int log_level;         /* log.level: index into error,warn,info,debug */
+	char *firmware_conf;   /* ota.firmware_conf: slot backend settings (flt/firmware.h) */
+	char *agent_slots;     /* ota.agent_slots: agent slot directory (flt/agentslot.h) */
 };
 
 /* Loads defaults, then PATH (NULL: none), then "key=value" overrides. Unknown

@@ -23,22 +23,26 @@ struct flt_serving;
 typedef flt_err (*flt_serving_fault_fn)(void *arg, const char *name, uint64_t version);
 
 struct flt_serving_opts {
-	const char *socket_path;   /* required; borrowed for the call; an old socket file there is replaced */
-	unsigned socket_mode;      /* 0: 0660 */
-	const char *socket_group;  /* NULL or "": keep the process's group; else resolved with getgrnam */
-	unsigned workers;          /* inference threads; 0: 2 */
-	unsigned queue_max;        /* complete requests waiting for a worker; 0: 64; beyond: BUSY reply */
-	unsigned max_conns;        /* open client connections; 0: 1024; beyond: accepted then closed */
-	uint32_t max_frame;        /* largest request or response frame in bytes; 0: 16 MiB */
-	unsigned swap_wait_ms;     /* how long a request waits for a swap in progress; 0: 2000 */
-	unsigned read_timeout_ms;  /* a frame begun must be complete within this, or the
-				    * connection is closed (half a frame held open); 0: 30000.
-				    * Idle connections between frames are kept. */
-	unsigned run_concurrency;  /* run contexts per loaded model; 0: the worker count */
-	uint64_t memory_budget;    /* bytes for all loaded models; 0: unlimited. When the old and the new
-				    * version of a model do not fit together, the swap unloads the old
-				    * one first and requests wait (up to swap_wait_ms) meanwhile */
-	struct flt_usage *usage;   /* borrowed, may be NULL: every request is also recorded there */
+	const char *
+	    socket_path; /* required; borrowed for the call; an old socket file there is replaced */
+	unsigned socket_mode; /* 0: 0660 */
+	const char
+	    *socket_group;  /* NULL or "": keep the process's group; else resolved with getgrnam */
+	unsigned workers;   /* inference threads; 0: 2 */
+	unsigned queue_max; /* complete requests waiting for a worker; 0: 64; beyond: BUSY reply */
+	unsigned max_conns; /* open client connections; 0: 1024; beyond: accepted then closed */
+	uint32_t max_frame; /* largest request or response frame in bytes; 0: 16 MiB */
+	unsigned swap_wait_ms;    /* how long a request waits for a swap in progress; 0: 2000 */
+	unsigned read_timeout_ms; /* a frame begun must be complete within this, or the
+	                           * connection is closed (half a frame held open); 0: 30000.
+	                           * Idle connections between frames are kept. */
+	unsigned run_concurrency; /* run contexts per loaded model; 0: the worker count */
+	unsigned max_batch;       /* largest batch (dim 0) a request may carry; 0: 1. Models
+	                           * without a batch dimension are loaded for batch 1 */
+	uint64_t memory_budget;   /* bytes for all loaded models; 0: unlimited. When the old and the
+	                           * new   version of a model do not fit together, the swap unloads the
+	                           * old   one first and requests wait (up to swap_wait_ms) meanwhile */
+	struct flt_usage *usage;  /* borrowed, may be NULL: every request is also recorded there */
 	flt_serving_fault_fn fault; /* see above; NULL normally */
 	void *fault_arg;
 };
@@ -61,7 +65,7 @@ void flt_serving_destroy(struct flt_serving *s);
  * retired), queue bound, connection bound, swap wait. 0 keeps a value.
  * Errors: FLT_EINVAL, FLT_EIO (a thread could not start; the old count stays). */
 FLT_WUR flt_err flt_serving_reconfigure(struct flt_serving *s, unsigned workers, unsigned queue_max,
-					unsigned max_conns, unsigned swap_wait_ms);
+                                        unsigned max_conns, unsigned swap_wait_ms);
 
 /* Loads MODEL_PATH as NAME at VERSION, runs it once on zero inputs (warm),
  * then switches NAME to it atomically: requests already running finish on the
@@ -78,8 +82,8 @@ FLT_WUR flt_err flt_serving_reconfigure(struct flt_serving *s, unsigned workers,
  * FLT_EUNSUPPORTED, FLT_ELIMIT (does not fit the memory budget even alone),
  * FLT_ENOMEM, FLT_EBUSY (shutting down). */
 FLT_WUR flt_err flt_serving_activate(struct flt_serving *s, const char *name, uint64_t version,
-				     const char *model_path, uint32_t latency_ms_max, char *err,
-				     size_t errlen);
+                                     const char *model_path, uint32_t latency_ms_max, char *err,
+                                     size_t errlen);
 
 /* Stops serving NAME: new requests get NOT_FOUND, running ones finish, the
  * model is unloaded when the last ends. Errors: FLT_ENOTFOUND, FLT_EINVAL. */
@@ -90,22 +94,22 @@ FLT_WUR flt_err flt_serving_active(struct flt_serving *s, const char *name, uint
 
 /* What one version did since its activation. */
 struct flt_serving_stats {
-	uint64_t requests;                          /* every request that reached the model's slot */
-	uint64_t errors[FLT_USAGE_OUTCOME_COUNT_];  /* by kind; errors[FLT_USAGE_OK] is 0 */
-	uint64_t ok;                                /* successful requests */
-	uint64_t over_latency;                      /* successful requests slower than latency_ms_max */
-	uint32_t latency_ms_max;                    /* as given at activation (0: none) */
-	uint64_t p50_ns, p99_ns;                    /* of successful requests (flt/usage.h histogram) */
-	uint64_t swap_waits;                        /* requests that waited for a swap (budgeted swaps only) */
+	uint64_t requests;                         /* every request that reached the model's slot */
+	uint64_t errors[FLT_USAGE_OUTCOME_COUNT_]; /* by kind; errors[FLT_USAGE_OK] is 0 */
+	uint64_t ok;                               /* successful requests */
+	uint64_t over_latency;   /* successful requests slower than latency_ms_max */
+	uint32_t latency_ms_max; /* as given at activation (0: none) */
+	uint64_t p50_ns, p99_ns; /* of successful requests (flt/usage.h histogram) */
+	uint64_t swap_waits;     /* requests that waited for a swap (budgeted swaps only) */
 	uint64_t swap_wait_max_ns, swap_wait_p99_ns; /* of those waits */
-	double active_s;                            /* seconds since activation */
-	uint64_t memory_bytes;                      /* estimate held: file + run arenas */
+	double active_s;                             /* seconds since activation */
+	uint64_t memory_bytes;                       /* estimate held: file + run arenas */
 };
 
 /* Copies the statistics of NAME at VERSION (active, or still draining).
  * Errors: FLT_ENOTFOUND (not loaded), FLT_EINVAL. */
 FLT_WUR flt_err flt_serving_stats(struct flt_serving *s, const char *name, uint64_t version,
-				  struct flt_serving_stats *out);
+                                  struct flt_serving_stats *out);
 
 /* Run directly in-process through the same slot and accounting as the socket
  * (benchmarks, the agent's own checks). VERSION 0: the active one. Inputs in
@@ -114,9 +118,9 @@ FLT_WUR flt_err flt_serving_stats(struct flt_serving *s, const char *name, uint6
  * ran. Errors: FLT_ENOTFOUND, FLT_EBUSY, FLT_EINVAL (inputs), FLT_ELIMIT,
  * FLT_EINTERNAL, FLT_ENOMEM (run). */
 FLT_WUR flt_err flt_serving_infer(struct flt_serving *s, const char *name, uint64_t version,
-				  const struct flt_rt_tensor *inputs, size_t n_inputs,
-				  struct flt_rt_tensor *outputs, size_t n_outputs, uint64_t *answered,
-				  char *err, size_t errlen);
+                                  const struct flt_rt_tensor *inputs, size_t n_inputs,
+                                  struct flt_rt_tensor *outputs, size_t n_outputs,
+                                  uint64_t *answered, char *err, size_t errlen);
 
 /* ---- probation (pure) ---------------------------------------------------- */
 
@@ -127,7 +131,7 @@ struct flt_probation_limits {
 	unsigned max_crashes;    /* agent crashes seen during the window */
 	uint32_t latency_ms_max; /* 0: latency not judged */
 	uint64_t min_requests;   /* judged requests needed before the error rate or the
-				  * latency is judged; 0 means FLT_PROBATION_MIN_REQUESTS */
+	                          * latency is judged; 0 means FLT_PROBATION_MIN_REQUESTS */
 };
 
 #define FLT_PROBATION_MIN_REQUESTS 20
@@ -147,7 +151,8 @@ enum flt_probation_verdict {
  * requests are no evidence against a version). *reason (if non-NULL) is set
  * to FLT_REASON_NONE unless FAIL. */
 enum flt_probation_verdict flt_probation_evaluate(const struct flt_probation_limits *lim,
-						  const struct flt_serving_stats *st, unsigned crashes,
-						  double elapsed_s, enum flt_reason *reason);
+                                                  const struct flt_serving_stats *st,
+                                                  unsigned crashes, double elapsed_s,
+                                                  enum flt_reason *reason);
 
 #endif

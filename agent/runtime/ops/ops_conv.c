@@ -117,17 +117,17 @@ void op_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
 				const float *bj = b + j * ldb;
 				for (size_t i = i0; i < i1; i++) {
 					const float *ai = a + i * lda;
-					float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+					v4f acc0 = {0}, acc1 = {0};
 					size_t p = 0;
-					for (; p + 4 <= k; p += 4) {
-						s0 += ai[p] * bj[p];
-						s1 += ai[p + 1] * bj[p + 1];
-						s2 += ai[p + 2] * bj[p + 2];
-						s3 += ai[p + 3] * bj[p + 3];
+					for (; p + 8 <= k; p += 8) {
+						acc0 += ld4(ai + p) * ld4(bj + p);
+						acc1 += ld4(ai + p + 4) * ld4(bj + p + 4);
 					}
+					acc0 += acc1;
+					float s0 = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
 					for (; p < k; p++)
 						s0 += ai[p] * bj[p];
-					c[i * ldc + j] += alpha * ((s0 + s1) + (s2 + s3));
+					c[i * ldc + j] += alpha * s0;
 				}
 			}
 		}

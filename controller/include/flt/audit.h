@@ -20,6 +20,11 @@ struct flt_registry;
 FLT_WUR flt_err flt_audit_record(struct flt_registry *reg, const char *actor, const char *action,
                                  const char *target, const char *outcome, const char *detail);
 
+/* flt_audit_record for callers whose operation stands whatever happens to
+ * its audit row (a failure is logged there). */
+void flt_audit_note(struct flt_registry *reg, const char *actor, const char *action,
+                    const char *target, const char *outcome, const char *detail);
+
 /* The invoking user: $SUDO_USER when set (the person behind sudo), else the
  * effective user's name, else "uid:<n>". */
 void flt_audit_actor(char *buf, size_t cap);

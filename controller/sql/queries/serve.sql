@@ -5,7 +5,8 @@ SELECT m.name, v.version, v.format, coalesce(v.ir_version, 0), v.blob_sha256, v.
        coalesce(v.peak_memory_bytes, 0), v.golden_sha256, coalesce(v.golden_rtol, 0),
        coalesce(v.golden_atol, 0), (SELECT b.size FROM blobs b WHERE b.sha256 = v.golden_sha256),
        (SELECT p.version FROM parents pa JOIN model_versions p ON p.id = pa.parent_id
-         WHERE pa.child_id = v.id AND pa.relation = 'rollback-of')
+         WHERE pa.child_id = v.id AND pa.relation = 'rollback-of'),
+       v.signature_json
   FROM model_versions v JOIN models m ON m.id = v.model_id
  WHERE v.id = ?1 AND v.deleted_ms IS NULL AND v.blob_sha256 IS NOT NULL;
 

@@ -47,6 +47,7 @@ enum flt_fw_outcome {
 
 struct flt_fw_report {
 	enum flt_fw_outcome outcome;
+	char name[FLT_FW_DEPLOY_MAX + 1];    /* release name ("" when unknown) */
 	uint64_t version;                    /* the version concerned (0: none) */
 	char deployment_id[FLT_FW_DEPLOY_MAX + 1];
 	enum flt_reason reason;              /* BOOT_FAILED for rolled back / confirm failed */
@@ -68,13 +69,15 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb,
  * must not be tried again unless a new deployment asks for it). */
 bool flt_fw_is_bad(const struct flt_fw *fw, uint64_t version, const char *deployment_id);
 
-/* Starts writing VERSION (SIZE bytes, SHA256_HEX) into the inactive slot. The
+/* Starts writing release NAME (an identifier, reported back in flt_fw_report)
+ * VERSION (SIZE bytes, SHA256_HEX) into the inactive slot. The
  * slot's recorded version is cleared (durably) before the first byte, so a cut
  * write never leaves a slot claiming a version. A retry of the same version
  * rewrites it. FLT_EINCOMPAT with *REASON = MARKED_BAD when flt_fw_is_bad;
  * FLT_EBUSY when an update is already armed. */
-flt_err flt_fw_begin(struct flt_fw *fw, uint64_t version, const char *deployment_id,
-		     uint64_t size, const char *sha256_hex, enum flt_reason *reason) FLT_WUR;
+flt_err flt_fw_begin(struct flt_fw *fw, const char *name, uint64_t version,
+		     const char *deployment_id, uint64_t size, const char *sha256_hex,
+		     enum flt_reason *reason) FLT_WUR;
 /* Appends verified bytes (in order). Write errors: the update is abandoned. */
 flt_err flt_fw_write(struct flt_fw *fw, const void *buf, size_t len) FLT_WUR;
 /* Ends the write: makes it durable, re-reads the slot and checks size and hash
@@ -123,7 +126,7 @@ void flt_fw_conf_to_cfg(const struct flt_fw_conf *conf, struct flt_fw_cfg *cfg);
 
 /* The boot report a start leaves in <state_dir>/boot-report (JSON, atomic) for
  * the agent to send as an event: {"outcome":"confirmed|rolled_back|...",
- * "version":N,"deployment_id":"...","reason":"BOOT_FAILED|NONE","slot":"A|B"}. */
+ * "name":"...","version":N,"deployment_id":"...","reason":"BOOT_FAILED|NONE","slot":"A|B"}. */
 const char *flt_fw_outcome_name(enum flt_fw_outcome o);
 flt_err flt_fw_write_report(const char *state_dir, const struct flt_fw_report *rep) FLT_WUR;
 

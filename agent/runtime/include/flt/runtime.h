@@ -48,7 +48,8 @@ struct flt_rt_analysis {
 	uint64_t param_bytes;                /* bytes of initializer data */
 	struct flt_rt_value_info *inputs;    /* graph inputs that are not initializers */
 	size_t n_inputs;
-	struct flt_rt_value_info *outputs;   /* as declared, except that a runnable model's
+	struct flt_rt_value_info *outputs;   /* as declared (a missing type or shape filled
+					      * from the batch-1 plan), except that a runnable model's
 					      * string or sequence outputs (ONNX-ML labels,
 					      * ZipMap) show the int64 / float tensor a run
 					      * returns (agent/runtime/ops/ops_ml.h) */
