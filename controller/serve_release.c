@@ -112,69 +112,6 @@ out:
 }
 
 /* Fills m from the registry (everything but chunks and times). */
-/* One side of the registry's signature_json into the manifest's form; a
- * signature the manifest cannot carry is left out (the agent then refuses
- * with SIGNATURE_MISMATCH rather than run something unchecked). */
-static flt_err sig_side(const cJSON *arr, struct flt_tensor_sig **out, size_t *n)
-{
-	struct flt_rt_value_info *v = NULL;
-	size_t nv = 0;
-	flt_err e = sig_json_decode(arr, &v, &nv);
-	if (e)
-		return e;
-	if (nv == 0 || nv > FLT_MANIFEST_MAX_TENSORS)
-		goto out;
-	*out = flt_calloc(nv, sizeof(**out));
-	if (!*out) {
-		e = FLT_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < nv; i++) {
-		struct flt_tensor_sig *t = &(*out)[i];
-		snprintf(t->name, sizeof(t->name), "%s", v[i].name ? v[i].name : "");
-		t->dtype = v[i].dtype > 0 ? (uint32_t)v[i].dtype : 0;
-		t->rank = v[i].rank > FLT_MANIFEST_MAX_RANK ? -1 : v[i].rank;
-		for (int32_t d = 0; d < t->rank; d++) {
-			if (v[i].dim_params[d]) {
-				t->dims[d].value = -1;
-				snprintf(t->dims[d].param, sizeof(t->dims[d].param), "%s",
-				         v[i].dim_params[d]);
-			} else if (v[i].dims[d] >= 0) {
-				t->dims[d].value = v[i].dims[d];
-			} else {
-				t->dims[d].value = -1;
-				snprintf(t->dims[d].param, sizeof(t->dims[d].param), "d%d", (int)d);
-			}
-		}
-	}
-	*n = nv;
-out:
-	sig_json_free(v, nv);
-	return e;
-}
-
-static flt_err load_signature(struct flt_registry *r, int64_t version_id, struct flt_manifest *m)
-{
-	sqlite3_stmt *st = NULL;
-	int row = 0;
-	flt_err e;
-	if ((e = reg_stmt(r, REG_Q_REL_VERSION_SIG, &st)) || (e = reg_bind(r, st, "i", version_id)) ||
-	    (e = reg_step(r, st, &row)))
-		return e;
-	const char *text = row ? (const char *)sqlite3_column_text(st, 0) : NULL;
-	if (!text)
-		return FLT_OK;
-	cJSON *doc = cJSON_Parse(text);
-	if (!doc)
-		return FLT_OK;
-	e = sig_side(cJSON_GetObjectItemCaseSensitive(doc, "inputs"), &m->inputs, &m->n_inputs);
-	if (!e)
-		e = sig_side(cJSON_GetObjectItemCaseSensitive(doc, "outputs"), &m->outputs,
-		             &m->n_outputs);
-	cJSON_Delete(doc);
-	return e;
-}
-
 static flt_err load_manifest(struct flt_registry *r, int64_t version_id, struct flt_manifest *m)
 {
 	sqlite3_stmt *st = NULL;
@@ -266,9 +203,7 @@ static flt_err load_manifest(struct flt_registry *r, int64_t version_id, struct 
 		    (e = col_text(st, 1, o->op_type, sizeof(o->op_type))) != FLT_OK)
 			return e;
 	}
-	if (e)
-		return e;
-	return load_signature(r, version_id, m);
+	return e;
 }
 
 flt_err release_sign(struct flt_registry *r, const flt_keystore *ks, int64_t version_id,

@@ -10,9 +10,6 @@ SELECT m.name, v.version, v.format, coalesce(v.ir_version, 0), v.blob_sha256, v.
   FROM model_versions v JOIN models m ON m.id = v.model_id
  WHERE v.id = ?1 AND v.deleted_ms IS NULL AND v.blob_sha256 IS NOT NULL;
 
--- name: rel_version_sig
-SELECT signature_json FROM model_versions WHERE id = ?1;
-
 -- name: rel_version_opsets
 SELECT domain, version FROM version_opsets WHERE version_id = ?1 ORDER BY domain;
 
