@@ -427,6 +427,7 @@ flt_err flt_agentd_step(struct flt_agentd *a, int timeout_ms)
 	bool busy = false;
 	for (size_t i = 0; i < a->n_models; i++)
 		busy = busy || a->models[i].job || a->models[i].step == FLT_STEP_PROBATION;
+	busy = busy || ota_busy(a);
 	if (busy && timeout_ms > 100)
 		timeout_ms = 100;
 	if (a->net) {
@@ -442,6 +443,7 @@ flt_err flt_agentd_step(struct flt_agentd *a, int timeout_ms)
 		if (before == FLT_STEP_PROBATION && m->step != FLT_STEP_PROBATION)
 			agentd_reconcile(a); /* a deployment may have waited for the probation */
 	}
+	ota_tick(a, now);
 	telemetry_tick(a, now);
 	if (a->connected && now >= a->next_event_send_ms) {
 		events_send(a);
@@ -494,6 +496,7 @@ void flt_agentd_free(struct flt_agentd *a)
 			net_disconnect(a->net, 1000);
 		}
 		net_free(a->net);
+		a->net = NULL; /* the jobs freed below must not unsubscribe on it */
 	}
 	for (size_t i = 0; i < a->n_models; i++) {
 		struct agentd_model *m = &a->models[i];
@@ -501,6 +504,7 @@ void flt_agentd_free(struct flt_agentd *a)
 		install_job_free(m);
 		flt_free(m->envelope);
 	}
+	ota_free(a);
 	agentd_serving_stop(a);
 	serving_builtin_free(a);
 	flt_tq_close(a->q);

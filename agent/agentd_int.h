@@ -131,6 +131,9 @@ struct flt_agentd {
 	uint8_t ota_seen[AGENTD_MAX_MODELS][FLT_SHA256_LEN]; /* agent/firmware envelopes reported */
 	size_t n_ota_seen;
 	bool ota_report_done;          /* boot report looked at since start */
+	bool ota_loaded;               /* ota.json read (ota_job.c) */
+	struct agentd_model ota_m;     /* the agent/firmware release downloading (ota_job.c) */
+	enum flt_kind ota_kind;
 	struct flt_agentd_counters counters;
 	int stop;
 };
@@ -213,6 +216,23 @@ flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len, 
 /* An agent or firmware desired-state entry: admission checked once per
  * release envelope, refusals (INCOMPATIBLE_BOARD, WRONG_ARCH, ...) sent as events. */
 void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *de);
+void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, uint64_t version,
+	       enum flt_step step, enum flt_reason r, const char *msg);
+/* Writes a verified image into the inactive firmware slot and arms it;
+ * reboots through the configured command when REBOOT. */
+flt_err ota_firmware_install(struct flt_agentd *a, const struct flt_manifest *man,
+			     const char *artifact, const char *deployment_id, enum flt_reason *r,
+			     bool reboot);
+void ota_firmware_reboot(struct flt_agentd *a);
+/* ota_job.c: the MQTT download of agent/firmware releases on a->ota_m, which
+ * the shared fetch and install steps route here (ota_is). */
+bool ota_is(const struct flt_agentd *a, const struct agentd_model *m);
+bool ota_busy(const struct flt_agentd *a);
+void ota_fail(struct flt_agentd *a, enum flt_reason r, const char *msg);
+void ota_set_step(struct flt_agentd *a, enum flt_step s);
+void ota_after_download(struct flt_agentd *a);
+void ota_tick(struct flt_agentd *a, uint64_t now_ms);
+void ota_free(struct flt_agentd *a);
 /* Sends the firmware boot report (confirmed / rolled back) as an event, once. */
 void ota_boot_report(struct flt_agentd *a);
 void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,

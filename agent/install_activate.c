@@ -111,6 +111,10 @@ void install_job_free(struct agentd_model *m)
 
 void install_set_step(struct flt_agentd *a, struct agentd_model *m, enum flt_step s)
 {
+	if (ota_is(a, m)) {
+		ota_set_step(a, s);
+		return;
+	}
 	m->step = s;
 	m->reason = FLT_REASON_NONE;
 	if (store_save(a, "install.state"))
@@ -149,6 +153,10 @@ static void prune(struct flt_agentd *a, struct agentd_model *m, uint64_t keep1, 
 
 void install_fail(struct flt_agentd *a, struct agentd_model *m, enum flt_reason r, const char *msg)
 {
+	if (ota_is(a, m)) {
+		ota_fail(a, r, msg);
+		return;
+	}
 	char dir[AGENTD_PATH];
 	fetch_abort(a, m);
 	install_job_free(m);
@@ -258,6 +266,10 @@ flt_err install_commit(struct flt_agentd *a, struct agentd_model *m)
 
 void install_after_download(struct flt_agentd *a, struct agentd_model *m)
 {
+	if (ota_is(a, m)) {
+		ota_after_download(a);
+		return;
+	}
 	char staged[AGENTD_PATH], part[AGENTD_PATH], msg[FLT_MAX_MESSAGE + 1] = "";
 	enum flt_reason r = FLT_REASON_NONE;
 	struct agentd_job *j = m->job;

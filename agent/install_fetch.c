@@ -215,6 +215,56 @@ static bool complete(const struct agentd_fetch *f)
 	return f->to_memory ? f->n_have == f->count : flt_resume_map_complete(f->map);
 }
 
+static void chunk_for(struct flt_agentd *a, struct agentd_model *m, const struct flt_chunk *cp)
+{
+	const struct flt_chunk c = *cp;
+	struct agentd_job *j = m->job;
+	if (!j || j->phase > 2 || m->step != FLT_STEP_DOWNLOADING)
+		return;
+	struct agentd_fetch *f = &j->f;
+	if (!flt_ct_equal(c.artifact_sha256, f->sha, FLT_SHA256_LEN) || c.count != f->count)
+		return;
+	if (present(f, c.index)) {
+		if (f->asked_ms[c.index])
+			f->asked_ms[c.index] = 0;
+		return; /* duplicate */
+	}
+	if (c.len != chunk_len(f, c.index)) {
+		install_fail(a, m, FLT_REASON_CHUNK_HASH_MISMATCH, "chunk of the wrong length");
+		return;
+	}
+	if (f->asked_ms[c.index]) {
+		f->asked_ms[c.index] = 0;
+		f->outstanding--;
+	}
+	f->last_progress_ms = flt_sys_mono_ms();
+	if (f->to_memory) {
+		memcpy(f->mem + (size_t)c.index * f->chunk_size, c.data, c.len);
+		f->have[c.index] = 1;
+		f->n_have++;
+	} else {
+		if (flt_chunk_index_check(j->index, c.index, c.data, c.len)) {
+			char msg[80];
+			snprintf(msg, sizeof(msg), "chunk %u hash mismatch", c.index);
+			install_fail(a, m, FLT_REASON_CHUNK_HASH_MISMATCH, msg);
+			return;
+		}
+		flt_err e = flt_fio_pwrite(f->fd, c.data, c.len, (off_t)((uint64_t)c.index * f->chunk_size),
+					   "install.chunk.write");
+		if (!e)
+			e = flt_resume_map_set(f->map, c.index);
+		if (!e && ++f->unsynced >= SYNC_EVERY && !complete(f))
+			e = save_map(a, m, f);
+		if (e) {
+			install_fail(a, m, FLT_REASON_IO_ERROR, "writing a chunk failed");
+			return;
+		}
+		a->counters.chunks_written++;
+	}
+	if (complete(f))
+		phase_done(a, m);
+}
+
 void fetch_on_chunk(struct flt_agentd *a, const uint8_t *buf, size_t len)
 {
 	struct flt_chunk c;
@@ -222,60 +272,15 @@ void fetch_on_chunk(struct flt_agentd *a, const uint8_t *buf, size_t len)
 		flt_log_dbg("undecodable chunk message dropped");
 		return;
 	}
-	for (size_t i = 0; i < a->n_models; i++) {
-		struct agentd_model *m = &a->models[i];
-		struct agentd_job *j = m->job;
-		if (!j || j->phase > 2 || m->step != FLT_STEP_DOWNLOADING)
-			continue;
-		struct agentd_fetch *f = &j->f;
-		if (!flt_ct_equal(c.artifact_sha256, f->sha, FLT_SHA256_LEN) || c.count != f->count)
-			continue;
-		if (present(f, c.index)) {
-			if (f->asked_ms[c.index])
-				f->asked_ms[c.index] = 0;
-			continue; /* duplicate */
-		}
-		if (c.len != chunk_len(f, c.index)) {
-			install_fail(a, m, FLT_REASON_CHUNK_HASH_MISMATCH, "chunk of the wrong length");
-			continue;
-		}
-		if (f->asked_ms[c.index]) {
-			f->asked_ms[c.index] = 0;
-			f->outstanding--;
-		}
-		f->last_progress_ms = flt_sys_mono_ms();
-		if (f->to_memory) {
-			memcpy(f->mem + (size_t)c.index * f->chunk_size, c.data, c.len);
-			f->have[c.index] = 1;
-			f->n_have++;
-		} else {
-			if (flt_chunk_index_check(j->index, c.index, c.data, c.len)) {
-				char msg[80];
-				snprintf(msg, sizeof(msg), "chunk %u hash mismatch", c.index);
-				install_fail(a, m, FLT_REASON_CHUNK_HASH_MISMATCH, msg);
-				continue;
-			}
-			flt_err e = flt_fio_pwrite(f->fd, c.data, c.len, (off_t)((uint64_t)c.index * f->chunk_size),
-						   "install.chunk.write");
-			if (!e)
-				e = flt_resume_map_set(f->map, c.index);
-			if (!e && ++f->unsynced >= SYNC_EVERY && !complete(f))
-				e = save_map(a, m, f);
-			if (e) {
-				install_fail(a, m, FLT_REASON_IO_ERROR, "writing a chunk failed");
-				continue;
-			}
-			a->counters.chunks_written++;
-		}
-		if (complete(f))
-			phase_done(a, m);
-	}
+	for (size_t i = 0; i < a->n_models; i++)
+		chunk_for(a, &a->models[i], &c);
+	chunk_for(a, &a->ota_m, &c);
 }
 
 void fetch_resubscribe(struct flt_agentd *a)
 {
-	for (size_t i = 0; i < a->n_models; i++) {
-		struct agentd_job *j = a->models[i].job;
+	for (size_t i = 0; i <= a->n_models; i++) {
+		struct agentd_job *j = i < a->n_models ? a->models[i].job : a->ota_m.job;
 		if (!j || j->phase > 2)
 			continue;
 		j->f.subscribed = false;

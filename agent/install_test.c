@@ -204,7 +204,11 @@ flt_err test_model(const char *path, const struct flt_manifest *man, const uint8
 		return FLT_EVERIFY;
 	}
 	size_t nin = flt_rt_model_n_inputs(model), nout = flt_rt_model_n_outputs(model);
-	bool ok = nin == man->n_inputs && nout == man->n_outputs;
+	/* A manifest without a signature (serve does not fill it yet) has nothing to
+	 * compare; the golden vectors below still check the model. */
+	bool ok = (man->n_inputs == 0 && man->n_outputs == 0) || (nin == man->n_inputs && nout == man->n_outputs);
+	if (man->n_inputs == 0 && man->n_outputs == 0)
+		nin = nout = 0;
 	for (size_t i = 0; ok && i < nin; i++)
 		ok = sig_matches(&man->inputs[i], flt_rt_model_input(model, i));
 	for (size_t i = 0; ok && i < nout; i++)

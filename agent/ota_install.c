@@ -117,8 +117,9 @@ static flt_err file_hash_ok(const char *path, const struct flt_manifest *man, en
 	return FLT_OK;
 }
 
-static flt_err firmware_install(struct flt_agentd *a, const struct flt_manifest *man,
-				const char *artifact, const char *deployment_id, enum flt_reason *r)
+flt_err ota_firmware_install(struct flt_agentd *a, const struct flt_manifest *man,
+			     const char *artifact, const char *deployment_id, enum flt_reason *r,
+			     bool reboot)
 {
 	struct flt_fw_conf conf;
 	struct flt_fw_cfg cfg;
@@ -168,8 +169,10 @@ static flt_err firmware_install(struct flt_agentd *a, const struct flt_manifest 
 	}
 	if ((e = flt_fw_finish(fw, r)) != FLT_OK)
 		goto out;
-	flt_log_info("firmware %s %llu written and armed; rebooting into it", man->name,
+	flt_log_info("firmware %s %llu written and armed", man->name,
 		     (unsigned long long)man->version);
+	if (!reboot)
+		goto out;
 	e = flt_fw_reboot(fw);
 	if (e == FLT_EUNSUPPORTED)
 		e = FLT_OK; /* no reboot command: the operator or the caller reboots */
@@ -219,7 +222,7 @@ flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len,
 		goto out;
 	}
 	if (man->kind == FLT_KIND_FIRMWARE) {
-		e = firmware_install(a, man, artifact, deployment_id, reason);
+		e = ota_firmware_install(a, man, artifact, deployment_id, reason, true);
 	} else {
 		e = flt_agentslot_install(a->conf.agent_slots, artifact, man->version,
 					  man->artifact_sha256, OTA_STARTS);
@@ -237,7 +240,7 @@ out:
 	return e;
 }
 
-static void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, uint64_t version,
+void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, uint64_t version,
 		      enum flt_step step, enum flt_reason r, const char *msg)
 {
 	struct flt_event ev;
@@ -266,32 +269,24 @@ static void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, 
 	flt_free(text);
 }
 
-void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *de)
+void ota_firmware_reboot(struct flt_agentd *a)
 {
-	uint8_t sha[FLT_SHA256_LEN];
-	struct flt_manifest *man = NULL;
-	enum flt_reason r = FLT_REASON_NONE;
-	char msg[FLT_MAX_MESSAGE + 1] = "";
-	if (flt_sha256(de->envelope, de->envelope_len, sha))
-		return;
-	for (size_t i = 0; i < a->n_ota_seen; i++)
-		if (flt_ct_equal(a->ota_seen[i], sha, sizeof(sha)))
-			return; /* reported once per release envelope */
-	if (a->n_ota_seen == AGENTD_MAX_MODELS) {
-		memmove(a->ota_seen[0], a->ota_seen[1], sizeof(a->ota_seen[0]) * (AGENTD_MAX_MODELS - 1));
-		a->n_ota_seen--;
-	}
-	memcpy(a->ota_seen[a->n_ota_seen++], sha, sizeof(sha));
-	if (ota_verify_release(a, de->envelope, de->envelope_len, 0, &man, &r, msg, sizeof(msg))) {
-		ota_event(a, de, 0, FLT_STEP_FAILED, r ? r : FLT_REASON_INTERNAL, msg);
+	struct flt_fw_conf conf;
+	struct flt_fw_cfg cfg;
+	struct flt_fw *fw = NULL;
+	char err[256] = "";
+	if (flt_fw_conf_load(a->conf.firmware_conf, NULL, 0, &conf, err, sizeof(err))) {
+		flt_log_err("reboot: %s", err);
 		return;
 	}
-	/* Admitted, but the chunked download is per model in this build: say so
-	 * rather than leave the rollout waiting. */
-	ota_event(a, de, man->version, FLT_STEP_FAILED, FLT_REASON_INTERNAL,
-		  "agent and firmware releases install offline only in this build "
-		  "(flotilla-agent install)");
-	flt_manifest_free(man);
+	flt_fw_conf_to_cfg(&conf, &cfg);
+	if (flt_fw_open(&cfg, &fw) == FLT_OK) {
+		flt_err e = flt_fw_reboot(fw);
+		if (e && e != FLT_EUNSUPPORTED)
+			flt_log_err("reboot command failed: %s", flt_strerror(e));
+	}
+	flt_fw_close(fw);
+	flt_fw_conf_free(&conf);
 }
 
 /* The boot report flotilla-supervisor firmware-boot left (flt/firmware.h):
