@@ -273,9 +273,11 @@ static void print_status(const cJSON *doc)
 	{
 		const char *st = str(d, "state");
 		if (strcmp(st, "committed") && strcmp(st, "pending"))
-			printf("  %-24s wave %-3d %s%s%s\n", str(d, "device"), num(d, "wave"), st,
-			       cJSON_GetObjectItemCaseSensitive(d, "reason") ? " (" : "",
-			       cJSON_GetObjectItemCaseSensitive(d, "reason") ? str(d, "reason") : "");
+		{
+			bool r = cJSON_GetObjectItemCaseSensitive(d, "reason") != NULL;
+			printf("  %-24s wave %-3d %s%s%s%s\n", str(d, "device"), num(d, "wave"), st,
+			       r ? " (" : "", r ? str(d, "reason") : "", r ? ")" : "");
+		}
 	}
 }
 

@@ -54,6 +54,9 @@ FLT_WUR flt_err rollout_stop(struct flt_registry *r, int64_t id, const char *sta
  * whether desired state changed (serve then reconciles). Registry errors. */
 FLT_WUR flt_err rollout_tick(struct flt_registry *r, int64_t now_ms, bool *changed);
 
+/* Resets every cached statement of r, so no read snapshot outlives a pass. */
+void rollout_db_idle(struct flt_registry *r);
+
 /* True for device states that end a device's part in a wave. */
 bool rollout_state_final(const char *state);
 

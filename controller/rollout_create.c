@@ -163,6 +163,7 @@ flt_err rollout_create(struct flt_registry *r, const struct rollout_params *p, i
 	int64_t rid = 0;
 	flt_err e;
 	why[0] = '\0';
+	rollout_db_idle(r);
 	if ((e = reg_begin(r)) != FLT_OK) {
 		snprintf(why, cap, "the registry stayed locked; retry");
 		return e;
@@ -260,6 +261,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		flt_free(devs[i].state_json);
 	flt_free(devs);
+	rollout_db_idle(r);
 	if (e && !why[0])
 		snprintf(why, cap, "%s", flt_strerror(e));
 	return e;

@@ -49,6 +49,16 @@ bool rollout_state_final(const char *state)
 	return false;
 }
 
+void rollout_db_idle(struct flt_registry *r)
+{
+	/* A stepped but unreset statement keeps its read snapshot open: other
+	 * processes' writes stay invisible and BEGIN IMMEDIATE fails with
+	 * SQLITE_BUSY_SNAPSHOT. Reset every cached statement between passes. */
+	for (size_t i = 0; i < REG_Q_COUNT_; i++)
+		if (r->stmts[i])
+			sqlite3_reset(r->stmts[i]);
+}
+
 static void text_col(sqlite3_stmt *st, int col, char *buf, size_t cap)
 {
 	const char *t = (const char *)sqlite3_column_text(st, col);
@@ -238,6 +248,7 @@ static flt_err step_rollout(struct flt_registry *r, int64_t rid, int64_t now, bo
 	size_t n = 0;
 	flt_err e;
 	halt[0] = '\0';
+	rollout_db_idle(r);
 	if ((e = reg_begin(r)) != FLT_OK)
 		return e;
 	if ((e = load_ro(r, rid, &ro)) || strcmp(ro.state, "running"))
@@ -353,6 +364,7 @@ flt_err rollout_stop(struct flt_registry *r, int64_t id, const char *state, cons
 	size_t nrb = 0;
 	int64_t first_rb = 0;
 	flt_err e;
+	rollout_db_idle(r);
 	if ((e = reg_begin(r)) != FLT_OK)
 		return e;
 	if ((e = load_ro(r, id, &ro)))
@@ -500,6 +512,7 @@ flt_err rollout_tick(struct flt_registry *r, int64_t now, bool *changed)
 	size_t n = 0, cap = 0;
 	flt_err e;
 	*changed = false;
+	rollout_db_idle(r);
 	if ((e = take_update_requests(r, now, changed)))
 		return e;
 	if ((e = reg_stmt(r, REG_Q_RO_ACTIVE, &st)))
@@ -527,5 +540,6 @@ flt_err rollout_tick(struct flt_registry *r, int64_t now, bool *changed)
 		}
 	}
 	flt_free(ids);
+	rollout_db_idle(r);
 	return e;
 }
