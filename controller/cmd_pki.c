@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli_args.h"
@@ -72,6 +73,13 @@ int cmd_device_provision(int argc, char **argv)
 	const char *out = cli_get(&c, "out");
 	if (!out)
 		return cli_end(&c, cli_usage(&c, "--out DIR is required"));
+	/* Caught here, not as the conflict mkdir reports, which read as "already provisioned". */
+	struct stat ost;
+	if (stat(out, &ost) == 0 && !S_ISDIR(ost.st_mode))
+		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
+		                            "--out '%s' exists and is not a directory; give a new or "
+		                            "empty directory",
+		                            out));
 	if (!flt_ident_device_valid(id))
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
 		                            "'%s' is not a device id: use [a-z0-9][a-z0-9._-]{0,63}, "
