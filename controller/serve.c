@@ -16,6 +16,7 @@
 #include "flt/desired.h"
 #include "flt/dsse.h"
 #include "flt/log.h"
+#include "flt/pki.h"
 #include "flt/protocol.h"
 #include "cli_args.h"
 #include "cmds.h"
@@ -107,6 +108,49 @@ static void reload_conf(struct serve *s)
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/* ---- revoked devices ---------------------------------------------------------- */
+
+bool serve_device_revoked(struct serve *s, const char *dev)
+{
+	bool r = false;
+	/* A registry error counts as not revoked: the broker's ACL and CRL still
+	 * keep a revoked device out; this only stops serve speaking for it. */
+	if (flt_pki_device_revoked(s->reg, dev, &r) != FLT_OK)
+		return false;
+	return r;
+}
+
+/* Once per revoked device (per serve run): empties its retained topics so no
+ * desired state, key list, ack or stale report of it stays on the broker. */
+static void clear_revoked(struct serve *s, const char *dev)
+{
+	static const char *const topics[] = {"down/desired", "down/keys", "down/ack", "up/state",
+	                                     "up/status"};
+	char topic[256];
+	for (size_t i = 0; i < s->n_cleared; i++)
+		if (!strcmp(s->cleared[i], dev))
+			return;
+	serve_chunks_drop_device(s, dev);
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+		if (serve_topic(topic, sizeof(topic), dev, topics[i]) != FLT_OK)
+			return;
+		if (flt_mqtt_publish(s->mq, topic, "", 0, 1, true, FLT_MQTT_PURPOSE_STATE, NULL) !=
+		    FLT_OK) {
+			flt_log_warn("device %s: retained %s not cleared; trying again", dev,
+			             topics[i]);
+			s->dirty = true;
+			return;
+		}
+	}
+	char (*nc)[FLT_IDENT_MAX + 1] = flt_realloc(s->cleared, (s->n_cleared + 1) * sizeof(*nc));
+	if (!nc)
+		return;
+	s->cleared = nc;
+	snprintf(s->cleared[s->n_cleared++], sizeof(*nc), "%s", dev);
+	flt_log_info("device %s is revoked: its retained topics are cleared and it is ignored",
+	             dev);
 }
 
 /* ---- desired state ------------------------------------------------------------- */
@@ -366,6 +410,10 @@ static void reconcile_all(struct serve *s)
 		struct devrow *d = &rows[i];
 		char topic[256];
 		serve_db_idle(s->reg);
+		if (serve_device_revoked(s, d->id)) {
+			clear_revoked(s, d->id);
+			continue;
+		}
 		if (kl && (republish || (uint64_t)d->keys_serial != kl->serial)) {
 			size_t klen = 0;
 			const char *kj = flt_keystore_keylist_json(s->ks, &klen);
@@ -558,8 +606,10 @@ static int run(struct serve *s)
 			/* A full pass every 60 s catches what no write announces (expiry). */
 			if (registry_changed(s) || s->dirty || s->republish || now >= next_full) {
 				s->dirty = false;
+				/* No second data_version read here: this connection's own
+				 * writes never change it, and a read now would swallow a
+				 * CLI write made while reconcile_all ran. */
 				reconcile_all(s);
-				registry_changed(s); /* our own writes are not news */
 				if (now >= next_full)
 					next_full = now + 60000;
 			}
@@ -648,6 +698,7 @@ int cmd_serve(int argc, char **argv)
 	rc = run(&s);
 out:
 	serve_chunks_free(&s);
+	flt_free(s.cleared);
 	flt_mqtt_free(s.mq);
 	flt_keystore_free(s.ks);
 	flt_conf_free(&serve_schema, &s.conf);

@@ -43,6 +43,21 @@ void serve_chunks_free(struct serve *s)
 	s->jobs_queued = 0;
 }
 
+void serve_chunks_drop_device(struct serve *s, const char *dev)
+{
+	struct serve_chunk_job **pp = &s->jobs;
+	while (*pp) {
+		struct serve_chunk_job *j = *pp;
+		if (strcmp(j->dev, dev)) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		s->jobs_queued -= j->queued <= s->jobs_queued ? j->queued : s->jobs_queued;
+		job_free(j);
+	}
+}
+
 void serve_on_fetch(struct serve *s, const char *dev, const uint8_t *p, size_t len)
 {
 	struct flt_fetch f;
@@ -50,6 +65,8 @@ void serve_on_fetch(struct serve *s, const char *dev, const uint8_t *p, size_t l
 	int row = 0;
 	char path[4096];
 	struct serve_chunk_job *j = NULL;
+	if (serve_device_revoked(s, dev))
+		return;
 	flt_err e = flt_fetch_parse((const char *)p, len, &f, NULL);
 	if (e) {
 		flt_log_warn("device %s: fetch refused: %s", dev, flt_strerror(e));

@@ -81,7 +81,7 @@ void serve_on_state(struct serve *s, const char *dev, const uint8_t *p, size_t l
 	char *text = NULL;
 	int64_t now = reg_now_ms();
 	memset(&jerr, 0, sizeof(jerr));
-	if (len == 0) /* a cleared retained topic */
+	if (len == 0 || serve_device_revoked(s, dev)) /* a cleared topic; a revoked device */
 		return;
 	flt_err e = flt_state_parse((const char *)p, len, &st, &jerr);
 	if (e) {
@@ -125,7 +125,7 @@ void serve_on_status(struct serve *s, const char *dev, const uint8_t *p, size_t 
 {
 	struct flt_status stt;
 	int64_t now = reg_now_ms();
-	if (len == 0)
+	if (len == 0 || serve_device_revoked(s, dev))
 		return;
 	flt_err e = flt_status_parse((const char *)p, len, &stt, NULL);
 	if (e) {
@@ -154,9 +154,9 @@ void serve_on_status(struct serve *s, const char *dev, const uint8_t *p, size_t 
 void serve_queue_stream(struct serve *s, const char *dev, enum flt_stream stream,
                         const uint8_t *p, size_t len)
 {
-	struct serve_stream_msg *m = flt_calloc(1, sizeof(*m));
+	struct serve_stream_msg *m = NULL;
 	flt_err e;
-	if (!m)
+	if (serve_device_revoked(s, dev) || !(m = flt_calloc(1, sizeof(*m))))
 		return;
 	snprintf(m->dev, sizeof(m->dev), "%s", dev);
 	m->stream = stream;

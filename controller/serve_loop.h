@@ -68,7 +68,14 @@ struct serve {
 	struct serve_chunk_job *jobs;
 	uint64_t jobs_queued;
 	uint64_t ingested_items; /* for tests and the bench: items stored */
+	char (*cleared)[FLT_IDENT_MAX + 1]; /* revoked devices whose topics were cleared */
+	size_t n_cleared;
 };
+
+/* serve.c */
+/* True when dev was revoked (`device revoke`): serve publishes nothing for it,
+ * serves it no chunks and ingests nothing from it. */
+bool serve_device_revoked(struct serve *s, const char *dev);
 
 /* serve_ingest.c */
 void serve_on_state(struct serve *s, const char *dev, const uint8_t *p, size_t len);
@@ -90,5 +97,7 @@ FLT_WUR flt_err serve_store_streams(struct flt_registry *r, struct serve_stream_
 void serve_on_fetch(struct serve *s, const char *dev, const uint8_t *p, size_t len);
 void serve_send_chunks(struct serve *s);
 void serve_chunks_free(struct serve *s);
+/* Drops the queued chunk jobs of one device. */
+void serve_chunks_drop_device(struct serve *s, const char *dev);
 
 #endif

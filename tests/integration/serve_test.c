@@ -791,6 +791,60 @@ static void test_real_agent(void **state)
 	tt_proc_free(agent);
 }
 
+static bool emptied(const char *s)
+{
+	return s && !s[0];
+}
+static bool topics_cleared(struct dev *d)
+{
+	return emptied(d->desired) && emptied(d->keys) && emptied(d->ack);
+}
+
+/* A revoked device: its retained down/ topics are emptied, and nothing it sends
+ * is ingested any more (while another device's telemetry still is). */
+static void test_revoked_device(void **state)
+{
+	(void)state;
+	struct dev d, o;
+	char pdir[700];
+	start_serve(NULL);
+	dev_connect(&d, "dev-r");
+	dev_connect(&o, "dev-o");
+	dev_state(&d, ADD_OPS, 1 << 20, "");
+	dev_state(&o, ADD_OPS, 1 << 20, "");
+	OK(FL("device", "set-model", "dev-r", "adder:1"));
+	g_serial_above = 0;
+	assert_true(pump_until(&d, desired_above, 10000));
+	dev_telemetry(&d, 1, 1, 1, 2, "adder", 1, 5);
+	g_want_ack = 2;
+	assert_true(pump_until(&d, ack_reached, 10000));
+	assert_non_null(d.keys);
+	assert_true(d.keys[0] != '\0');
+
+	snprintf(pdir, sizeof(pdir), "%s/prov-r", tmp);
+	OK(FL("device", "provision", "dev-r", "--out", pdir));
+	OK(FL("device", "revoke", "dev-r"));
+	assert_true(pump_until(&d, topics_cleared, 10000));
+
+	/* Telemetry from the revoked device is not stored, nor acknowledged;
+	 * the other device's, sent after it, is. */
+	dev_telemetry(&d, 1, 1, 3, 2, "adder", 1, 5);
+	dev_telemetry(&o, 1, 1, 1, 1, "adder", 1, 5);
+	g_want_ack = 1;
+	assert_true(pump_until(&o, ack_reached, 10000));
+	pump(&d, 100); /* lets anything already sent to d arrive */
+	assert_true(topics_cleared(&d));
+	/* A new model for the revoked device publishes no desired state. */
+	OK(FL("device", "set-model", "dev-r", "conv:1"));
+	OK(FL("device", "set-model", "dev-o", "adder:1"));
+	g_serial_above = 0;
+	assert_true(pump_until(&o, desired_above, 10000));
+	pump(&d, 100);
+	assert_true(topics_cleared(&d));
+	dev_free(&d);
+	dev_free(&o);
+}
+
 int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR"), *s = getenv("FLT_SOURCE_DIR");
@@ -804,6 +858,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fleet, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_last_will_offline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_agent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_revoked_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunks_too_big_for_broker, setup_small_broker,
 	                                    teardown),
 	};
