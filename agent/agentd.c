@@ -317,6 +317,7 @@ static void on_net(void *arg, const struct net_event *ev)
 		static const char online[] = "{\"v\":1,\"status\":\"online\"}";
 		agentd_publish(a, "up/status", online, sizeof(online) - 1, true, NET_STATE);
 		fetch_resubscribe(a);
+		ota_on_connected(a);
 		if (a->q) {
 			flt_tq_rewind(a->q, FLT_TBATCH_EVENTS);
 			flt_tq_rewind(a->q, FLT_TBATCH_TELEMETRY);

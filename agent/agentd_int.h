@@ -138,6 +138,8 @@ struct flt_agentd {
 	bool ota_loaded;               /* ota.json read (ota_job.c) */
 	struct agentd_model ota_m;     /* the agent/firmware release downloading (ota_job.c) */
 	enum flt_kind ota_kind;
+	char ota_agent_dep[FLT_IDENT_MAX + 1]; /* deployment of the agent release installed last */
+	bool ota_confirm_done;         /* this agent's slot confirmed (or nothing to confirm) */
 	struct flt_agentd_counters counters;
 	int stop;
 };
@@ -240,6 +242,9 @@ void ota_set_step(struct flt_agentd *a, enum flt_step s);
 void ota_after_download(struct flt_agentd *a);
 void ota_tick(struct flt_agentd *a, uint64_t now_ms);
 void ota_free(struct flt_agentd *a);
+/* On connection: a new agent started by the supervisor from a pending slot
+ * confirms it (it runs and reached the broker) and reports committed. */
+void ota_on_connected(struct flt_agentd *a);
 /* Sends the firmware boot report (confirmed / rolled back) as an event, once. */
 void ota_boot_report(struct flt_agentd *a);
 void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,

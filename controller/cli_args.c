@@ -223,6 +223,14 @@ int cli_registry(struct cli *c, int create)
 	switch (e) {
 	case FLT_OK: return CLI_CONTINUE;
 	case FLT_ENOTFOUND:
+	case FLT_ECONFLICT:
+		/* When creating, these come from making the folder, not from a missing registry. */
+		if (create)
+			return cli_fail(
+			    c, FLT_EIO,
+			    "cannot create the data directory '%s' (%s); give --data-dir a "
+			    "directory that exists or can be created",
+			    c->data_dir, flt_strerror(e));
 		return cli_fail(c, e,
 		                "no registry in '%s'; register a model first or pass --data-dir",
 		                c->data_dir);

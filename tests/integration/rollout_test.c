@@ -2,7 +2,10 @@
  * engine) and real `flotilla-agent` processes on loopback. A rollout reaches
  * every device canary first; a model failing its golden vectors halts at the
  * canary and leaves the others as they were; serve killed with -9 in the
- * middle of a rollout resumes it. */
+ * middle of a rollout resumes it; an offline device is offline (not failed)
+ * and completes when it returns, and one offline when its rollout halts never
+ * installs the halted version; --supersede and the conflict without it;
+ * --remove everywhere; a device past its deadline trips the failure limit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -287,6 +290,132 @@ static void test_canary_waves_halt_and_resume(void **state)
 	}
 }
 
+/* The "models" column of `device list` for dev, and whether it is online. */
+static bool dev_list(const char *dev, char *models, size_t cap)
+{
+	bool online = false;
+	models[0] = '\0';
+	if (FL("device", "list", "-o", "json") != 0)
+		return false;
+	cJSON *a = cJSON_Parse(out);
+	cJSON *x;
+	cJSON_ArrayForEach(x, a)
+	{
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(x, "id")->valuestring, dev))
+			continue;
+		online = !strcmp(cJSON_GetObjectItemCaseSensitive(x, "online")->valuestring, "online");
+		snprintf(models, cap, "%s", cJSON_GetObjectItemCaseSensitive(x, "models")->valuestring);
+	}
+	cJSON_Delete(a);
+	return online;
+}
+
+static bool c_offline(void *arg)
+{
+	char m[256];
+	(void)arg;
+	return !dev_list("ro-c", m, sizeof(m));
+}
+
+static bool c_runs_v1(void *arg)
+{
+	char m[256];
+	(void)arg;
+	return dev_list("ro-c", m, sizeof(m)) && strstr(m, "digits:1 (committed)");
+}
+
+struct devwant {
+	long id;
+	const char *dev, *state;
+};
+
+static bool dev_is(void *arg)
+{
+	const struct devwant *w = arg;
+	char st[32], why[256];
+	dev_in(w->id, w->dev, st, why);
+	return !strcmp(st, w->state);
+}
+
+static void stop_c(void)
+{
+	tt_proc_kill(agents[2], SIGTERM);
+	assert_int_equal(tt_proc_wait(agents[2], 10000, NULL), 0);
+	tt_proc_free(agents[2]);
+	agents[2] = NULL;
+	assert_true(tt_wait_until(c_offline, NULL, 20000));
+}
+
+static void test_offline_supersede_remove(void **state)
+{
+	(void)state;
+	char st[32], why[256], m[256];
+	/* An offline device is offline, not failed, and completes when it returns. */
+	stop_c();
+	long r1 = create((const char *const[]){"rollout", "create", "--model", "digits:1", "--target",
+	                                       "all", "--canary", "2", "--probation", "1",
+	                                       "--deadline", "120", "-o", "json", NULL});
+	struct devwant dw = {r1, "ro-c", "offline"};
+	assert_true(tt_wait_until(dev_is, &dw, 60000));
+	start_agent(2);
+	wait_state(r1, "completed", 90000);
+	dev_in(r1, "ro-c", st, why);
+	assert_string_equal(st, "committed");
+	/* Offline when its rollout halts: never installs the halted version. */
+	stop_c();
+	long r2 = create((const char *const[]){"rollout", "create", "--model", "digits:3", "--target",
+	                                       "all", "--canary", "3", "--probation", "1",
+	                                       "--deadline", "120", "-o", "json", NULL});
+	wait_state(r2, "halted", 90000);
+	dev_in(r2, "ro-c", st, why);
+	assert_string_equal(st, "cancelled");
+	start_agent(2);
+	assert_true(tt_wait_until(c_runs_v1, NULL, 30000));
+	OK(FL("device", "show", "ro-c", "-o", "json"));
+	assert_null(strstr(out, "digits:3"));
+	/* --supersede takes a device over from an active rollout. */
+	long r3 = create((const char *const[]){"rollout", "create", "--model", "digits:2", "--target",
+	                                       "all", "--canary", "3", "--probation", "2",
+	                                       "--deadline", "120", "-o", "json", NULL});
+	assert_int_equal(FL("rollout", "create", "--model", "digits:2", "--target", "device:ro-a"),
+	                 4);
+	long r4 = create((const char *const[]){"rollout", "create", "--model", "digits:2", "--target",
+	                                       "device:ro-a", "--supersede", "--probation", "1",
+	                                       "--deadline", "120", "-o", "json", NULL});
+	dev_in(r3, "ro-a", st, why);
+	assert_string_equal(st, "superseded");
+	wait_state(r3, "completed", 90000);
+	wait_state(r4, "completed", 90000);
+	dev_in(r4, "ro-a", st, why);
+	assert_string_equal(st, "committed");
+	/* --remove unloads the model everywhere. */
+	long r5 = create((const char *const[]){"rollout", "create", "--remove", "digits", "--target",
+	                                       "all", "--canary", "1", "--deadline", "120", "-o",
+	                                       "json", NULL});
+	wait_state(r5, "completed", 90000);
+	for (int i = 0; i < N_DEV; i++) {
+		dev_list(devs[i], m, sizeof(m));
+		assert_null(strstr(m, "digits"));
+	}
+}
+
+/* A device that does not commit by its deadline fails (TIMEOUT) and trips
+ * the failure limit. */
+static void test_deadline(void **state)
+{
+	(void)state;
+	char st[32], why[256];
+	stop_c();
+	long r = create((const char *const[]){"rollout", "create", "--model", "digits:1", "--target",
+	                                      "all", "--canary", "3", "--probation", "1",
+	                                      "--deadline", "3", "--max-failures", "0", "-o", "json",
+	                                      NULL});
+	wait_state(r, "halted", 60000);
+	dev_in(r, "ro-c", st, why);
+	assert_string_equal(st, "failed");
+	assert_non_null(strstr(why, "TIMEOUT"));
+}
+
 int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR");
@@ -297,6 +426,8 @@ int main(void)
 	snprintf(bin, sizeof(bin), "%s/controller/flotilla", b);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_canary_waves_halt_and_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offline_supersede_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,9 +96,43 @@ static void test_ca_provision_revoke_audit(void **state)
 	assert_string_equal(ci.cn, "flotilla-controller");
 	flt_free(ctl);
 
+	{
+		/* A data dir that cannot be created is a failure (1) that says so, not
+		 * "not found" (3) or a conflict (4). */
+		char bad[512];
+		snprintf(bad, sizeof bad, "%s/keys/ca.key/sub", g_dir);
+		char *av[] = {"flotilla", "keys", "init", "--data-dir", bad, NULL};
+		assert_int_equal(flt_controller_cli(5, av), 1);
+		snprintf(bad, sizeof bad, "%s/keys/ca.key", g_dir);
+		assert_int_equal(flt_controller_cli(5, av), 1);
+	}
 	snprintf(out, sizeof out, "%s/bundle", g_dir);
 	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, "--group", "lab", NULL), 0);
 	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, NULL), 4);
+	{
+		/* --out naming a file is invalid input (5), not "already provisioned" (4),
+		 * and leaves no device behind. */
+		char file[512];
+		int64_t n = -1;
+		snprintf(file, sizeof file, "%s/bundle/agent.conf", g_dir);
+		assert_int_equal(cli("device", "provision", "dev-f", "--out", file, NULL), 5);
+		assert_int_equal(cli("device", "provision", "dev-f", "--out", file, NULL), 5);
+		assert_int_equal(cli("broker-config", "--out", file, NULL), 5);
+		char dbp[512];
+		sqlite3 *db = NULL;
+		sqlite3_stmt *q = NULL;
+		snprintf(dbp, sizeof dbp, "%s/registry.db", g_dir);
+		assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_prepare_v2(db, "SELECT count(*) FROM devices WHERE id = 'dev-f'", -1,
+		                       &q, NULL),
+		    SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		n = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		assert_int_equal(n, 0);
+	}
 	{
 		/* Registered: the device row and its group membership. */
 		char dbp[512];
