@@ -595,8 +595,17 @@ static void test_probation_crash_rollback(void **state)
 	tt_proc_free(p);
 	p = agent_spawn(&e, "dev-p", NULL);
 	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "rolled_back", "CRASHES", 1, WAIT_MS));
-	/* the same version under the same deployment: refused as marked bad */
-	char *v2b = release(&e, "digits", 2, NULL);
+	/* the same version under the same deployment, re-signed: refused as
+	 * marked bad. Signing is deterministic (RFC 6979) and manifest times
+	 * have 1 s resolution, so a re-sign within the same second would give
+	 * the very same envelope, which the agent rightly treats as the
+	 * deployment it already finished (silence). A different expiry makes the
+	 * re-signed envelope differ whatever the timing. */
+	struct tt_release r2b = {.name = "digits", .version = 2, .model_path = MODEL_V2, .golden_dir = GOLDEN_V2,
+				 .chunk_size = 1024, .expires_in = 2 * 86400};
+	char *v2b = tt_pub_release(e.pub, &r2b, NULL);
+	assert_non_null(v2b);
+	assert_string_not_equal(v2b, v2);
 	ent2.envelope = v2b;
 	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 3, &ent2, 1, TT_SIGN_DIRECTOR), 0);
 	if (!tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS)) {
