@@ -50,7 +50,12 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'echo; echo "demo: interrupted, stopping everything"; exit 130' INT TERM
+on_signal() {
+	echo
+	echo "demo: interrupted, stopping everything"
+	exit 130
+}
+trap on_signal INT TERM
 
 # start NAME CMD...: runs CMD in its own process group, output to $OUT/logs/NAME.log
 start() {
