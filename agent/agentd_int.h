@@ -128,12 +128,18 @@ struct flt_agentd {
 	char loaded_name[AGENTD_MAX_MODELS][FLT_IDENT_MAX + 1];
 
 	uint8_t refused_sha[FLT_SHA256_LEN]; /* last refused desired state, reported once */
+	/* the cause of the current run of failed connects (error and clock
+	 * verdict), so each distinct cause is logged and reported once */
+	int conn_fail_cause;
+	bool clock_unsynced;           /* the last TLS failure was the clock's */
 	uint8_t ota_seen[AGENTD_MAX_MODELS][FLT_SHA256_LEN]; /* agent/firmware envelopes reported */
 	size_t n_ota_seen;
 	bool ota_report_done;          /* boot report looked at since start */
 	bool ota_loaded;               /* ota.json read (ota_job.c) */
 	struct agentd_model ota_m;     /* the agent/firmware release downloading (ota_job.c) */
 	enum flt_kind ota_kind;
+	char ota_agent_dep[FLT_IDENT_MAX + 1]; /* deployment of the agent release installed last */
+	bool ota_confirm_done;         /* this agent's slot confirmed (or nothing to confirm) */
 	struct flt_agentd_counters counters;
 	int stop;
 };
@@ -194,6 +200,9 @@ FLT_WUR flt_err state_build(const struct flt_agentd *a, struct flt_state **out);
 FLT_WUR flt_err agentd_serving_start(struct flt_agentd *a);
 void agentd_serving_stop(struct flt_agentd *a);
 /* -1 roll back (*reason), 1 commit, 0 keep watching. */
+/* SIGHUP: applies C's live serving settings (workers, queue, connections,
+ * swap wait) and keeps them in a->conf; warns about those needing a restart. */
+void agentd_serving_reload(struct flt_agentd *a, const struct flt_agentd_conf *c);
 int agentd_probation_verdict(struct flt_agentd *a, const struct agentd_model *m, int64_t elapsed_s,
 			     enum flt_reason *reason);
 
@@ -233,6 +242,9 @@ void ota_set_step(struct flt_agentd *a, enum flt_step s);
 void ota_after_download(struct flt_agentd *a);
 void ota_tick(struct flt_agentd *a, uint64_t now_ms);
 void ota_free(struct flt_agentd *a);
+/* On connection: a new agent started by the supervisor from a pending slot
+ * confirms it (it runs and reached the broker) and reports committed. */
+void ota_on_connected(struct flt_agentd *a);
 /* Sends the firmware boot report (confirmed / rolled back) as an event, once. */
 void ota_boot_report(struct flt_agentd *a);
 void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,

@@ -3,6 +3,7 @@
  * record, a->ota_m, and the verified file goes to the firmware or agent slots.
  * One release at a time; handled envelopes are persisted in ota.json. */
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "flt/atomicfile.h"
 #include "flt/config.h"
 #include "flt/firmware.h"
+#include "flt/ident.h"
 #include "flt/log.h"
 #include "flt/sys.h"
 
@@ -40,7 +42,8 @@ static void done_save(struct flt_agentd *a)
 	char path[AGENTD_PATH], hex[65];
 	cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "done");
 	char *text = NULL;
-	if (!doc || !arr || store_path(a, path, sizeof(path), "ota.json"))
+	if (!doc || !arr || store_path(a, path, sizeof(path), "ota.json") ||
+	    !cJSON_AddStringToObject(doc, "agent_deployment", a->ota_agent_dep))
 		goto out;
 	for (size_t i = 0; i < a->n_ota_seen; i++) {
 		if (flt_hex_encode(a->ota_seen[i], FLT_SHA256_LEN, hex, sizeof(hex)))
@@ -68,7 +71,10 @@ static void done_load(struct flt_agentd *a)
 	    flt_file_read_all(path, 64u * 1024u, &buf, &len, "ota.state.load"))
 		return;
 	doc = cJSON_ParseWithLength((const char *)buf, len);
-	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "done"), *it;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "done"), *it,
+		    *dep = cJSON_GetObjectItemCaseSensitive(doc, "agent_deployment");
+	if (cJSON_IsString(dep) && (!dep->valuestring[0] || flt_ident_valid(dep->valuestring)))
+		snprintf(a->ota_agent_dep, sizeof(a->ota_agent_dep), "%s", dep->valuestring);
 	cJSON_ArrayForEach(it, arr)
 	{
 		if (a->n_ota_seen == AGENTD_MAX_MODELS)
@@ -186,6 +192,7 @@ void ota_after_download(struct flt_agentd *a)
 	}
 	/* the supervisor starts the new agent at the next start; that agent
 	 * confirms itself, so from here the old one has nothing more to do */
+	snprintf(a->ota_agent_dep, sizeof(a->ota_agent_dep), "%s", m->deployment_id);
 	finish(a, FLT_STEP_ACTIVATING, FLT_REASON_NONE,
 	       "installed in the inactive agent slot; runs at the next start");
 }
@@ -281,4 +288,30 @@ void ota_free(struct flt_agentd *a)
 	install_job_free(&a->ota_m);
 	flt_free(a->ota_m.envelope);
 	a->ota_m.envelope = NULL;
+}
+
+void ota_on_connected(struct flt_agentd *a)
+{
+	const char *slot_s = getenv(FLT_AGENTSLOT_ENV_SLOT), *dir = getenv(FLT_AGENTSLOT_ENV_DIR);
+	struct flt_agentslot_state st;
+	if (a->ota_confirm_done)
+		return;
+	a->ota_confirm_done = true;
+	if (!slot_s || !dir || !dir[0])
+		return; /* not started by the supervisor */
+	int slot = flt_slot_parse(slot_s);
+	if (slot == FLT_SLOT_NONE || flt_agentslot_load(dir, &st) || st.pending != slot)
+		return; /* a confirmed agent: nothing to say */
+	if (flt_agentslot_confirm(dir, slot)) {
+		flt_log_err("cannot confirm agent slot %s in %s", slot_s, dir);
+		return;
+	}
+	done_load(a);
+	struct flt_desired_entry de;
+	memset(&de, 0, sizeof(de));
+	de.kind = FLT_KIND_AGENT;
+	snprintf(de.name, sizeof(de.name), "%s%s", FLT_AGENT_RELEASE_PREFIX, FLT_ARCH);
+	snprintf(de.deployment_id, sizeof(de.deployment_id), "%s", a->ota_agent_dep);
+	ota_event(a, &de, st.version[slot], FLT_STEP_COMMITTED, FLT_REASON_NONE,
+		  "new agent started, reached the broker and confirmed its slot");
 }

@@ -62,11 +62,46 @@ static const struct flt_conf_opt serve_opts[] = {
 static const struct flt_conf_schema serve_schema = {
     serve_opts, sizeof(serve_opts) / sizeof(serve_opts[0]), sizeof(struct serve_conf)};
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reload_flag;
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
+}
+
+/* Where the config came from, for SIGHUP. */
+struct conf_src {
+	const char *path;
+	const char *const *sets;
+	size_t nsets;
+};
+static struct conf_src conf_src;
+
+/* SIGHUP: re-read and validate the config; swap it in only when valid. The
+ * broker URL and TLS files take effect at the next start. */
+static void reload_conf(struct serve *s)
+{
+	char err[512] = "";
+	struct serve_conf old = s->conf;
+	char *keep[4] = {old.broker, old.ca_file, old.cert_file, old.key_file};
+	struct serve_conf fresh;
+	flt_err e = flt_conf_load(&serve_schema, &fresh, conf_src.path, conf_src.sets,
+	                          conf_src.nsets, err, sizeof(err));
+	if (e) {
+		flt_log_err("SIGHUP: configuration not reloaded: %s", err);
+		return;
+	}
+	/* Connection settings stay as the session was made. */
+	char *drop[4] = {fresh.broker, fresh.ca_file, fresh.cert_file, fresh.key_file};
+	fresh.broker = keep[0], fresh.ca_file = keep[1], fresh.cert_file = keep[2],
+	fresh.key_file = keep[3];
+	for (int i = 0; i < 4; i++)
+		flt_free(drop[i]);
+	s->conf = fresh;
+	s->dirty = true;
+	flt_log_info("SIGHUP: configuration reloaded");
 }
 
 static int64_t now_s(void)
@@ -495,6 +530,10 @@ static int run(struct serve *s)
 	while (!stop_flag) {
 		int64_t now = mono_ms();
 		serve_db_idle(s->reg);
+		if (reload_flag) {
+			reload_flag = 0;
+			reload_conf(s);
+		}
 		int wait = (int)(next_check > now ? next_check - now : 0);
 		if (s->pending && wait > (int)s->conf.flush_ms)
 			wait = (int)s->conf.flush_ms;
@@ -599,6 +638,10 @@ int cmd_serve(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	conf_src.path = path;
+	conf_src.sets = sets;
+	conf_src.nsets = nsets;
 	signal(SIGPIPE, SIG_IGN);
 	s.pending_tail = &s.pending;
 	s.data_version = -1;

@@ -213,7 +213,8 @@ static void test_firmware_over_mqtt(void **state)
 }
 
 /* Agent self-update over MQTT: the new binary lands in the inactive agent
- * slot, pending its first start by the supervisor. */
+ * slot, pending its first start by the supervisor; started from that slot
+ * it confirms itself and reports committed under the rollout's deployment. */
 static void test_agent_over_mqtt(void **state)
 {
 	struct fx *f = *state;
@@ -244,6 +245,21 @@ static void test_agent_over_mqtt(void **state)
 	assert_int_equal(len, sizeof(f->img));
 	assert_memory_equal(got, f->img, len);
 	free(got);
+
+	/* The supervisor starts the new agent from slot B (a restart here): on
+	 * reaching the broker it confirms the slot and reports committed. */
+	assert_int_equal(tt_pub_events(f->pub, "ota-1", name, "committed", NULL), 0);
+	assert_int_equal(setenv(FLT_AGENTSLOT_ENV_SLOT, "B", 1), 0);
+	assert_int_equal(setenv(FLT_AGENTSLOT_ENV_DIR, f->agent, 1), 0);
+	assert_int_equal(agent_boot(f), 0);
+	assert_int_equal(flt_agentd_start(f->a), FLT_OK);
+	bool ok = step_until(f, name, "committed", NULL);
+	unsetenv(FLT_AGENTSLOT_ENV_SLOT);
+	unsetenv(FLT_AGENTSLOT_ENV_DIR);
+	assert_true(ok);
+	assert_int_equal(flt_agentslot_load(f->agent, &st), FLT_OK);
+	assert_int_equal(st.active, FLT_SLOT_B);
+	assert_int_equal(st.pending, FLT_SLOT_NONE);
 	free(env);
 }
 

@@ -2,7 +2,10 @@
  * engine) and real `flotilla-agent` processes on loopback. A rollout reaches
  * every device canary first; a model failing its golden vectors halts at the
  * canary and leaves the others as they were; serve killed with -9 in the
- * middle of a rollout resumes it. */
+ * middle of a rollout resumes it; an offline device is offline (not failed)
+ * and completes when it returns, and one offline when its rollout halts never
+ * installs the halted version; --supersede and the conflict without it;
+ * --remove everywhere; a device past its deadline trips the failure limit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -396,6 +399,23 @@ static void test_offline_supersede_remove(void **state)
 	}
 }
 
+/* A device that does not commit by its deadline fails (TIMEOUT) and trips
+ * the failure limit. */
+static void test_deadline(void **state)
+{
+	(void)state;
+	char st[32], why[256];
+	stop_c();
+	long r = create((const char *const[]){"rollout", "create", "--model", "digits:1", "--target",
+	                                      "all", "--canary", "3", "--probation", "1",
+	                                      "--deadline", "3", "--max-failures", "0", "-o", "json",
+	                                      NULL});
+	wait_state(r, "halted", 60000);
+	dev_in(r, "ro-c", st, why);
+	assert_string_equal(st, "failed");
+	assert_non_null(strstr(why, "TIMEOUT"));
+}
+
 int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR");
@@ -407,6 +427,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_canary_waves_halt_and_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offline_supersede_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
