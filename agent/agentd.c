@@ -14,9 +14,12 @@
 #include "flt/sys.h"
 #include "flt/health.h"
 #include "flt/usage.h"
+#include "flt/tls_clock.h"
 #include "flt/telemetry_batch.h"
 
 #define DESIRED_REFUSED "desired-state"
+#define QUEUE_RESET_NAME "telemetry-queue"
+#define CONNECT_NAME "broker-connection"
 
 int64_t agentd_now(void)
 {
@@ -138,8 +141,7 @@ static void start_deployment(struct flt_agentd *a, struct agentd_model *m, const
 	snprintf(m->deployment_id, sizeof(m->deployment_id), "%s", de->deployment_id);
 	memcpy(m->env_sha, sha, FLT_SHA256_LEN);
 	m->prob = de->probation;
-	if (m->prob.probation_s > (uint64_t)a->conf.probation_max_s)
-		m->prob.probation_s = (uint64_t)a->conf.probation_max_s;
+	m->prob.probation_s = flt_agentd_probation_s(&a->conf, m->prob.probation_s);
 	m->version = 0;
 	m->step = FLT_STEP_VERIFYING;
 	m->reason = FLT_REASON_NONE;
@@ -255,6 +257,50 @@ static bool suffix(const char *topic, const char *root, const char *sub)
 	return !strncmp(topic, root, n) && topic[n] == '/' && !strcmp(topic + n + 1, sub);
 }
 
+/* A failed connect whose TLS handshake failed (FLT_EAUTH) may be the clock's
+ * fault: a board without a real-time clock boots in 1970, before its
+ * certificate's validity. Then the report is CLOCK_UNSYNCED (or EXPIRED), not
+ * a bad certificate. Each distinct cause is logged, recorded as the last error
+ * and queued as an event (sent once connected) once, not on every retry. */
+static void connect_failed(struct flt_agentd *a, flt_err err, const char *detail)
+{
+	enum flt_reason r = FLT_REASON_NONE;
+	a->counters.connect_failures++;
+	if (err == FLT_EAUTH)
+		flt_tls_clock_diagnose(a->conf.cert_file, a->conf.ca_file, agentd_now(), &r);
+	int cause = (int)err * 256 + (int)r;
+	if (cause == a->conn_fail_cause)
+		return;
+	a->conn_fail_cause = cause;
+	a->clock_unsynced = r == FLT_REASON_CLOCK_UNSYNCED;
+	if (r == FLT_REASON_NONE) {
+		flt_log_info("cannot connect to %s: %s%s%s", a->conf.broker, flt_strerror(err), detail ? ": " : "",
+			     detail ? detail : "");
+		return;
+	}
+	char msg[FLT_MAX_MESSAGE + 1];
+	if (r == FLT_REASON_CLOCK_UNSYNCED)
+		snprintf(msg, sizeof(msg),
+			 "TLS handshake failed because the device clock (%lld) is before the validity of its "
+			 "certificate or CA: set the time (NTP/RTC)",
+			 (long long)agentd_now());
+	else
+		snprintf(msg, sizeof(msg),
+			 "TLS handshake failed because the device certificate or CA has expired at this clock "
+			 "(%lld): renew it or fix the time",
+			 (long long)agentd_now());
+	flt_log_err("%s: %s", flt_reason_name(r), msg);
+	a->last_error = r;
+	snprintf(a->last_error_msg, sizeof(a->last_error_msg), "%s", msg);
+	if (store_save(a, "agent.state"))
+		flt_log_warn("state not saved");
+	struct agentd_model pseudo;
+	memset(&pseudo, 0, sizeof(pseudo));
+	snprintf(pseudo.name, sizeof(pseudo.name), "%s", CONNECT_NAME);
+	pseudo.local = true;
+	events_emit(a, &pseudo, FLT_STEP_FAILED, r, msg);
+}
+
 static void on_net(void *arg, const struct net_event *ev)
 {
 	struct flt_agentd *a = arg;
@@ -262,6 +308,11 @@ static void on_net(void *arg, const struct net_event *ev)
 	case NET_EV_CONNECTED: {
 		a->connected = true;
 		a->counters.connects++;
+		a->conn_fail_cause = 0;
+		if (a->clock_unsynced) {
+			a->clock_unsynced = false;
+			flt_log_info("connected: the clock is in range again");
+		}
 		flt_log_info("connected");
 		static const char online[] = "{\"v\":1,\"status\":\"online\"}";
 		agentd_publish(a, "up/status", online, sizeof(online) - 1, true, NET_STATE);
@@ -276,6 +327,9 @@ static void on_net(void *arg, const struct net_event *ev)
 		agentd_reconcile(a);
 		break;
 	}
+	case NET_EV_CONNECT_FAILED:
+		connect_failed(a, ev->err, ev->detail);
+		break;
 	case NET_EV_DISCONNECTED:
 		a->connected = false;
 		flt_log_info("disconnected");
@@ -326,8 +380,22 @@ flt_err flt_agentd_new(const struct flt_agentd_conf *conf, struct flt_agentd **o
 		goto fail;
 	}
 	struct flt_tq_open_report rep;
+	memset(&rep, 0, sizeof(rep));
 	if ((e = flt_tq_open(path, a->conf.queue_bytes, &a->q, &rep)))
 		goto fail;
+	if (rep.reset) {
+		/* the samples and events it held are lost; say so once, through the
+		 * fresh queue, so the controller learns why sequences restart */
+		char msg[FLT_MAX_MESSAGE + 1];
+		struct agentd_model pseudo;
+		snprintf(msg, sizeof(msg), "telemetry queue reset: %s%s%s", rep.reason ? rep.reason : "unreadable",
+			 rep.moved_to ? "; old file kept as " : "", rep.moved_to ? rep.moved_to : "");
+		flt_log_warn("%s", msg);
+		memset(&pseudo, 0, sizeof(pseudo));
+		snprintf(pseudo.name, sizeof(pseudo.name), "%s", QUEUE_RESET_NAME);
+		pseudo.local = true;
+		events_emit(a, &pseudo, FLT_STEP_FAILED, FLT_REASON_QUEUE_RESET, msg);
+	}
 	if ((e = store_load(a)))
 		goto fail;
 	/* the last accepted key list and desired state, so an agent that starts
@@ -474,6 +542,7 @@ flt_err flt_agentd_run(struct flt_agentd *a, volatile sig_atomic_t *stop, volati
 				a->conf.chunks_in_flight = c.chunks_in_flight;
 				a->conf.stall_s = c.stall_s;
 				a->conf.refetch_ms = c.refetch_ms;
+				agentd_serving_reload(a, &c);
 				flt_log_set_level((enum flt_log_level)c.log_level);
 				flt_agentd_conf_free(&c);
 				flt_log_info("SIGHUP: config reloaded");

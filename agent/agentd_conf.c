@@ -44,6 +44,21 @@ static const struct flt_conf_opt opts[] = {
 	 "local inference socket"},
 	{"serving.socket_group", FLT_CONF_STRING, OFF(socket_group), "", 0, 0, NULL, 0,
 	 "group owning the socket (mode 0660); empty: the agent's"},
+	{"serving.workers", FLT_CONF_INT, OFF(srv_workers), "2", 1, 64, NULL, 0,
+	 "inference worker threads (applied live on SIGHUP)"},
+	{"serving.queue_max", FLT_CONF_INT, OFF(srv_queue_max), "64", 1, 65536, NULL, 0,
+	 "requests waiting for a worker; beyond it a request gets BUSY (live)"},
+	{"serving.max_conns", FLT_CONF_INT, OFF(srv_max_conns), "1024", 1, 65536, NULL, 0,
+	 "open client connections; beyond it a connection is closed (live)"},
+	{"serving.swap_wait_ms", FLT_CONF_INT, OFF(srv_swap_wait_ms), "2000", 1, 600000, NULL, 0,
+	 "how long a request waits for a hot swap in progress before BUSY (live)"},
+	{"serving.read_timeout_ms", FLT_CONF_INT, OFF(srv_read_timeout_ms), "30000", 100, 3600000, NULL, 0,
+	 "a request frame begun must be complete within this (restart to change)"},
+	{"serving.max_batch", FLT_CONF_INT, OFF(srv_max_batch), "1", 1, 4096, NULL, 0,
+	 "largest batch (dimension 0) a request may carry (restart to change)"},
+	{"serving.memory_budget", FLT_CONF_SIZE, OFF(srv_memory_budget), "0", 0, 0x7fffffffffffLL, NULL, 0,
+	 "bytes for all loaded models, 0 for unlimited; a swap that does not fit unloads the old "
+	 "version first (restart to change)"},
 	{"telemetry.interval", FLT_CONF_DURATION, OFF(telemetry_s), "60s", 1, 86400, NULL, 0,
 	 "health and usage sample interval"},
 	{"telemetry.queue_bytes", FLT_CONF_SIZE, OFF(queue_bytes), "4M", 4096, 0x7fffffffffffLL, NULL, 0,
@@ -89,6 +104,13 @@ flt_err flt_agentd_conf_load(const char *path, const char *const *sets, size_t n
 	}
 	*out = c;
 	return FLT_OK;
+}
+
+uint64_t flt_agentd_probation_s(const struct flt_agentd_conf *c, uint64_t desired_s)
+{
+	uint64_t s = desired_s ? desired_s : (uint64_t)c->probation_default_s;
+	uint64_t max = (uint64_t)c->probation_max_s;
+	return s > max ? max : s;
 }
 
 void flt_agentd_conf_free(struct flt_agentd_conf *c)

@@ -109,7 +109,7 @@ flt_err state_build(const struct flt_agentd *a, struct flt_state **out)
 	s->max_packet_size = a->conf.max_packet;
 	s->agent_version = FLT_AGENT_VERSION;
 	snprintf(s->runtime_version, sizeof(s->runtime_version), "%s", flt_runtime_version());
-	s->clock_synced = true;
+	s->clock_synced = !a->clock_unsynced;
 	size_t nops = flt_rt_op_count();
 	if (nops > FLT_STATE_MAX_OPERATORS)
 		nops = FLT_STATE_MAX_OPERATORS;

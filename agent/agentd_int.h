@@ -128,6 +128,10 @@ struct flt_agentd {
 	char loaded_name[AGENTD_MAX_MODELS][FLT_IDENT_MAX + 1];
 
 	uint8_t refused_sha[FLT_SHA256_LEN]; /* last refused desired state, reported once */
+	/* the cause of the current run of failed connects (error and clock
+	 * verdict), so each distinct cause is logged and reported once */
+	int conn_fail_cause;
+	bool clock_unsynced;           /* the last TLS failure was the clock's */
 	uint8_t ota_seen[AGENTD_MAX_MODELS][FLT_SHA256_LEN]; /* agent/firmware envelopes reported */
 	size_t n_ota_seen;
 	bool ota_report_done;          /* boot report looked at since start */
@@ -196,6 +200,9 @@ FLT_WUR flt_err state_build(const struct flt_agentd *a, struct flt_state **out);
 FLT_WUR flt_err agentd_serving_start(struct flt_agentd *a);
 void agentd_serving_stop(struct flt_agentd *a);
 /* -1 roll back (*reason), 1 commit, 0 keep watching. */
+/* SIGHUP: applies C's live serving settings (workers, queue, connections,
+ * swap wait) and keeps them in a->conf; warns about those needing a restart. */
+void agentd_serving_reload(struct flt_agentd *a, const struct flt_agentd_conf *c);
 int agentd_probation_verdict(struct flt_agentd *a, const struct agentd_model *m, int64_t elapsed_s,
 			     enum flt_reason *reason);
 

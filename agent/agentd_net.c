@@ -112,8 +112,10 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 		ne.len = ev->len;
 		break;
 	case FLT_MQTT_EV_CONNECT_FAILED:
-		flt_log_dbg("connect failed: %s %s", flt_strerror(ev->err), ev->detail ? ev->detail : "");
-		return;
+		ne.type = NET_EV_CONNECT_FAILED;
+		ne.err = ev->err;
+		ne.detail = ev->detail;
+		break;
 	case FLT_MQTT_EV_SUBSCRIBE_FAILED:
 		flt_log_warn("subscription to %s refused: %s", ev->topic ? ev->topic : "?", flt_strerror(ev->err));
 		return;

@@ -11,13 +11,15 @@
 
 enum net_purpose { NET_OTHER = 0, NET_CHUNKS, NET_TELEMETRY, NET_STATE };
 
-enum net_ev { NET_EV_CONNECTED = 1, NET_EV_DISCONNECTED, NET_EV_MESSAGE };
+enum net_ev { NET_EV_CONNECTED = 1, NET_EV_DISCONNECTED, NET_EV_MESSAGE, NET_EV_CONNECT_FAILED };
 
 struct net_event {
 	enum net_ev type;
 	const char *topic;     /* MESSAGE; borrowed */
 	const uint8_t *payload;
 	size_t len;
+	flt_err err;           /* CONNECT_FAILED: FLT_EAUTH for a failed TLS handshake */
+	const char *detail;    /* CONNECT_FAILED; borrowed, may be NULL */
 };
 
 typedef void (*net_handler)(void *arg, const struct net_event *ev);

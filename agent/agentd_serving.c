@@ -44,6 +44,13 @@ flt_err agentd_serving_start(struct flt_agentd *a)
 	memset(&o, 0, sizeof(o));
 	o.socket_path = a->conf.socket_path;
 	o.socket_group = a->conf.socket_group;
+	o.workers = (unsigned)a->conf.srv_workers;
+	o.queue_max = (unsigned)a->conf.srv_queue_max;
+	o.max_conns = (unsigned)a->conf.srv_max_conns;
+	o.swap_wait_ms = (unsigned)a->conf.srv_swap_wait_ms;
+	o.read_timeout_ms = (unsigned)a->conf.srv_read_timeout_ms;
+	o.max_batch = (unsigned)a->conf.srv_max_batch;
+	o.memory_budget = a->conf.srv_memory_budget;
 	o.usage = a->usage;
 	if ((e = flt_serving_create(&o, &a->srv))) {
 		flt_log_err("cannot serve on %s: %s", a->conf.socket_path, flt_strerror(e));
@@ -53,6 +60,25 @@ flt_err agentd_serving_start(struct flt_agentd *a)
 	a->serving.remove = srv_remove;
 	a->serving.ctx = a;
 	return FLT_OK;
+}
+
+void agentd_serving_reload(struct flt_agentd *a, const struct flt_agentd_conf *c)
+{
+	if (a->srv) {
+		flt_err e = flt_serving_reconfigure(a->srv, (unsigned)c->srv_workers, (unsigned)c->srv_queue_max,
+						    (unsigned)c->srv_max_conns, (unsigned)c->srv_swap_wait_ms);
+		if (e) {
+			flt_log_err("SIGHUP: serving settings not applied: %s", flt_strerror(e));
+			return;
+		}
+	}
+	a->conf.srv_workers = c->srv_workers;
+	a->conf.srv_queue_max = c->srv_queue_max;
+	a->conf.srv_max_conns = c->srv_max_conns;
+	a->conf.srv_swap_wait_ms = c->srv_swap_wait_ms;
+	if (c->srv_read_timeout_ms != a->conf.srv_read_timeout_ms || c->srv_max_batch != a->conf.srv_max_batch ||
+	    c->srv_memory_budget != a->conf.srv_memory_budget)
+		flt_log_warn("SIGHUP: serving.read_timeout_ms, max_batch and memory_budget apply after a restart");
 }
 
 void agentd_serving_stop(struct flt_agentd *a)

@@ -233,9 +233,11 @@ static int run_size(const char *label, size_t bytes, int idx)
 	snprintf(s[3], sizeof(s[3]), "trust.root_keys=%s", roots);
 	snprintf(s[4], sizeof(s[4]), "serving.socket=%s/agent.sock", dir);
 	snprintf(s[5], sizeof(s[5]), "storage.disk_reserve=0");
-	const char *sets[7] = {s[0], s[1], s[2], s[3], s[4], s[5], "install.chunks_in_flight=32"};
+	/* the entry asks for no probation: commit right after the switch */
+	const char *sets[8] = {s[0], s[1], s[2], s[3], s[4], s[5], "install.chunks_in_flight=32",
+			       "probation.default=0"};
 	struct flt_agentd_conf c;
-	if (flt_agentd_conf_load(NULL, sets, 7, &c, err, sizeof(err))) {
+	if (flt_agentd_conf_load(NULL, sets, 8, &c, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto out;
 	}

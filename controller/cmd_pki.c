@@ -61,6 +61,18 @@ static const struct cli_spec prov_spec = {
     prov_opts, 1, 1,
 };
 
+/* An --out that names a file is caught here: the mkdir below would report it
+ * as a conflict, which reads as "already provisioned". */
+static int check_out_dir(struct cli *c, const char *out)
+{
+	struct stat st;
+	if (stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
+		return cli_fail(
+		    c, FLT_EINVAL,
+		    "--out '%s' exists and is not a directory; give a new or empty directory", out);
+	return CLI_CONTINUE;
+}
+
 int cmd_device_provision(int argc, char **argv)
 {
 	struct cli c;
@@ -73,13 +85,8 @@ int cmd_device_provision(int argc, char **argv)
 	const char *out = cli_get(&c, "out");
 	if (!out)
 		return cli_end(&c, cli_usage(&c, "--out DIR is required"));
-	/* Caught here, not as the conflict mkdir reports, which read as "already provisioned". */
-	struct stat ost;
-	if (stat(out, &ost) == 0 && !S_ISDIR(ost.st_mode))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
-		                            "--out '%s' exists and is not a directory; give a new or "
-		                            "empty directory",
-		                            out));
+	if ((rc = check_out_dir(&c, out)) != CLI_CONTINUE)
+		return cli_end(&c, rc);
 	if (!flt_ident_device_valid(id))
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
 		                            "'%s' is not a device id: use [a-z0-9][a-z0-9._-]{0,63}, "
@@ -214,6 +221,8 @@ int cmd_broker_config(int argc, char **argv)
 	                            .names = names};
 	if (!o.out_dir)
 		return cli_end(&c, cli_usage(&c, "--out DIR is required"));
+	if ((rc = check_out_dir(&c, o.out_dir)) != CLI_CONTINUE)
+		return cli_end(&c, rc);
 	if ((rc = parse_port(&c, "port", 8883, &o.port)) != CLI_CONTINUE ||
 	    (rc = parse_port(&c, "plain-loopback-port", 0, &o.plain_port)) != CLI_CONTINUE)
 		return cli_end(&c, rc);

@@ -47,10 +47,21 @@ cleanup() {
 		sleep 0.1
 	done
 	for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+	# A sanitizer report or crash in any daemon, even while stopping, fails the run.
+	if [ -d "${OUT:-}/logs" ] && grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:|Segmentation fault" \
+		"$OUT"/logs/*.log 2>/dev/null; then
+		echo "demo: a daemon crashed or a sanitizer reported an error (logs above)"
+		[ $rc = 0 ] && rc=1
+	fi
 	exit $rc
 }
 trap cleanup EXIT
-trap 'echo; echo "demo: interrupted, stopping everything"; exit 130' INT TERM
+on_signal() {
+	echo
+	echo "demo: interrupted, stopping everything"
+	exit 130
+}
+trap on_signal INT TERM
 
 # start NAME CMD...: runs CMD in its own process group, output to $OUT/logs/NAME.log
 start() {

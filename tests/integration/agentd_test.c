@@ -14,12 +14,15 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "flt/agentd.h"
+#include "flt/alloc.h"
 #include "flt/crypto.h"
+#include "flt/pki.h"
 #include "tt_mosq.h"
 #include "tt_proc.h"
 #include "tt_pub.h"
@@ -60,8 +63,8 @@ static void env_down(struct env *e)
 
 static void conf_for(struct env *e, const char *device, const char *extra, struct flt_agentd_conf *c)
 {
-	char s[9][700];
-	const char *sets[10];
+	char s[10][700];
+	const char *sets[11];
 	size_t n = 0;
 	snprintf(s[0], sizeof(s[0]), "device.id=%s", device);
 	snprintf(s[1], sizeof(s[1]), "mqtt.broker=%s", tt_mosq_uri(e->mosq));
@@ -72,7 +75,9 @@ static void conf_for(struct env *e, const char *device, const char *extra, struc
 	snprintf(s[6], sizeof(s[6]), "mqtt.backoff_max_ms=300");
 	snprintf(s[7], sizeof(s[7]), "install.refetch_ms=400");
 	snprintf(s[8], sizeof(s[8]), "serving.socket=%s/%s.sock", e->dir, device);
-	for (int i = 0; i < 9; i++)
+	/* the publisher's entries ask for no probation: commit at once */
+	snprintf(s[9], sizeof(s[9]), "probation.default=0");
+	for (int i = 0; i < 10; i++)
 		sets[n++] = s[i];
 	if (extra)
 		sets[n++] = extra;
@@ -132,7 +137,8 @@ static struct tt_proc *agent_spawn(struct env *e, const char *device, const char
 	int n = snprintf(body, sizeof(body),
 			 "[device]\nid = %s\n[mqtt]\nbroker = %s\nbackoff_min_ms = 50\nbackoff_max_ms = 300\n"
 			 "[storage]\ndata_dir = %s/%s\ndisk_reserve = 0\n[trust]\nroot_keys = %s\n"
-			 "[install]\nrefetch_ms = 400\n[serving]\nsocket = %s/%s.sock\n[log]\nlevel = info\n",
+			 "[install]\nrefetch_ms = 400\n[serving]\nsocket = %s/%s.sock\n[log]\nlevel = info\n"
+			 "[probation]\ndefault = 0\n",
 			 device, tt_mosq_uri(e->mosq), e->dir, device, e->roots, e->dir, device);
 	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
 	const char *argv[] = {TT_AGENT, "run", "-c", conf, NULL};
@@ -589,8 +595,17 @@ static void test_probation_crash_rollback(void **state)
 	tt_proc_free(p);
 	p = agent_spawn(&e, "dev-p", NULL);
 	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "rolled_back", "CRASHES", 1, WAIT_MS));
-	/* the same version under the same deployment: refused as marked bad */
-	char *v2b = release(&e, "digits", 2, NULL);
+	/* the same version under the same deployment, re-signed: refused as
+	 * marked bad. Signing is deterministic (RFC 6979) and manifest times
+	 * have 1 s resolution, so a re-sign within the same second would give
+	 * the very same envelope, which the agent rightly treats as the
+	 * deployment it already finished (silence). A different expiry makes the
+	 * re-signed envelope differ whatever the timing. */
+	struct tt_release r2b = {.name = "digits", .version = 2, .model_path = MODEL_V2, .golden_dir = GOLDEN_V2,
+				 .chunk_size = 1024, .expires_in = 2 * 86400};
+	char *v2b = tt_pub_release(e.pub, &r2b, NULL);
+	assert_non_null(v2b);
+	assert_string_not_equal(v2b, v2);
 	ent2.envelope = v2b;
 	assert_int_equal(tt_pub_desired(e.pub, "dev-p", "dev-p", 3, &ent2, 1, TT_SIGN_DIRECTOR), 0);
 	if (!tt_pub_wait_events(e.pub, "dev-p", "digits", "failed", "MARKED_BAD", 1, WAIT_MS)) {
@@ -617,6 +632,163 @@ static void test_probation_crash_rollback(void **state)
 	free(v1);
 	free(v2);
 	free(v2b);
+	env_down(&e);
+}
+
+/* probation.default stands in for an entry's probation_s of 0, and
+ * probation.max bounds what an entry asks for. */
+static void test_probation_conf_bounds(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	struct agent_thr a1, a2;
+	keys_for(&e, "dev-pd");
+	keys_for(&e, "dev-pm");
+	char *v1 = release(&e, "digits", 1, NULL);
+	struct tt_entry none = {"digits", "r1", v1, 0, 0};
+	struct tt_entry longp = {"digits", "r1", v1, 3600, 0};
+	assert_int_equal(tt_pub_desired(e.pub, "dev-pd", "dev-pd", 1, &none, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(tt_pub_desired(e.pub, "dev-pm", "dev-pm", 1, &longp, 1, TT_SIGN_DIRECTOR), 0);
+	agent_up(&e, "dev-pd", "probation.default=1h", &a1);
+	agent_up(&e, "dev-pm", "probation.max=1s", &a2);
+	/* bounded to 1 s: commits although the entry asked for an hour */
+	assert_true(tt_pub_wait_events(e.pub, "dev-pm", "digits", "committed", NULL, 1, WAIT_MS));
+	/* no probation in the entry: the default hour applies, so no commit */
+	assert_true(tt_pub_wait_events(e.pub, "dev-pd", "digits", "probation", NULL, 1, WAIT_MS));
+	agent_down(&a1);
+	agent_down(&a2);
+	assert_int_equal(tt_pub_events(e.pub, "dev-pd", "digits", "committed", NULL), 0);
+	struct flt_agentd_model_info mi;
+	assert_int_equal(flt_agentd_model(a1.a, "digits", &mi), FLT_OK);
+	assert_int_equal(mi.active, 1);
+	assert_int_equal(mi.committed, 0);
+	agent_free(&a1);
+	agent_free(&a2);
+	free(v1);
+	env_down(&e);
+}
+
+/* A queue file that is not a database is moved aside; the agent starts on a
+ * fresh queue and reports the loss as a QUEUE_RESET event. */
+static void test_queue_reset_reported(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/dev-qr", e.dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/dev-qr/queue.db", e.dir);
+	static const char junk[] = "this is not an SQLite database, just junk bytes that fill a page";
+	assert_int_equal(tt_write_file(path, junk, sizeof(junk)), 0);
+	struct agent_thr a;
+	agent_up(&e, "dev-qr", NULL, &a);
+	assert_true(tt_pub_wait_events(e.pub, "dev-qr", "telemetry-queue", "failed", "QUEUE_RESET", 1, WAIT_MS));
+	agent_down(&a);
+	struct flt_agentd_counters c;
+	flt_agentd_counters(a.a, &c);
+	assert_int_equal(c.events, 1);
+	agent_free(&a);
+	env_down(&e);
+}
+
+static void write_pem(const char *dir, const char *name, const char *pem)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(tt_write_file(path, pem, strlen(pem)), 0);
+}
+
+static void set_str(char **field, const char *dir, const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s%s%s", dir, name ? "/" : "", name ? name : "");
+	flt_free(*field);
+	*field = flt_strdup(path);
+	assert_non_null(*field);
+}
+
+/* A TLS handshake that fails while the clock is before the certificate's
+ * validity (a board without RTC in 1970) is reported as CLOCK_UNSYNCED, in
+ * the persisted last error and as one event however many retries fail. */
+static void test_clock_unsynced_reported(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	int64_t later = (int64_t)time(NULL) + 365 * 86400;
+	char *key = NULL, *ca = NULL, *cert = NULL;
+	size_t len = 0;
+	assert_int_equal(flt_pki_key_new(&key, &len), FLT_OK);
+	struct flt_cert_spec cs = {.kind = FLT_CERT_CA, .cn = "clock-ca", .not_before = later,
+				   .not_after = later + 86400};
+	assert_int_equal(flt_pki_serial_new(cs.serial), FLT_OK);
+	assert_int_equal(flt_pki_cert_issue(key, NULL, key, &cs, &ca, &len), FLT_OK);
+	struct flt_cert_spec ds = {.kind = FLT_CERT_CLIENT, .cn = "dev-clk", .not_before = later,
+				   .not_after = later + 86400};
+	assert_int_equal(flt_pki_serial_new(ds.serial), FLT_OK);
+	assert_int_equal(flt_pki_cert_issue(key, ca, key, &ds, &cert, &len), FLT_OK);
+	write_pem(e.dir, "clk-ca.pem", ca);
+	write_pem(e.dir, "clk-dev.pem", cert);
+	write_pem(e.dir, "clk-dev.key", key);
+	/* a TLS broker whose certificate, valid now, chains to another CA: the
+	 * handshake fails on the device (FLT_EAUTH) */
+	int64_t now = (int64_t)time(NULL);
+	char *bca = NULL, *bcert = NULL;
+	struct flt_cert_spec bs = {.kind = FLT_CERT_CA, .cn = "broker-ca", .not_before = now - 3600,
+				   .not_after = now + 86400};
+	assert_int_equal(flt_pki_serial_new(bs.serial), FLT_OK);
+	assert_int_equal(flt_pki_cert_issue(key, NULL, key, &bs, &bca, &len), FLT_OK);
+	static const char *const names[] = {"127.0.0.1"};
+	struct flt_cert_spec ss = {.kind = FLT_CERT_SERVER, .cn = "broker", .names = names, .nnames = 1,
+				   .not_before = now - 3600, .not_after = now + 86400};
+	assert_int_equal(flt_pki_serial_new(ss.serial), FLT_OK);
+	assert_int_equal(flt_pki_cert_issue(key, bca, key, &ss, &bcert, &len), FLT_OK);
+	write_pem(e.dir, "broker-ca.pem", bca);
+	write_pem(e.dir, "broker.pem", bcert);
+	char bcaf[1024], bcf[1024], bkf[1024];
+	snprintf(bcaf, sizeof(bcaf), "%s/broker-ca.pem", e.dir);
+	snprintf(bcf, sizeof(bcf), "%s/broker.pem", e.dir);
+	snprintf(bkf, sizeof(bkf), "%s/clk-dev.key", e.dir);
+	struct tt_mosq_opts mo;
+	tt_mosq_opts_init(&mo);
+	mo.cafile = bcaf;
+	mo.certfile = bcf;
+	mo.keyfile = bkf;
+	struct tt_mosq *tls = NULL;
+	assert_int_equal(tt_mosq_start(&mo, &tls), 0);
+	char extra[128];
+	snprintf(extra, sizeof(extra), "mqtt.broker=%s", tt_mosq_uri(tls));
+	struct flt_agentd_conf c;
+	conf_for(&e, "dev-clk", extra, &c);
+	set_str(&c.ca_file, e.dir, "clk-ca.pem");
+	set_str(&c.cert_file, e.dir, "clk-dev.pem");
+	set_str(&c.key_file, e.dir, "clk-dev.key");
+	struct flt_agentd *a = NULL;
+	assert_int_equal(flt_agentd_new(&c, &a), FLT_OK);
+	assert_int_equal(flt_agentd_start(a), FLT_OK);
+	struct flt_agentd_counters k;
+	memset(&k, 0, sizeof(k));
+	for (int i = 0; i < 1500 && k.connect_failures < 3; i++) {
+		assert_int_equal(flt_agentd_step(a, 20), FLT_OK);
+		flt_agentd_counters(a, &k);
+	}
+	assert_true(k.connect_failures >= 3);
+	assert_int_equal(k.connects, 0);
+	assert_int_equal(k.events, 1); /* once for the cause, not per attempt */
+	char *json = NULL;
+	assert_int_equal(flt_agentd_status_json(&c, &json), FLT_OK);
+	assert_non_null(strstr(json, "CLOCK_UNSYNCED"));
+	flt_free(json);
+	flt_agentd_free(a);
+	flt_agentd_conf_free(&c);
+	flt_free(key);
+	flt_free(ca);
+	flt_free(cert);
+	flt_free(bca);
+	flt_free(bcert);
+	tt_mosq_free(tls);
 	env_down(&e);
 }
 
@@ -712,6 +884,9 @@ int main(void)
 		cmocka_unit_test(test_offline_install_cli),
 		cmocka_unit_test(test_probation_crash_rollback),
 		cmocka_unit_test(test_crash_recovery),
+		cmocka_unit_test(test_probation_conf_bounds),
+		cmocka_unit_test(test_queue_reset_reported),
+		cmocka_unit_test(test_clock_unsynced_reported),
 	};
 	if (getenv("AGENTD_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("AGENTD_TEST_FILTER"));

@@ -117,6 +117,7 @@ static void test_ca_provision_revoke_audit(void **state)
 		snprintf(file, sizeof file, "%s/bundle/agent.conf", g_dir);
 		assert_int_equal(cli("device", "provision", "dev-f", "--out", file, NULL), 5);
 		assert_int_equal(cli("device", "provision", "dev-f", "--out", file, NULL), 5);
+		assert_int_equal(cli("broker-config", "--out", file, NULL), 5);
 		char dbp[512];
 		sqlite3 *db = NULL;
 		sqlite3_stmt *q = NULL;

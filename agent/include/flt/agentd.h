@@ -28,6 +28,13 @@ struct flt_agentd_conf {
 	int64_t root_threshold; /* trust.root_threshold */
 	char *socket_path;     /* serving.socket */
 	char *socket_group;    /* serving.socket_group */
+	int64_t srv_workers;   /* serving.workers: inference threads (live on SIGHUP) */
+	int64_t srv_queue_max; /* serving.queue_max: requests waiting for a worker; beyond: BUSY (live) */
+	int64_t srv_max_conns; /* serving.max_conns: open client connections (live) */
+	int64_t srv_swap_wait_ms; /* serving.swap_wait_ms: a request's wait for a swap (live) */
+	int64_t srv_read_timeout_ms; /* serving.read_timeout_ms: a begun frame must complete in this */
+	int64_t srv_max_batch; /* serving.max_batch: largest batch a request may carry */
+	uint64_t srv_memory_budget; /* serving.memory_budget: bytes for all loaded models; 0: unlimited */
 	int64_t telemetry_s;   /* telemetry.interval */
 	uint64_t queue_bytes;  /* telemetry.queue_bytes */
 	int64_t probation_default_s; /* probation.default */
@@ -47,6 +54,10 @@ struct flt_agentd_conf {
 FLT_WUR flt_err flt_agentd_conf_load(const char *path, const char *const *sets, size_t nsets,
 				     struct flt_agentd_conf *out, char *err, size_t errlen);
 void flt_agentd_conf_free(struct flt_agentd_conf *c);
+/* The probation window for a desired-state entry asking for DESIRED_S
+ * seconds: probation.default when DESIRED_S is 0 (absent), and never more
+ * than probation.max. */
+uint64_t flt_agentd_probation_s(const struct flt_agentd_conf *c, uint64_t desired_s);
 /* Prints every option with its default and help. */
 void flt_agentd_conf_help(void *file);
 
@@ -84,9 +95,10 @@ struct flt_agentd_model_info {
 };
 /* FLT_ENOTFOUND when the agent knows no model NAME. */
 FLT_WUR flt_err flt_agentd_model(const struct flt_agentd *a, const char *name, struct flt_agentd_model_info *out);
-/* Counters for tests: installs committed, events queued, fetch requests sent. */
+/* Counters for tests: installs committed, events queued, fetch requests sent,
+ * connect attempts that failed. */
 struct flt_agentd_counters {
-	uint64_t committed, events, fetch_requests, chunks_written, connects;
+	uint64_t committed, events, fetch_requests, chunks_written, connects, connect_failures;
 };
 void flt_agentd_counters(const struct flt_agentd *a, struct flt_agentd_counters *out);
 

@@ -56,7 +56,8 @@
 	X(BOOT_FAILED, "new firmware or agent did not confirm a healthy start")                      \
 	/* other */                                                                                  \
 	X(SUPERSEDED, "a newer desired state replaced this install before it finished")              \
-	X(INTERNAL, "a bug or an unexpected local failure; see the message")
+	X(INTERNAL, "a bug or an unexpected local failure; see the message")                         \
+	X(QUEUE_RESET, "the outbound queue file was unreadable and moved aside; what it held is lost")
 
 enum flt_reason {
 #define FLT_REASON_ENUM_(n, m) FLT_REASON_##n,
