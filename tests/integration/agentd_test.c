@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -792,6 +795,106 @@ static void test_clock_unsynced_reported(void **state)
 	env_down(&e);
 }
 
+struct run_thr {
+	struct flt_agentd *a;
+	const char *conf;
+	volatile sig_atomic_t stop, hup;
+	pthread_t th;
+};
+
+static void *run_main(void *arg)
+{
+	struct run_thr *t = arg;
+	if (flt_agentd_run(t->a, &t->stop, &t->hup, t->conf) != FLT_OK)
+		fprintf(stderr, "flt_agentd_run failed\n");
+	return NULL;
+}
+
+static int unix_connect(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* true when the agent closed FD within 200 ms */
+static bool closed_by_agent(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char b;
+	return poll(&p, 1, 200) > 0 && recv(fd, &b, 1, 0) == 0;
+}
+
+static void write_serving_conf(struct env *e, const char *path, const char *sock, const char *serving)
+{
+	char body[2048];
+	int n = snprintf(body, sizeof(body),
+			 "[device]\nid = dev-hup\n[mqtt]\nbroker = %s\n[storage]\ndata_dir = %s/dev-hup\n"
+			 "disk_reserve = 0\n[trust]\nroot_keys = %s\n[serving]\nsocket = %s\n%s[log]\nlevel = info\n",
+			 tt_mosq_uri(e->mosq), e->dir, e->roots, sock, serving);
+	assert_int_equal(tt_write_file(path, body, (size_t)n), 0);
+}
+
+/* SIGHUP applies the serving limits live: after serving.max_conns drops to 1,
+ * a connection beyond the first is closed at once. */
+static void test_sighup_serving(void **state)
+{
+	(void)state;
+	struct env e;
+	env_up(&e, false);
+	char conf[1024], sock[1024];
+	snprintf(conf, sizeof(conf), "%s/hup.conf", e.dir);
+	snprintf(sock, sizeof(sock), "%s/hup.sock", e.dir);
+	write_serving_conf(&e, conf, sock, "workers = 2\nmax_conns = 16\n");
+	struct flt_agentd_conf c;
+	char err[256] = "";
+	assert_int_equal(flt_agentd_conf_load(conf, NULL, 0, &c, err, sizeof(err)), FLT_OK);
+	assert_int_equal(c.srv_max_conns, 16);
+	struct run_thr t;
+	memset(&t, 0, sizeof(t));
+	t.conf = conf;
+	assert_int_equal(flt_agentd_new(&c, &t.a), FLT_OK);
+	flt_agentd_conf_free(&c);
+	assert_int_equal(flt_agentd_start(t.a), FLT_OK);
+	assert_int_equal(pthread_create(&t.th, NULL, run_main, &t), 0);
+	int c1 = unix_connect(sock), c2 = unix_connect(sock);
+	assert_true(c1 >= 0 && c2 >= 0);
+	assert_false(closed_by_agent(c2));
+	/* an invalid file is refused and changes nothing */
+	write_serving_conf(&e, conf, sock, "workers = 0\n");
+	t.hup = 1;
+	bool closed = false;
+	for (int i = 0; i < 10 && !closed; i++) {
+		int c3 = unix_connect(sock);
+		assert_true(c3 >= 0);
+		closed = closed_by_agent(c3);
+		close(c3);
+	}
+	assert_false(closed);
+	write_serving_conf(&e, conf, sock, "workers = 3\nmax_conns = 1\n");
+	t.hup = 1;
+	for (int i = 0; i < 100 && !closed; i++) {
+		int c3 = unix_connect(sock);
+		assert_true(c3 >= 0);
+		closed = closed_by_agent(c3);
+		close(c3);
+	}
+	assert_true(closed);
+	close(c1);
+	close(c2);
+	t.stop = 1;
+	pthread_join(t.th, NULL);
+	flt_agentd_free(t.a);
+	env_down(&e);
+}
+
 static int run_cli(struct env *e, const char *const argv[], char *errbuf, size_t errcap)
 {
 	struct tt_proc *p = NULL;
@@ -887,6 +990,7 @@ int main(void)
 		cmocka_unit_test(test_probation_conf_bounds),
 		cmocka_unit_test(test_queue_reset_reported),
 		cmocka_unit_test(test_clock_unsynced_reported),
+		cmocka_unit_test(test_sighup_serving),
 	};
 	if (getenv("AGENTD_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("AGENTD_TEST_FILTER"));
