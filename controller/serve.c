@@ -4,6 +4,7 @@
  * signs release envelopes when first needed and before they expire; serves
  * chunks; ingests reports and streams. docs/serve.md explains the loop. */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,60 @@ static void reload_conf(struct serve *s)
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/* ---- key list changes ------------------------------------------------------------ */
+
+/* keys/keylist.json's identity; false when it cannot be read. */
+static bool keylist_stat(struct serve *s, int64_t *ino, int64_t *size, int64_t *mtime_ns)
+{
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%s/%s", s->data_dir, FLT_KEYSTORE_DIR,
+	         FLT_KEYSTORE_KEYLIST_FILE);
+	if (stat(path, &sb) != 0)
+		return false;
+	*ino = (int64_t)sb.st_ino;
+	*size = (int64_t)sb.st_size;
+	*mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	return true;
+}
+
+/* After `keys rotate` / `keys revoke` (a new list written atomically, maybe a
+ * new key file): loads the store again and swaps it in when it verifies. A new
+ * release key makes every release envelope stale, so the next pass re-signs
+ * with it (nothing signed by a revoked key stays in use); the new list reaches
+ * every device because its serial differs from the one each device was sent. */
+static void reload_keys_if_changed(struct serve *s)
+{
+	int64_t ino = 0, size = 0, mt = 0;
+	flt_keystore *fresh = NULL;
+	if (!keylist_stat(s, &ino, &size, &mt))
+		return;
+	if (ino == s->kl_ino && size == s->kl_size && mt == s->kl_mtime_ns)
+		return;
+	flt_err e = flt_keystore_load(s->data_dir, &fresh);
+	if (e) {
+		flt_log_err("the key list changed but cannot be loaded (%s); still using the old keys",
+		            flt_strerror(e));
+		return;
+	}
+	s->kl_ino = ino, s->kl_size = size, s->kl_mtime_ns = mt;
+	const flt_key *ro = flt_keystore_key(s->ks, FLT_KEYSTORE_RELEASE);
+	const flt_key *rn = flt_keystore_key(fresh, FLT_KEYSTORE_RELEASE);
+	bool new_release = !ro || !rn || strcmp(flt_key_id(ro), flt_key_id(rn));
+	const flt_keylist *kl = flt_keystore_keylist(fresh);
+	flt_keystore_free(s->ks);
+	s->ks = fresh;
+	s->dirty = true;
+	flt_log_info("key list serial %llu loaded%s", kl ? (unsigned long long)kl->serial : 0ULL,
+	             new_release ? "; release envelopes will be re-signed with the new release key"
+	                         : "");
+	if (new_release) {
+		serve_db_idle(s->reg);
+		if (reg_exec(s->reg, REG_Q_REL_ENVELOPE_STALE_ALL, "") != FLT_OK)
+			flt_log_err("cannot retire the envelopes signed by the old release key");
+	}
 }
 
 /* ---- revoked devices ---------------------------------------------------------- */
@@ -604,6 +659,7 @@ static int run(struct serve *s)
 			if (ro_changed)
 				s->dirty = true;
 			/* A full pass every 60 s catches what no write announces (expiry). */
+			reload_keys_if_changed(s);
 			if (registry_changed(s) || s->dirty || s->republish || now >= next_full) {
 				s->dirty = false;
 				/* No second data_version read here: this connection's own
@@ -695,6 +751,8 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	s.pending_tail = &s.pending;
 	s.data_version = -1;
+	if (!keylist_stat(&s, &s.kl_ino, &s.kl_size, &s.kl_mtime_ns))
+		s.kl_ino = -1;
 	rc = run(&s);
 out:
 	serve_chunks_free(&s);

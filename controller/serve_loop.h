@@ -70,6 +70,7 @@ struct serve {
 	uint64_t ingested_items; /* for tests and the bench: items stored */
 	char (*cleared)[FLT_IDENT_MAX + 1]; /* revoked devices whose topics were cleared */
 	size_t n_cleared;
+	int64_t kl_ino, kl_size, kl_mtime_ns; /* keys/keylist.json as last loaded */
 };
 
 /* serve.c */

@@ -845,6 +845,75 @@ static void test_revoked_device(void **state)
 	dev_free(&o);
 }
 
+/* Keyid of the release envelope in d's desired entry 0 (""  if none). */
+static void entry_keyid(struct dev *d, char *kid, size_t cap)
+{
+	flt_dsse *env = NULL, *rel = NULL;
+	struct flt_desired *des = NULL;
+	kid[0] = '\0';
+	if (!d->desired || !d->desired[0] ||
+	    flt_dsse_parse(d->desired, strlen(d->desired), 0, &env, NULL) != FLT_OK)
+		return;
+	if (flt_desired_parse((const char *)env->payload, env->payload_len, &des, NULL) == FLT_OK &&
+	    des->n_entries &&
+	    flt_dsse_parse(des->entries[0].envelope, des->entries[0].envelope_len, 0, &rel, NULL) ==
+	        FLT_OK &&
+	    rel->nsigs)
+		snprintf(kid, cap, "%s", rel->sigs[0].keyid);
+	flt_dsse_free(rel);
+	flt_desired_free(des);
+	flt_dsse_free(env);
+}
+
+static char g_old_keyid[80];
+static uint64_t g_old_kl_serial;
+static bool resigned_under_new_list(struct dev *d)
+{
+	char k[80];
+	entry_keyid(d, k, sizeof(k));
+	if (!k[0] || !strcmp(k, g_old_keyid) || !d->keys)
+		return false;
+	flt_keylist *kl = accept_keys(d);
+	bool ok = kl->serial > g_old_kl_serial;
+	flt_keylist_free(kl);
+	return ok;
+}
+
+/* keys revoke of the release key in use: serve loads the new list, publishes
+ * it on down/keys and re-signs the release with the new key; the device's
+ * view (new list) accepts the new desired state. */
+static void test_keys_revoke_resigns(void **state)
+{
+	(void)state;
+	struct dev d;
+	struct verified v;
+	start_serve(NULL);
+	dev_connect(&d, "dev-k");
+	dev_state(&d, ADD_OPS, 1 << 20, "");
+	OK(FL("device", "set-model", "dev-k", "adder:1"));
+	g_serial_above = 0;
+	assert_true(pump_until(&d, desired_above, 10000));
+	entry_keyid(&d, g_old_keyid, sizeof(g_old_keyid));
+	assert_true(g_old_keyid[0] != '\0');
+	flt_keylist *kl = accept_keys(&d);
+	g_old_kl_serial = kl->serial;
+	flt_keylist_free(kl);
+
+	OK(FL("keys", "revoke", g_old_keyid));
+	assert_true(pump_until(&d, resigned_under_new_list, 15000));
+	verify_desired(&d, &v); /* under the new list, which names the old key revoked */
+	assert_int_equal(v.d->n_entries, 1);
+	verified_free(&v);
+	kl = accept_keys(&d);
+	bool listed_revoked = false;
+	for (size_t i = 0; i < kl->nrevoked; i++)
+		if (!strcmp(kl->revoked[i], g_old_keyid))
+			listed_revoked = true;
+	assert_true(listed_revoked);
+	flt_keylist_free(kl);
+	dev_free(&d);
+}
+
 int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR"), *s = getenv("FLT_SOURCE_DIR");
@@ -859,6 +928,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_last_will_offline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_real_agent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoked_device, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys_revoke_resigns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunks_too_big_for_broker, setup_small_broker,
 	                                    teardown),
 	};

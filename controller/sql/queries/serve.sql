@@ -16,6 +16,9 @@ SELECT domain, version FROM version_opsets WHERE version_id = ?1 ORDER BY domain
 -- name: rel_version_ops
 SELECT domain, op_type FROM version_ops WHERE version_id = ?1 ORDER BY domain, op_type;
 
+-- name: rel_envelope_stale_all
+UPDATE release_envelopes SET stale = 1 WHERE stale = 0;
+
 -- name: rel_envelope_insert
 INSERT INTO release_envelopes (version_id, chunk_size, index_sha256, envelope, issued_at, expires_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6);
