@@ -277,7 +277,13 @@ static flt_err store_one(struct flt_registry *r, struct serve_stream_msg *m, int
 			return e;
 		if (last > h)
 			h = last;
-	} /* else: an earlier batch was lost; drop this one, the agent rewinds */
+	} else {
+		/* An earlier batch was lost; drop this one, the agent rewinds. Said
+		 * out loud: a silent drop here once looked like lost events. */
+		flt_log_info("device %s: %s batch starts at seq %llu but %llu is stored; dropped "
+		             "until the device re-sends from there",
+		             m->dev, sname, (unsigned long long)first, (unsigned long long)h);
+	}
 	return reg_exec(r, REG_Q_HEAD_PUT, "ttiii", m->dev, sname, (int64_t)epoch, (int64_t)h,
 	                (int64_t)cur_dropped);
 }

@@ -459,6 +459,22 @@ static bool device_row(void *arg)
 	return ok;
 }
 
+/* `flotilla audit list` shows the device's refusal (from device_events). */
+static bool audit_shows_refusal(void *arg)
+{
+	(void)arg;
+	char cmd[1024], buf[8192];
+	snprintf(cmd, sizeof cmd, "%s audit list --data-dir %s -o json", TT_FLOTILLA, g_data);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	pclose(f);
+	return strstr(buf, "device.refused") && strstr(buf, "e2e-1") &&
+	       strstr(buf, "UNTRUSTED_KEY");
+}
+
 static void test_serve_and_agent_over_fleet_tls(void **state)
 {
 	(void)state;
@@ -553,8 +569,7 @@ static void test_serve_and_agent_over_fleet_tls(void **state)
 	                 FLT_OK);
 	pump_until(&lo->r.pubs, before + 1);
 	assert_int_equal(lo->r.pub_err, FLT_OK);
-	/* The agent reports the refusal as an event (serve's storing it and
-	 * `audit list` showing it are checked in unit_pki_store_test). */
+	/* The agent reports the refusal as an event. */
 	int64_t dl = tt_now_ms() + 30000;
 	for (;;) {
 		bool seen = false;
@@ -573,6 +588,13 @@ static void test_serve_and_agent_over_fleet_tls(void **state)
 	assert_non_null(al);
 	assert_non_null(strstr(al, "desired state refused: UNTRUSTED_KEY"));
 	free(al);
+	/* serve stores it, and it shows as a security event in the registry. */
+	if (!tt_wait_until(audit_shows_refusal, NULL, 30000)) {
+		char *sl = tt_read_file(tt_proc_stderr_path(serve), NULL);
+		fprintf(stderr, "serve:\n%s\n", sl ? sl : "");
+		free(sl);
+		fail_msg("the refusal never reached the registry's audit list");
+	}
 	free(json);
 	flt_dsse_free(env);
 	flt_key_free(rogue);
