@@ -17,17 +17,17 @@
 #include "flt/tls_clock.h"
 #include "flt/telemetry_batch.h"
 
-#define DESIRED_REFUSED "desired-state"
+#define DESIRED_REFUSED  "desired-state"
 #define QUEUE_RESET_NAME "telemetry-queue"
-#define CONNECT_NAME "broker-connection"
+#define CONNECT_NAME     "broker-connection"
 
 int64_t agentd_now(void)
 {
 	return flt_sys_wall_ms() / 1000;
 }
 
-void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len, bool retained,
-		    enum net_purpose p)
+void agentd_publish(struct flt_agentd *a, const char *sub, const void *data, size_t len,
+                    bool retained, enum net_purpose p)
 {
 	char topic[256];
 	if (!a->net || !a->connected)
@@ -74,7 +74,8 @@ static flt_err load_roots(struct flt_agentd *a)
 	if (!e && !a->nroots)
 		e = FLT_EPARSE;
 	if (e)
-		flt_log_err("root keys %s: no usable PEM public key (%s)", a->conf.root_keys, flt_strerror(e));
+		flt_log_err("root keys %s: no usable PEM public key (%s)", a->conf.root_keys,
+		            flt_strerror(e));
 	a->root_set.threshold = (unsigned)a->conf.root_threshold;
 	return e;
 }
@@ -87,15 +88,18 @@ void agentd_job_start(struct flt_agentd *a, struct agentd_model *m)
 	enum flt_reason r = FLT_REASON_NONE;
 	char msg[FLT_MAX_MESSAGE + 1] = "";
 	install_job_free(m);
-	if (verify_release(a, m, m->envelope, strlen(m->envelope), m->name, &man, &m->version, &r, msg, sizeof(msg))) {
+	if (verify_release(a, m, m->envelope, strlen(m->envelope), m->name, &man, &m->version, &r,
+	                   msg, sizeof(msg))) {
 		install_fail(a, m, r, msg);
 		return;
 	}
 	m->version = man->version;
-	m->latency_ms_max = man->latency_ms_max > UINT32_MAX ? UINT32_MAX : (uint32_t)man->latency_ms_max;
+	m->latency_ms_max =
+	    man->latency_ms_max > UINT32_MAX ? UINT32_MAX : (uint32_t)man->latency_ms_max;
 	if (!m->local && store_is_bad(m, man->version, m->deployment_id)) {
 		flt_manifest_free(man);
-		install_fail(a, m, FLT_REASON_MARKED_BAD, "version marked bad under this deployment");
+		install_fail(a, m, FLT_REASON_MARKED_BAD,
+		             "version marked bad under this deployment");
 		return;
 	}
 	if (man->version == m->active && man->version == m->committed) {
@@ -123,8 +127,8 @@ void agentd_job_start(struct flt_agentd *a, struct agentd_model *m)
 	fetch_tick(a, m, flt_sys_mono_ms());
 }
 
-static void start_deployment(struct flt_agentd *a, struct agentd_model *m, const struct flt_desired_entry *de,
-			     const uint8_t sha[FLT_SHA256_LEN])
+static void start_deployment(struct flt_agentd *a, struct agentd_model *m,
+                             const struct flt_desired_entry *de, const uint8_t sha[FLT_SHA256_LEN])
 {
 	if (m->job && m->step < FLT_STEP_ACTIVATING) {
 		enum flt_reason keep = FLT_REASON_SUPERSEDED;
@@ -188,9 +192,8 @@ void agentd_reconcile(struct flt_agentd *a)
 
 /* ---- incoming messages ---- */
 
-
-
-static void refuse_desired(struct flt_agentd *a, enum flt_reason r, const char *msg, const char *text, size_t len)
+static void refuse_desired(struct flt_agentd *a, enum flt_reason r, const char *msg,
+                           const char *text, size_t len)
 {
 	uint8_t sha[FLT_SHA256_LEN];
 
@@ -237,7 +240,8 @@ static void on_desired(struct flt_agentd *a, const char *text, size_t len, bool 
 	if (persist) {
 		char path[AGENTD_PATH];
 		if (store_path(a, path, sizeof(path), "desired.json") ||
-		    flt_file_write_atomic(path, text, len, 0600, "agent.desired") || store_save(a, "agent.state")) {
+		    flt_file_write_atomic(path, text, len, 0600, "agent.desired") ||
+		    store_save(a, "agent.state")) {
 			flt_log_err("desired state not persisted; will retry on redelivery");
 			a->desired_serial = old_serial;
 			memcpy(a->desired_sha, old_sha, sizeof(old_sha));
@@ -247,7 +251,8 @@ static void on_desired(struct flt_agentd *a, const char *text, size_t len, bool 
 	}
 	flt_desired_free(a->desired);
 	a->desired = d;
-	flt_log_info("desired state serial %llu accepted (%zu entries)", (unsigned long long)d->serial, d->n_entries);
+	flt_log_info("desired state serial %llu accepted (%zu entries)",
+	             (unsigned long long)d->serial, d->n_entries);
 	agentd_reconcile(a);
 }
 
@@ -274,21 +279,23 @@ static void connect_failed(struct flt_agentd *a, flt_err err, const char *detail
 	a->conn_fail_cause = cause;
 	a->clock_unsynced = r == FLT_REASON_CLOCK_UNSYNCED;
 	if (r == FLT_REASON_NONE) {
-		flt_log_info("cannot connect to %s: %s%s%s", a->conf.broker, flt_strerror(err), detail ? ": " : "",
-			     detail ? detail : "");
+		flt_log_info("cannot connect to %s: %s%s%s", a->conf.broker, flt_strerror(err),
+		             detail ? ": " : "", detail ? detail : "");
 		return;
 	}
 	char msg[FLT_MAX_MESSAGE + 1];
 	if (r == FLT_REASON_CLOCK_UNSYNCED)
 		snprintf(msg, sizeof(msg),
-			 "TLS handshake failed because the device clock (%lld) is before the validity of its "
-			 "certificate or CA: set the time (NTP/RTC)",
-			 (long long)agentd_now());
+		         "TLS handshake failed because the device clock (%lld) is before the "
+		         "validity of its "
+		         "certificate or CA: set the time (NTP/RTC)",
+		         (long long)agentd_now());
 	else
 		snprintf(msg, sizeof(msg),
-			 "TLS handshake failed because the device certificate or CA has expired at this clock "
-			 "(%lld): renew it or fix the time",
-			 (long long)agentd_now());
+		         "TLS handshake failed because the device certificate or CA has expired at "
+		         "this clock "
+		         "(%lld): renew it or fix the time",
+		         (long long)agentd_now());
 	flt_log_err("%s: %s", flt_reason_name(r), msg);
 	a->last_error = r;
 	snprintf(a->last_error_msg, sizeof(a->last_error_msg), "%s", msg);
@@ -327,16 +334,15 @@ static void on_net(void *arg, const struct net_event *ev)
 		agentd_reconcile(a);
 		break;
 	}
-	case NET_EV_CONNECT_FAILED:
-		connect_failed(a, ev->err, ev->detail);
-		break;
+	case NET_EV_CONNECT_FAILED: connect_failed(a, ev->err, ev->detail); break;
 	case NET_EV_DISCONNECTED:
 		a->connected = false;
 		flt_log_info("disconnected");
 		break;
 	case NET_EV_MESSAGE:
 		if (suffix(ev->topic, a->topic_root, "down/keys")) {
-			if (verify_keylist(a, (const char *)ev->payload, ev->len, true) == FLT_OK && a->pending_desired) {
+			if (verify_keylist(a, (const char *)ev->payload, ev->len, true) == FLT_OK &&
+			    a->pending_desired) {
 				char *p = a->pending_desired;
 				a->pending_desired = NULL;
 				on_desired(a, p, a->pending_desired_len, true);
@@ -388,8 +394,10 @@ flt_err flt_agentd_new(const struct flt_agentd_conf *conf, struct flt_agentd **o
 		 * fresh queue, so the controller learns why sequences restart */
 		char msg[FLT_MAX_MESSAGE + 1];
 		struct agentd_model pseudo;
-		snprintf(msg, sizeof(msg), "telemetry queue reset: %s%s%s", rep.reason ? rep.reason : "unreadable",
-			 rep.moved_to ? "; old file kept as " : "", rep.moved_to ? rep.moved_to : "");
+		snprintf(msg, sizeof(msg), "telemetry queue reset: %s%s%s",
+		         rep.reason ? rep.reason : "unreadable",
+		         rep.moved_to ? "; old file kept as " : "",
+		         rep.moved_to ? rep.moved_to : "");
 		flt_log_warn("%s", msg);
 		memset(&pseudo, 0, sizeof(pseudo));
 		snprintf(pseudo.name, sizeof(pseudo.name), "%s", QUEUE_RESET_NAME);
@@ -435,19 +443,19 @@ flt_err flt_agentd_start(struct flt_agentd *a)
 	static const char offline[] = "{\"v\":1,\"status\":\"offline\"}";
 	snprintf(will_topic, sizeof(will_topic), "%s/up/status", a->topic_root);
 	struct net_opts o = {
-		.uri = a->conf.broker,
-		.client_id = a->conf.device_id,
-		.ca_file = a->conf.ca_file,
-		.cert_file = a->conf.cert_file,
-		.key_file = a->conf.key_file,
-		.keepalive_s = (unsigned)a->conf.keepalive_s,
-		.session_expiry_s = (unsigned)a->conf.session_expiry_s,
-		.backoff_min_ms = (unsigned)a->conf.backoff_min_ms,
-		.backoff_max_ms = (unsigned)a->conf.backoff_max_ms,
-		.max_packet = (uint32_t)a->conf.max_packet,
-		.will_topic = will_topic,
-		.will_payload = offline,
-		.will_len = sizeof(offline) - 1,
+	    .uri = a->conf.broker,
+	    .client_id = a->conf.device_id,
+	    .ca_file = a->conf.ca_file,
+	    .cert_file = a->conf.cert_file,
+	    .key_file = a->conf.key_file,
+	    .keepalive_s = (unsigned)a->conf.keepalive_s,
+	    .session_expiry_s = (unsigned)a->conf.session_expiry_s,
+	    .backoff_min_ms = (unsigned)a->conf.backoff_min_ms,
+	    .backoff_max_ms = (unsigned)a->conf.backoff_max_ms,
+	    .max_packet = (uint32_t)a->conf.max_packet,
+	    .will_topic = will_topic,
+	    .will_payload = offline,
+	    .will_len = sizeof(offline) - 1,
 	};
 	flt_err e = net_new(&o, &a->net);
 	if (e)
@@ -478,7 +486,7 @@ static void telemetry_tick(struct flt_agentd *a, uint64_t now)
 	if (!flt_health_sample(hs, &mq, &h)) {
 		size_t n = 0;
 		if (flt_tbatch_enqueue(a->q, &h, a->have_prev_mqtt ? &a->prev_mqtt : NULL, snap,
-				       (uint64_t)a->conf.telemetry_s, &n))
+		                       (uint64_t)a->conf.telemetry_s, &n))
 			flt_log_warn("telemetry sample not queued");
 		a->prev_mqtt = mq;
 		a->have_prev_mqtt = true;
@@ -523,7 +531,8 @@ flt_err flt_agentd_step(struct flt_agentd *a, int timeout_ms)
 	return FLT_OK;
 }
 
-flt_err flt_agentd_run(struct flt_agentd *a, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup, const char *conf_path)
+flt_err flt_agentd_run(struct flt_agentd *a, volatile sig_atomic_t *stop,
+                       volatile sig_atomic_t *hup, const char *conf_path)
 {
 	while (!*stop && !a->stop) {
 		if (hup && *hup) {
@@ -531,7 +540,8 @@ flt_err flt_agentd_run(struct flt_agentd *a, volatile sig_atomic_t *stop, volati
 			struct flt_agentd_conf c;
 			char err[256] = "";
 			if (flt_agentd_conf_load(conf_path, NULL, 0, &c, err, sizeof(err))) {
-				flt_log_err("SIGHUP: config refused, keeping the current one: %s", err);
+				flt_log_err("SIGHUP: config refused, keeping the current one: %s",
+				            err);
 			} else {
 				/* identity, broker and storage need a restart; limits apply now */
 				a->conf.telemetry_s = c.telemetry_s;
@@ -562,7 +572,8 @@ void flt_agentd_free(struct flt_agentd *a)
 	if (a->net) {
 		if (a->connected) {
 			static const char offline[] = "{\"v\":1,\"status\":\"offline\"}";
-			agentd_publish(a, "up/status", offline, sizeof(offline) - 1, true, NET_STATE);
+			agentd_publish(a, "up/status", offline, sizeof(offline) - 1, true,
+			               NET_STATE);
 			net_disconnect(a->net, 1000);
 		}
 		net_free(a->net);
@@ -587,7 +598,8 @@ void flt_agentd_free(struct flt_agentd *a)
 	flt_free(a);
 }
 
-flt_err flt_agentd_model(const struct flt_agentd *a, const char *name, struct flt_agentd_model_info *out)
+flt_err flt_agentd_model(const struct flt_agentd *a, const char *name,
+                         struct flt_agentd_model_info *out)
 {
 	for (size_t i = 0; i < a->n_models; i++) {
 		const struct agentd_model *m = &a->models[i];

@@ -15,8 +15,8 @@
 #include "flt/sys.h"
 #include "flt/telemetry_batch.h"
 
-void events_emit(struct flt_agentd *a, const struct agentd_model *m, enum flt_step step, enum flt_reason r,
-		 const char *msg)
+void events_emit(struct flt_agentd *a, const struct agentd_model *m, enum flt_step step,
+                 enum flt_reason r, const char *msg)
 {
 	struct flt_event ev;
 	memset(&ev, 0, sizeof(ev));
@@ -33,12 +33,15 @@ void events_emit(struct flt_agentd *a, const struct agentd_model *m, enum flt_st
 	size_t len = 0;
 	uint64_t seq = 0;
 	a->state_dirty = true;
-	if (flt_event_item_encode(&ev, &text, &len) || !a->q || flt_tq_append(a->q, FLT_TBATCH_EVENTS, text, len, &seq)) {
-		flt_log_err("event %s/%s for %s not queued", flt_step_name(step), flt_reason_name(r), m->name);
+	if (flt_event_item_encode(&ev, &text, &len) || !a->q ||
+	    flt_tq_append(a->q, FLT_TBATCH_EVENTS, text, len, &seq)) {
+		flt_log_err("event %s/%s for %s not queued", flt_step_name(step),
+		            flt_reason_name(r), m->name);
 	} else {
 		a->counters.events++;
 		flt_log_info("event %llu: %s v%llu %s %s %s", (unsigned long long)seq, m->name,
-			     (unsigned long long)m->version, flt_step_name(step), flt_reason_name(r), ev.message);
+		             (unsigned long long)m->version, flt_step_name(step),
+		             flt_reason_name(r), ev.message);
 	}
 	flt_free(text);
 	a->next_event_send_ms = 0;
@@ -82,7 +85,8 @@ void events_on_ack(struct flt_agentd *a, const uint8_t *buf, size_t len)
 		return;
 	for (size_t i = 0; i < ack.n; i++) {
 		size_t deleted = 0;
-		if (flt_tq_ack(a->q, flt_stream_name(ack.acks[i].stream), ack.acks[i].epoch, ack.acks[i].seq, &deleted))
+		if (flt_tq_ack(a->q, flt_stream_name(ack.acks[i].stream), ack.acks[i].epoch,
+		               ack.acks[i].seq, &deleted))
 			flt_log_warn("ack not applied");
 	}
 }
@@ -102,7 +106,8 @@ flt_err state_build(const struct flt_agentd *a, struct flt_state **out)
 	snprintf(s->device_id, sizeof(s->device_id), "%s", a->conf.device_id);
 	s->time = agentd_now();
 	snprintf(s->arch, sizeof(s->arch), "%s", FLT_ARCH);
-	snprintf(s->board, sizeof(s->board), "%s", flt_ident_valid(a->conf.board) ? a->conf.board : "generic");
+	snprintf(s->board, sizeof(s->board), "%s",
+	         flt_ident_valid(a->conf.board) ? a->conf.board : "generic");
 	s->ram_bytes = ram_bytes();
 	if (flt_sys_disk_free(a->conf.data_dir, &s->disk_free_bytes))
 		s->disk_free_bytes = 0;
@@ -119,7 +124,8 @@ flt_err state_build(const struct flt_agentd *a, struct flt_state **out)
 		struct flt_rt_op_info oi;
 		flt_rt_op_get(i, &oi);
 		snprintf(s->operators[i].domain, sizeof(s->operators[i].domain), "%s", oi.domain);
-		snprintf(s->operators[i].op_type, sizeof(s->operators[i].op_type), "%s", oi.op_type);
+		snprintf(s->operators[i].op_type, sizeof(s->operators[i].op_type), "%s",
+		         oi.op_type);
 		s->operators[i].since = oi.since > 0 ? (uint64_t)oi.since : 1;
 		s->operators[i].until = oi.until > 0 ? (uint64_t)oi.until : 0;
 	}
@@ -149,7 +155,8 @@ flt_err state_build(const struct flt_agentd *a, struct flt_state **out)
 		r->committed = m->committed;
 		if (m->has_dep && !m->local && m->deployment_id[0]) {
 			r->has_deployment = true;
-			snprintf(r->deployment_id, sizeof(r->deployment_id), "%s", m->deployment_id);
+			snprintf(r->deployment_id, sizeof(r->deployment_id), "%s",
+			         m->deployment_id);
 			r->deployment_version = m->version;
 			r->step = m->step;
 			r->reason = m->reason;
@@ -158,7 +165,8 @@ flt_err state_build(const struct flt_agentd *a, struct flt_state **out)
 	if (a->last_error != FLT_REASON_NONE) {
 		s->has_last_error = true;
 		s->last_error_reason = a->last_error;
-		snprintf(s->last_error_message, sizeof(s->last_error_message), "%s", a->last_error_msg);
+		snprintf(s->last_error_message, sizeof(s->last_error_message), "%s",
+		         a->last_error_msg);
 	}
 	*out = s;
 	s = NULL;

@@ -85,10 +85,11 @@ flt_err net_unsubscribe(struct net *n, const char *filter)
 }
 
 static const enum flt_mqtt_purpose purposes[] = {FLT_MQTT_PURPOSE_OTHER, FLT_MQTT_PURPOSE_CHUNKS,
-						 FLT_MQTT_PURPOSE_TELEMETRY, FLT_MQTT_PURPOSE_STATE};
+                                                 FLT_MQTT_PURPOSE_TELEMETRY,
+                                                 FLT_MQTT_PURPOSE_STATE};
 
 flt_err net_publish(struct net *n, const char *topic, const void *data, size_t len, bool retained,
-		    enum net_purpose p)
+                    enum net_purpose p)
 {
 	return flt_mqtt_publish(n->c, topic, data, len, 1, retained, purposes[p], NULL);
 }
@@ -99,12 +100,8 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 	struct net *n = arg;
 	struct net_event ne = {0};
 	switch (ev->type) {
-	case FLT_MQTT_EV_CONNECTED:
-		ne.type = NET_EV_CONNECTED;
-		break;
-	case FLT_MQTT_EV_DISCONNECTED:
-		ne.type = NET_EV_DISCONNECTED;
-		break;
+	case FLT_MQTT_EV_CONNECTED: ne.type = NET_EV_CONNECTED; break;
+	case FLT_MQTT_EV_DISCONNECTED: ne.type = NET_EV_DISCONNECTED; break;
 	case FLT_MQTT_EV_MESSAGE:
 		ne.type = NET_EV_MESSAGE;
 		ne.topic = ev->topic;
@@ -117,10 +114,10 @@ static void on_event(void *arg, struct flt_mqtt *c, const struct flt_mqtt_event 
 		ne.detail = ev->detail;
 		break;
 	case FLT_MQTT_EV_SUBSCRIBE_FAILED:
-		flt_log_warn("subscription to %s refused: %s", ev->topic ? ev->topic : "?", flt_strerror(ev->err));
+		flt_log_warn("subscription to %s refused: %s", ev->topic ? ev->topic : "?",
+		             flt_strerror(ev->err));
 		return;
-	default:
-		return;
+	default: return;
 	}
 	n->h(n->harg, &ne);
 }
@@ -143,7 +140,7 @@ void net_bytes(struct net *n, uint64_t sent[4], uint64_t recv[4])
 	flt_mqtt_get_stats(n->c, &st);
 	/* chunks, telemetry, state, other: the order of the telemetry wire format */
 	const enum flt_mqtt_purpose order[4] = {FLT_MQTT_PURPOSE_CHUNKS, FLT_MQTT_PURPOSE_TELEMETRY,
-						FLT_MQTT_PURPOSE_STATE, FLT_MQTT_PURPOSE_OTHER};
+	                                        FLT_MQTT_PURPOSE_STATE, FLT_MQTT_PURPOSE_OTHER};
 	for (int i = 0; i < 4; i++) {
 		sent[i] = st.sent_bytes[order[i]];
 		recv[i] = st.recv_bytes[order[i]];

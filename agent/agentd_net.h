@@ -15,11 +15,11 @@ enum net_ev { NET_EV_CONNECTED = 1, NET_EV_DISCONNECTED, NET_EV_MESSAGE, NET_EV_
 
 struct net_event {
 	enum net_ev type;
-	const char *topic;     /* MESSAGE; borrowed */
+	const char *topic; /* MESSAGE; borrowed */
 	const uint8_t *payload;
 	size_t len;
-	flt_err err;           /* CONNECT_FAILED: FLT_EAUTH for a failed TLS handshake */
-	const char *detail;    /* CONNECT_FAILED; borrowed, may be NULL */
+	flt_err err;        /* CONNECT_FAILED: FLT_EAUTH for a failed TLS handshake */
+	const char *detail; /* CONNECT_FAILED; borrowed, may be NULL */
 };
 
 typedef void (*net_handler)(void *arg, const struct net_event *ev);
@@ -39,8 +39,8 @@ FLT_WUR flt_err net_connect(struct net *n);
 void net_free(struct net *n);
 FLT_WUR flt_err net_subscribe(struct net *n, const char *filter);
 flt_err net_unsubscribe(struct net *n, const char *filter);
-FLT_WUR flt_err net_publish(struct net *n, const char *topic, const void *data, size_t len, bool retained,
-			    enum net_purpose p);
+FLT_WUR flt_err net_publish(struct net *n, const char *topic, const void *data, size_t len,
+                            bool retained, enum net_purpose p);
 FLT_WUR flt_err net_poll(struct net *n, int timeout_ms, net_handler h, void *arg);
 bool net_connected(struct net *n);
 /* Cumulative payload bytes sent/received per purpose (chunks, telemetry, state, other). */

@@ -21,7 +21,8 @@ static flt_err srv_activate(void *ctx, const char *name, uint64_t version, const
 			lat = a->models[i].latency_ms_max;
 	flt_err e = flt_serving_activate(a->srv, name, version, path, lat, err, sizeof(err));
 	if (e)
-		flt_log_err("%s v%llu: activation failed: %s", name, (unsigned long long)version, err);
+		flt_log_err("%s v%llu: activation failed: %s", name, (unsigned long long)version,
+		            err);
 	return e;
 }
 
@@ -65,8 +66,9 @@ flt_err agentd_serving_start(struct flt_agentd *a)
 void agentd_serving_reload(struct flt_agentd *a, const struct flt_agentd_conf *c)
 {
 	if (a->srv) {
-		flt_err e = flt_serving_reconfigure(a->srv, (unsigned)c->srv_workers, (unsigned)c->srv_queue_max,
-						    (unsigned)c->srv_max_conns, (unsigned)c->srv_swap_wait_ms);
+		flt_err e = flt_serving_reconfigure(
+		    a->srv, (unsigned)c->srv_workers, (unsigned)c->srv_queue_max,
+		    (unsigned)c->srv_max_conns, (unsigned)c->srv_swap_wait_ms);
 		if (e) {
 			flt_log_err("SIGHUP: serving settings not applied: %s", flt_strerror(e));
 			return;
@@ -76,9 +78,11 @@ void agentd_serving_reload(struct flt_agentd *a, const struct flt_agentd_conf *c
 	a->conf.srv_queue_max = c->srv_queue_max;
 	a->conf.srv_max_conns = c->srv_max_conns;
 	a->conf.srv_swap_wait_ms = c->srv_swap_wait_ms;
-	if (c->srv_read_timeout_ms != a->conf.srv_read_timeout_ms || c->srv_max_batch != a->conf.srv_max_batch ||
+	if (c->srv_read_timeout_ms != a->conf.srv_read_timeout_ms ||
+	    c->srv_max_batch != a->conf.srv_max_batch ||
 	    c->srv_memory_budget != a->conf.srv_memory_budget)
-		flt_log_warn("SIGHUP: serving.read_timeout_ms, max_batch and memory_budget apply after a restart");
+		flt_log_warn("SIGHUP: serving.read_timeout_ms, max_batch and memory_budget apply "
+		             "after a restart");
 }
 
 void agentd_serving_stop(struct flt_agentd *a)
@@ -90,20 +94,20 @@ void agentd_serving_stop(struct flt_agentd *a)
 }
 
 int agentd_probation_verdict(struct flt_agentd *a, const struct agentd_model *m, int64_t elapsed_s,
-			     enum flt_reason *reason)
+                             enum flt_reason *reason)
 {
 	*reason = FLT_REASON_NONE;
 	struct flt_probation_limits lim = {
-		.probation_s = (double)m->prob.probation_s,
-		.max_error_rate = m->prob.max_error_rate,
-		.max_crashes = (unsigned)m->prob.max_crashes,
-		.latency_ms_max = m->latency_ms_max,
+	    .probation_s = (double)m->prob.probation_s,
+	    .max_error_rate = m->prob.max_error_rate,
+	    .max_crashes = (unsigned)m->prob.max_crashes,
+	    .latency_ms_max = m->latency_ms_max,
 	};
 	struct flt_serving_stats st;
 	memset(&st, 0, sizeof(st));
 	if (a->srv && flt_serving_stats(a->srv, m->name, m->version, &st))
 		memset(&st, 0, sizeof(st));
 	enum flt_probation_verdict v =
-		flt_probation_evaluate(&lim, &st, (unsigned)m->crashes, (double)elapsed_s, reason);
+	    flt_probation_evaluate(&lim, &st, (unsigned)m->crashes, (double)elapsed_s, reason);
 	return v == FLT_PROBATION_FAIL ? -1 : v == FLT_PROBATION_PASS ? 1 : 0;
 }

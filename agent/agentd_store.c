@@ -89,7 +89,8 @@ flt_err store_rm_rf(const char *path)
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
 			char sub[AGENTD_PATH];
-			if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+			if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
+			    (int)sizeof(sub))
 				continue;
 			if (store_rm_rf(sub))
 				e = FLT_EIO;
@@ -122,7 +123,8 @@ static flt_err encode_model(const struct agentd_model *m, cJSON *arr)
 	if (!o || !cJSON_AddItemToArray(arr, o))
 		return FLT_ENOMEM;
 	flt_err e;
-	if ((e = flt_json_add_str(o, "name", m->name)) || (e = flt_json_add_uint(o, "active", m->active)) ||
+	if ((e = flt_json_add_str(o, "name", m->name)) ||
+	    (e = flt_json_add_uint(o, "active", m->active)) ||
 	    (e = flt_json_add_uint(o, "committed", m->committed)) ||
 	    (e = flt_json_add_uint(o, "previous", m->previous)))
 		return e;
@@ -144,7 +146,9 @@ static flt_err encode_model(const struct agentd_model *m, cJSON *arr)
 	cJSON *d = cJSON_AddObjectToObject(o, "dep");
 	if (!d || !cJSON_AddBoolToObject(d, "local", m->local))
 		return FLT_ENOMEM;
-	if ((e = add_hex(d, "env_sha", m->env_sha)) || (e = flt_json_add_str(d, "id", m->deployment_id)) || (e = flt_json_add_uint(d, "version", m->version)) ||
+	if ((e = add_hex(d, "env_sha", m->env_sha)) ||
+	    (e = flt_json_add_str(d, "id", m->deployment_id)) ||
+	    (e = flt_json_add_uint(d, "version", m->version)) ||
 	    (e = flt_json_add_str(d, "step", flt_step_name(m->step))) ||
 	    (e = flt_json_add_str(d, "reason", flt_reason_name(m->reason))) ||
 	    (e = flt_json_add_uint(d, "probation_s", m->prob.probation_s)) ||
@@ -168,7 +172,8 @@ flt_err store_save(struct flt_agentd *a, const char *fp)
 	cJSON *root = cJSON_CreateObject();
 	if (!root)
 		goto out;
-	if ((e = flt_json_add_uint(root, "v", 1)) || (e = flt_json_add_uint(root, "keys_serial", a->kl_state.serial)) ||
+	if ((e = flt_json_add_uint(root, "v", 1)) ||
+	    (e = flt_json_add_uint(root, "keys_serial", a->kl_state.serial)) ||
 	    (e = flt_json_add_uint(root, "desired_serial", a->desired_serial)))
 		goto out;
 	if (a->kl_state.valid && (e = add_hex(root, "keys_sha", a->kl_state.payload_sha256)))
@@ -263,7 +268,8 @@ static flt_err decode_model(struct flt_agentd *a, const cJSON *o)
 	m->crashes = get_u(d, "crashes");
 	uint64_t lat = get_u(d, "latency_ms_max");
 	m->latency_ms_max = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
-	if (flt_json_has(d, "envelope") && !flt_json_get_str(d, "envelope", FLT_MAX_ENVELOPE_BYTES, &s, NULL))
+	if (flt_json_has(d, "envelope") &&
+	    !flt_json_get_str(d, "envelope", FLT_MAX_ENVELOPE_BYTES, &s, NULL))
 		if (!(m->envelope = flt_strdup(s)))
 			return FLT_ENOMEM;
 	return FLT_OK;
@@ -296,13 +302,15 @@ flt_err store_load(struct flt_agentd *a)
 	const char *s;
 	if (!flt_json_get_str(root, "last_error", 64, &s, NULL))
 		(void)flt_reason_from_name(s, &a->last_error);
-	if (flt_json_get_strbuf(root, "last_error_msg", a->last_error_msg, sizeof(a->last_error_msg), NULL))
+	if (flt_json_get_strbuf(root, "last_error_msg", a->last_error_msg,
+	                        sizeof(a->last_error_msg), NULL))
 		a->last_error_msg[0] = 0;
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "models"), *o;
 	cJSON_ArrayForEach(o, arr)
 	{
 		if ((e = decode_model(a, o))) {
-			flt_log_err("%s: a model record does not decode (%s)", path, flt_strerror(e));
+			flt_log_err("%s: a model record does not decode (%s)", path,
+			            flt_strerror(e));
 			goto out;
 		}
 	}

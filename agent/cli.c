@@ -14,11 +14,11 @@ struct subcmd {
 };
 
 static const struct subcmd cmds[] = {
-	{"run", "run the agent daemon", cli_run},
-	{"ops", "list supported operators with opset ranges", cli_ops},
-	{"status", "show installed, active and committed models", cli_status},
-	{"install", "install a model from a signed envelope and artifact", cli_install},
-	{"infer", "run inference on a model file or through the agent", cli_infer},
+    {"run", "run the agent daemon", cli_run},
+    {"ops", "list supported operators with opset ranges", cli_ops},
+    {"status", "show installed, active and committed models", cli_status},
+    {"install", "install a model from a signed envelope and artifact", cli_install},
+    {"infer", "run inference on a model file or through the agent", cli_infer},
 };
 
 static void usage(FILE *f)
@@ -47,6 +47,7 @@ int flt_agent_cli(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "flotilla-agent: unknown command '%s'; see 'flotilla-agent --help'\n", argv[1]);
+	fprintf(stderr, "flotilla-agent: unknown command '%s'; see 'flotilla-agent --help'\n",
+	        argv[1]);
 	return 2;
 }

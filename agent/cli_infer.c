@@ -17,7 +17,7 @@
 #include "flt/runtime.h"
 
 #define MAX_INPUTS 64
-#define MAX_FILE (1u << 30)
+#define MAX_FILE   (1u << 30)
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_NOTFOUND = 3, EX_INVALID = 5 };
 
@@ -33,15 +33,17 @@ struct infer_args {
 
 static void infer_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: flotilla-agent infer (-m MODEL.onnx | -n NAME[:VER] [--socket PATH])\n"
-		"                            -i INPUT [--shape DxDx..] [-i INPUT ...] [--output-dir DIR]\n\n"
-		"-m runs MODEL once on the built-in runtime; -n asks the running agent to run its\n"
-		"active (or the given) version of model NAME over the local socket (default\n"
-		FLOTILLA_DEFAULT_SOCKET ") and prints the version that answered.\n"
-		"Each -i is a TensorProto file (input_N.pb; its name picks the model input) or, when\n"
-		"followed by --shape, raw little-endian float32 data of that shape (taken in order).\n"
-		"Writes output_N.pb for every graph output into DIR (default: current directory).\n");
+	fprintf(
+	    f,
+	    "usage: flotilla-agent infer (-m MODEL.onnx | -n NAME[:VER] [--socket PATH])\n"
+	    "                            -i INPUT [--shape DxDx..] [-i INPUT ...] [--output-dir "
+	    "DIR]\n\n"
+	    "-m runs MODEL once on the built-in runtime; -n asks the running agent to run its\n"
+	    "active (or the given) version of model NAME over the local socket "
+	    "(default\n" FLOTILLA_DEFAULT_SOCKET ") and prints the version that answered.\n"
+	    "Each -i is a TensorProto file (input_N.pb; its name picks the model input) or, when\n"
+	    "followed by --shape, raw little-endian float32 data of that shape (taken in order).\n"
+	    "Writes output_N.pb for every graph output into DIR (default: current directory).\n");
 }
 
 static int read_file(const char *path, uint8_t **buf, size_t *len, const char *what)
@@ -49,13 +51,15 @@ static int read_file(const char *path, uint8_t **buf, size_t *len, const char *w
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		int en = errno;
-		fprintf(stderr, "flotilla-agent infer: cannot open %s '%s': %s\n", what, path, strerror(en));
+		fprintf(stderr, "flotilla-agent infer: cannot open %s '%s': %s\n", what, path,
+		        strerror(en));
 		return en == ENOENT ? EX_NOTFOUND : EX_FAIL;
 	}
 	struct stat st;
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_FILE) {
 		fclose(f);
-		fprintf(stderr, "flotilla-agent infer: %s '%s' is not a regular file under 1 GiB\n", what, path);
+		fprintf(stderr, "flotilla-agent infer: %s '%s' is not a regular file under 1 GiB\n",
+		        what, path);
 		return EX_INVALID;
 	}
 	size_t n = (size_t)st.st_size;
@@ -105,8 +109,9 @@ static int load_input(const char *path, const char *shape, struct flt_rt_tensor 
 		flt_err e = flt_rt_tensor_decode(buf, len, t, name, err, sizeof(err));
 		flt_free(buf);
 		if (e) {
-			fprintf(stderr, "flotilla-agent infer: input '%s' is not a TensorProto: %s\n", path,
-				err[0] ? err : flt_strerror(e));
+			fprintf(stderr,
+			        "flotilla-agent infer: input '%s' is not a TensorProto: %s\n", path,
+			        err[0] ? err : flt_strerror(e));
 			return EX_INVALID;
 		}
 		return EX_OK;
@@ -114,7 +119,8 @@ static int load_input(const char *path, const char *shape, struct flt_rt_tensor 
 	memset(t, 0, sizeof(*t));
 	if (parse_shape(shape, t)) {
 		flt_free(buf);
-		fprintf(stderr, "flotilla-agent infer: bad --shape '%s'; write dims like 1x3x8x8\n", shape);
+		fprintf(stderr, "flotilla-agent infer: bad --shape '%s'; write dims like 1x3x8x8\n",
+		        shape);
 		return EX_USAGE;
 	}
 	uint64_t n = 4;
@@ -127,8 +133,9 @@ static int load_input(const char *path, const char *shape, struct flt_rt_tensor 
 	}
 	if (n != len) {
 		flt_free(buf);
-		fprintf(stderr, "flotilla-agent infer: raw input '%s' has %zu bytes, shape %s needs %llu\n",
-			path, len, shape, (unsigned long long)n);
+		fprintf(stderr,
+		        "flotilla-agent infer: raw input '%s' has %zu bytes, shape %s needs %llu\n",
+		        path, len, shape, (unsigned long long)n);
 		return EX_INVALID;
 	}
 	t->dtype = FLT_RT_FLOAT;
@@ -159,7 +166,8 @@ static int write_output(const char *dir, size_t i, const char *name, const struc
 	if (!ok || rename(tmp, path)) {
 		int en = errno;
 		unlink(tmp);
-		fprintf(stderr, "flotilla-agent infer: cannot write '%s': %s\n", path, strerror(en));
+		fprintf(stderr, "flotilla-agent infer: cannot write '%s': %s\n", path,
+		        strerror(en));
 		return EX_FAIL;
 	}
 	printf("%s: %s %s [", path, name, flt_rt_dtype_name(t->dtype));
@@ -183,13 +191,15 @@ static int parse_args(int argc, char **argv, struct infer_args *a)
 			a->model = argv[++i];
 		} else if (!strcmp(o, "-i") && has_val) {
 			if (a->n_inputs == MAX_INPUTS) {
-				fprintf(stderr, "flotilla-agent infer: at most %d inputs\n", MAX_INPUTS);
+				fprintf(stderr, "flotilla-agent infer: at most %d inputs\n",
+				        MAX_INPUTS);
 				return EX_USAGE;
 			}
 			a->inputs[a->n_inputs++] = argv[++i];
 		} else if (!strcmp(o, "--shape") && has_val) {
 			if (!a->n_inputs || a->shapes[a->n_inputs - 1]) {
-				fprintf(stderr, "flotilla-agent infer: --shape must follow the -i it describes\n");
+				fprintf(stderr, "flotilla-agent infer: --shape must follow the -i "
+				                "it describes\n");
 				return EX_USAGE;
 			}
 			a->shapes[a->n_inputs - 1] = argv[++i];
@@ -200,12 +210,14 @@ static int parse_args(int argc, char **argv, struct infer_args *a)
 		} else if (!strcmp(o, "--socket") && has_val) {
 			a->socket = argv[++i];
 		} else {
-			fprintf(stderr, "flotilla-agent infer: unexpected argument '%s'; see --help\n", o);
+			fprintf(stderr,
+			        "flotilla-agent infer: unexpected argument '%s'; see --help\n", o);
 			return EX_USAGE;
 		}
 	}
 	if (!a->model == !a->name) {
-		fprintf(stderr, "flotilla-agent infer: give exactly one of -m MODEL or -n NAME[:VER]; see --help\n");
+		fprintf(stderr, "flotilla-agent infer: give exactly one of -m MODEL or -n "
+		                "NAME[:VER]; see --help\n");
 		return EX_USAGE;
 	}
 	if (a->socket && !a->name) {
@@ -219,8 +231,10 @@ static int exit_for(int st)
 {
 	switch (st) {
 	case FLOTILLA_NOT_FOUND: return EX_NOTFOUND;
-	case FLOTILLA_BAD_INPUT: case FLOTILLA_BAD_REQUEST: case FLOTILLA_TOO_LARGE: case FLOTILLA_EINVAL:
-		return EX_INVALID;
+	case FLOTILLA_BAD_INPUT:
+	case FLOTILLA_BAD_REQUEST:
+	case FLOTILLA_TOO_LARGE:
+	case FLOTILLA_EINVAL: return EX_INVALID;
 	default: return EX_FAIL;
 	}
 }
@@ -247,8 +261,10 @@ static int infer_agent(const struct infer_args *a, struct flt_rt_tensor *in, cha
 		errno = 0;
 		unsigned long long v = strtoull(colon + 1, &end, 10);
 		if (errno || end == colon + 1 || *end || !v) {
-			fprintf(stderr, "flotilla-agent infer: bad version in '%s'; write NAME:VER with VER >= 1\n",
-				a->name);
+			fprintf(stderr,
+			        "flotilla-agent infer: bad version in '%s'; write NAME:VER with "
+			        "VER >= 1\n",
+			        a->name);
 			return EX_USAGE;
 		}
 		ver = v;
@@ -264,8 +280,10 @@ static int infer_agent(const struct infer_args *a, struct flt_rt_tensor *in, cha
 		ft[i].size = in[i].size;
 	}
 	if ((st = flotilla_connect(a->socket, 30000, &c))) {
-		fprintf(stderr, "flotilla-agent infer: cannot connect to the agent at %s (%s); is it running, and are you in its socket group?\n",
-			a->socket ? a->socket : FLOTILLA_DEFAULT_SOCKET, flotilla_strstatus(st));
+		fprintf(stderr,
+		        "flotilla-agent infer: cannot connect to the agent at %s (%s); is it "
+		        "running, and are you in its socket group?\n",
+		        a->socket ? a->socket : FLOTILLA_DEFAULT_SOCKET, flotilla_strstatus(st));
 		return EX_FAIL;
 	}
 	if ((st = flotilla_infer(c, model, ver, ft, a->n_inputs, &res))) {
@@ -324,13 +342,16 @@ int cli_infer(int argc, char **argv)
 	}
 	if (e) {
 		fprintf(stderr, "flotilla-agent infer: cannot load '%s': %s\n", a.model,
-			err[0] ? err : flt_strerror(e));
-		rc = e == FLT_ENOTFOUND ? EX_NOTFOUND : (e == FLT_EIO || e == FLT_ENOMEM) ? EX_FAIL : EX_INVALID;
+		        err[0] ? err : flt_strerror(e));
+		rc = e == FLT_ENOTFOUND                  ? EX_NOTFOUND
+		     : (e == FLT_EIO || e == FLT_ENOMEM) ? EX_FAIL
+		                                         : EX_INVALID;
 		goto out;
 	}
 	size_t ni = flt_rt_model_n_inputs(m), no = flt_rt_model_n_outputs(m);
 	if (ni != a.n_inputs) {
-		fprintf(stderr, "flotilla-agent infer: the model takes %zu inputs, %zu given\n", ni, a.n_inputs);
+		fprintf(stderr, "flotilla-agent infer: the model takes %zu inputs, %zu given\n", ni,
+		        a.n_inputs);
 		rc = EX_USAGE;
 		goto out;
 	}

@@ -10,8 +10,10 @@
 
 static void ops_usage(FILE *f)
 {
-	fprintf(f, "usage: flotilla-agent ops [-o table|json]\n\n"
-		   "Lists the operators of the built-in runtime with the opset versions each serves.\n");
+	fprintf(
+	    f,
+	    "usage: flotilla-agent ops [-o table|json]\n\n"
+	    "Lists the operators of the built-in runtime with the opset versions each serves.\n");
 }
 
 int cli_ops(int argc, char **argv)
@@ -28,11 +30,16 @@ int cli_ops(int argc, char **argv)
 			} else if (!strcmp(v, "table")) {
 				json = 0;
 			} else {
-				fprintf(stderr, "flotilla-agent ops: unknown output format '%s'; use table or json\n", v);
+				fprintf(stderr,
+				        "flotilla-agent ops: unknown output format '%s'; use table "
+				        "or json\n",
+				        v);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "flotilla-agent ops: unexpected argument '%s'; see --help\n", argv[i]);
+			fprintf(stderr,
+			        "flotilla-agent ops: unexpected argument '%s'; see --help\n",
+			        argv[i]);
 			return 2;
 		}
 	}
@@ -42,8 +49,8 @@ int cli_ops(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			struct flt_rt_op_info op;
 			flt_rt_op_get(i, &op);
-			printf("%-12s %-20s %d-%d\n", op.domain[0] ? op.domain : "ai.onnx", op.op_type,
-			       op.since, op.until);
+			printf("%-12s %-20s %d-%d\n", op.domain[0] ? op.domain : "ai.onnx",
+			       op.op_type, op.since, op.until);
 		}
 		return 0;
 	}

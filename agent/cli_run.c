@@ -14,7 +14,7 @@
 #include "flt/reason.h"
 
 #define DEFAULT_CONF "/etc/flotilla/agent.conf"
-#define MAX_SETS 32
+#define MAX_SETS     32
 
 static volatile sig_atomic_t g_stop, g_hup;
 
@@ -54,13 +54,17 @@ static int parse_common(int argc, char **argv, struct common_args *c, const char
 			if (!strcmp(v, "json"))
 				c->json = 1;
 			else if (strcmp(v, "table")) {
-				fprintf(stderr, "flotilla-agent %s: unknown output format '%s'; use table or json\n", cmd, v);
+				fprintf(stderr,
+				        "flotilla-agent %s: unknown output format '%s'; use table "
+				        "or json\n",
+				        cmd, v);
 				return -1;
 			}
-		} else if (!strcmp(argv[i], "--") ) {
+		} else if (!strcmp(argv[i], "--")) {
 			return i + 1;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "flotilla-agent %s: unknown option '%s'; see --help\n", cmd, argv[i]);
+			fprintf(stderr, "flotilla-agent %s: unknown option '%s'; see --help\n", cmd,
+			        argv[i]);
 			return -1;
 		} else {
 			break;
@@ -93,8 +97,9 @@ int cli_run(int argc, char **argv)
 {
 	struct common_args c = {.conf = DEFAULT_CONF};
 	if (has_help(argc, argv)) {
-		printf("usage: flotilla-agent run [-c CONF] [--set key=value]...\n\n"
-		       "Runs the device agent. Config options (file keys, [section] key = value):\n");
+		printf(
+		    "usage: flotilla-agent run [-c CONF] [--set key=value]...\n\n"
+		    "Runs the device agent. Config options (file keys, [section] key = value):\n");
 		flt_agentd_conf_help(stdout);
 		return 0;
 	}
@@ -139,24 +144,26 @@ static void print_table(const char *json)
 		printf("%s\n", json);
 		return;
 	}
-	printf("%-24s %-8s %-9s %-8s %-12s %-8s %s\n", "MODEL", "ACTIVE", "COMMITTED", "JOB", "STEP", "DEPLOY",
-	       "REASON");
+	printf("%-24s %-8s %-9s %-8s %-12s %-8s %s\n", "MODEL", "ACTIVE", "COMMITTED", "JOB",
+	       "STEP", "DEPLOY", "REASON");
 	cJSON_ArrayForEach(m, cJSON_GetObjectItem(root, "models"))
 	{
 		const cJSON *d = cJSON_GetObjectItem(m, "dep");
-		printf("%-24s %-8.0f %-9.0f %-8.0f %-12s %-8s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")),
+		printf("%-24s %-8.0f %-9.0f %-8.0f %-12s %-8s %s\n",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")),
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "active")),
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "committed")),
 		       d ? cJSON_GetNumberValue(cJSON_GetObjectItem(d, "version")) : 0.0,
 		       d ? cJSON_GetStringValue(cJSON_GetObjectItem(d, "step")) : "-",
 		       d && cJSON_GetStringValue(cJSON_GetObjectItem(d, "id"))[0]
-			       ? cJSON_GetStringValue(cJSON_GetObjectItem(d, "id"))
-			       : "-",
+		           ? cJSON_GetStringValue(cJSON_GetObjectItem(d, "id"))
+		           : "-",
 		       d ? cJSON_GetStringValue(cJSON_GetObjectItem(d, "reason")) : "-");
 	}
 	const char *le = cJSON_GetStringValue(cJSON_GetObjectItem(root, "last_error"));
 	if (le && strcmp(le, "NONE"))
-		printf("last error: %s %s\n", le, cJSON_GetStringValue(cJSON_GetObjectItem(root, "last_error_msg")));
+		printf("last error: %s %s\n", le,
+		       cJSON_GetStringValue(cJSON_GetObjectItem(root, "last_error_msg")));
 	cJSON_Delete(root);
 }
 
@@ -165,7 +172,8 @@ int cli_status(int argc, char **argv)
 	struct common_args c = {.conf = DEFAULT_CONF};
 	if (has_help(argc, argv)) {
 		printf("usage: flotilla-agent status [-c CONF] [-o table|json]\n\n"
-		       "Shows installed, active and committed models, the install in progress and the last failure.\n");
+		       "Shows installed, active and committed models, the install in progress and "
+		       "the last failure.\n");
 		return 0;
 	}
 	int i = parse_common(argc, argv, &c, "status");
@@ -179,7 +187,8 @@ int cli_status(int argc, char **argv)
 	flt_err e = flt_agentd_status_json(&conf, &json);
 	flt_agentd_conf_free(&conf);
 	if (e) {
-		fprintf(stderr, "flotilla-agent status: cannot read the agent's state: %s\n", flt_strerror(e));
+		fprintf(stderr, "flotilla-agent status: cannot read the agent's state: %s\n",
+		        flt_strerror(e));
 		return 1;
 	}
 	if (c.json)
@@ -196,9 +205,12 @@ int cli_install(int argc, char **argv)
 	const char *golden = NULL, *keylist = NULL, *pos[2] = {NULL, NULL};
 	size_t npos = 0;
 	if (has_help(argc, argv)) {
-		printf("usage: flotilla-agent install [-c CONF] ENVELOPE ARTIFACT [--golden FILE] [--keys KEYLIST]\n\n"
-		       "Installs a model offline through the same verify/check/test/activate steps, trusted via the\n"
-		       "provisioned root keys and a root-signed key list (--keys, else the one last received).\n");
+		printf("usage: flotilla-agent install [-c CONF] ENVELOPE ARTIFACT [--golden FILE] "
+		       "[--keys KEYLIST]\n\n"
+		       "Installs a model offline through the same verify/check/test/activate "
+		       "steps, trusted via the\n"
+		       "provisioned root keys and a root-signed key list (--keys, else the one "
+		       "last received).\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -213,7 +225,9 @@ int cli_install(int argc, char **argv)
 		else if (argv[i][0] != '-' && npos < 2)
 			pos[npos++] = argv[i];
 		else {
-			fprintf(stderr, "flotilla-agent install: unexpected argument '%s'; see --help\n", argv[i]);
+			fprintf(stderr,
+			        "flotilla-agent install: unexpected argument '%s'; see --help\n",
+			        argv[i]);
 			return 2;
 		}
 	}
@@ -229,16 +243,19 @@ int cli_install(int argc, char **argv)
 	flt_err e = flt_agentd_new(&conf, &a);
 	flt_agentd_conf_free(&conf);
 	if (e) {
-		fprintf(stderr, "flotilla-agent install: cannot open the agent's state: %s (is the daemon running?)\n",
-			flt_strerror(e));
+		fprintf(stderr,
+		        "flotilla-agent install: cannot open the agent's state: %s (is the daemon "
+		        "running?)\n",
+		        flt_strerror(e));
 		return e == FLT_EBUSY ? 4 : 1;
 	}
 	int reason = 0;
 	e = flt_agentd_install_local(a, pos[0], pos[1], golden, keylist, &reason);
 	flt_agentd_free(a);
 	if (e == FLT_EVERIFY) {
-		fprintf(stderr, "flotilla-agent install: refused: %s (%s)\n", flt_reason_name((enum flt_reason)reason),
-			flt_reason_meaning((enum flt_reason)reason));
+		fprintf(stderr, "flotilla-agent install: refused: %s (%s)\n",
+		        flt_reason_name((enum flt_reason)reason),
+		        flt_reason_meaning((enum flt_reason)reason));
 		return 6;
 	}
 	if (e) {

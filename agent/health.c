@@ -15,14 +15,14 @@
 #include "flt/log.h"
 
 /* /proc files we read are a few KiB; anything past this is not needed. */
-#define READ_CAP 8192
+#define READ_CAP          8192
 #define MAX_THERMAL_ZONES 64
 
 static const char *const purpose_names[FLT_HEALTH_PURPOSE_COUNT_] = {
-	[FLT_HEALTH_MQTT_CHUNKS] = "chunks",
-	[FLT_HEALTH_MQTT_TELEMETRY] = "telemetry",
-	[FLT_HEALTH_MQTT_STATE] = "state",
-	[FLT_HEALTH_MQTT_OTHER] = "other",
+    [FLT_HEALTH_MQTT_CHUNKS] = "chunks",
+    [FLT_HEALTH_MQTT_TELEMETRY] = "telemetry",
+    [FLT_HEALTH_MQTT_STATE] = "state",
+    [FLT_HEALTH_MQTT_OTHER] = "other",
 };
 
 const char *flt_health_purpose_name(enum flt_health_purpose p)
@@ -92,7 +92,7 @@ static bool find_field(const char *buf, size_t len, const char *key, uint64_t *o
 /* ---- parsers ---------------------------------------------------------------- */
 
 flt_err flt_health_parse_proc_stat(const char *buf, size_t len, uint64_t *ticks,
-				   uint64_t *start_ticks)
+                                   uint64_t *start_ticks)
 {
 	if (!buf || !ticks || !start_ticks)
 		return FLT_EINVAL;
@@ -146,8 +146,8 @@ flt_err flt_health_parse_smaps_rollup(const char *buf, size_t len, struct flt_he
 	if (!buf || !out)
 		return FLT_EINVAL;
 	if (!find_field(buf, len, "Rss", &rss) || !find_field(buf, len, "Pss", &pss) ||
-	    !find_field(buf, len, "Private_Clean", &pc) || !find_field(buf, len, "Private_Dirty", &pd) ||
-	    pc > UINT64_MAX - pd)
+	    !find_field(buf, len, "Private_Clean", &pc) ||
+	    !find_field(buf, len, "Private_Dirty", &pd) || pc > UINT64_MAX - pd)
 		return FLT_EPARSE;
 	out->rss = rss;
 	out->pss = pss;
@@ -178,8 +178,9 @@ flt_err flt_health_parse_meminfo(const char *buf, size_t len, uint64_t *total, u
 	if (!find_field(buf, len, "MemTotal", &t))
 		return FLT_EPARSE;
 	if (!find_field(buf, len, "MemAvailable", &a)) {
-		if (!find_field(buf, len, "MemFree", &fr) || !find_field(buf, len, "Buffers", &bu) ||
-		    !find_field(buf, len, "Cached", &ca) || fr > UINT64_MAX - bu || fr + bu > UINT64_MAX - ca)
+		if (!find_field(buf, len, "MemFree", &fr) ||
+		    !find_field(buf, len, "Buffers", &bu) || !find_field(buf, len, "Cached", &ca) ||
+		    fr > UINT64_MAX - bu || fr + bu > UINT64_MAX - ca)
 			return FLT_EPARSE;
 		a = fr + bu + ca;
 	}
@@ -253,7 +254,7 @@ struct flt_health_sampler {
 };
 
 flt_err flt_health_sampler_new(const char *data_dir, const char *proc_root, const char *sys_root,
-		       struct flt_health_sampler **out)
+                               struct flt_health_sampler **out)
 {
 	if (!data_dir || !out)
 		return FLT_EINVAL;
@@ -339,9 +340,11 @@ static void sample_thermal(struct flt_health_sampler *h, struct flt_health_sampl
 		if (strncmp(e->d_name, "thermal_zone", 12) != 0)
 			continue;
 		zones++;
-		if ((size_t)snprintf(rel, sizeof(rel), "class/thermal/%s/temp", e->d_name) >= sizeof(rel))
+		if ((size_t)snprintf(rel, sizeof(rel), "class/thermal/%s/temp", e->d_name) >=
+		    sizeof(rel))
 			continue;
-		if (!read_file(h, h->sys_root, rel, &len) || flt_health_parse_thermal(h->buf, len, &c) != FLT_OK)
+		if (!read_file(h, h->sys_root, rel, &len) ||
+		    flt_health_parse_thermal(h->buf, len, &c) != FLT_OK)
 			continue;
 		if (!s->has_temp || c > s->temp_c) {
 			s->temp_c = c;
@@ -352,7 +355,7 @@ static void sample_thermal(struct flt_health_sampler *h, struct flt_health_sampl
 }
 
 flt_err flt_health_sample(struct flt_health_sampler *h, const struct flt_health_mqtt *mqtt,
-			  struct flt_health_sample *out)
+                          struct flt_health_sample *out)
 {
 	if (!h || !out)
 		return FLT_EINVAL;
@@ -400,7 +403,8 @@ flt_err flt_health_sample(struct flt_health_sampler *h, const struct flt_health_
 	struct statvfs vfs;
 	if (statvfs(h->data_dir, &vfs) == 0) {
 		uint64_t fr = (uint64_t)vfs.f_frsize;
-		if (fr && (uint64_t)vfs.f_bavail <= UINT64_MAX / fr && (uint64_t)vfs.f_blocks <= UINT64_MAX / fr) {
+		if (fr && (uint64_t)vfs.f_bavail <= UINT64_MAX / fr &&
+		    (uint64_t)vfs.f_blocks <= UINT64_MAX / fr) {
 			s.disk_free = (uint64_t)vfs.f_bavail * fr;
 			s.disk_total = (uint64_t)vfs.f_blocks * fr;
 		}

@@ -129,7 +129,8 @@ static void activate_serving(struct flt_agentd *a, struct agentd_model *m, uint6
 		a->serving.remove(a->serving.ctx, m->name);
 		return;
 	}
-	if (model_file(a, m->name, v, path, sizeof(path)) == 0 && a->serving.activate(a->serving.ctx, m->name, v, path))
+	if (model_file(a, m->name, v, path, sizeof(path)) == 0 &&
+	    a->serving.activate(a->serving.ctx, m->name, v, path))
 		flt_log_err("%s: version %llu does not load", m->name, (unsigned long long)v);
 }
 
@@ -160,7 +161,8 @@ void install_fail(struct flt_agentd *a, struct agentd_model *m, enum flt_reason 
 	char dir[AGENTD_PATH];
 	fetch_abort(a, m);
 	install_job_free(m);
-	flt_log_warn("%s v%llu failed: %s %s", m->name, (unsigned long long)m->version, flt_reason_name(r), msg);
+	flt_log_warn("%s v%llu failed: %s %s", m->name, (unsigned long long)m->version,
+	             flt_reason_name(r), msg);
 	m->step = FLT_STEP_FAILED;
 	m->reason = r;
 	flt_free(m->envelope);
@@ -174,10 +176,12 @@ void install_fail(struct flt_agentd *a, struct agentd_model *m, enum flt_reason 
 		flt_log_warn("cannot remove %s", dir);
 }
 
-static void rollback(struct flt_agentd *a, struct agentd_model *m, enum flt_reason r, const char *msg)
+static void rollback(struct flt_agentd *a, struct agentd_model *m, enum flt_reason r,
+                     const char *msg)
 {
 	uint64_t bad = m->active;
-	flt_log_warn("%s v%llu rolled back: %s", m->name, (unsigned long long)bad, flt_reason_name(r));
+	flt_log_warn("%s v%llu rolled back: %s", m->name, (unsigned long long)bad,
+	             flt_reason_name(r));
 	if (m->deployment_id[0])
 		store_mark_bad(m, bad, m->deployment_id);
 	m->active = m->committed;
@@ -280,7 +284,9 @@ void install_after_download(struct flt_agentd *a, struct agentd_model *m)
 	}
 	install_set_step(a, m, FLT_STEP_CHECKING);
 	if (test_file_hash(part, j->man, &r)) {
-		install_fail(a, m, r, r == FLT_REASON_FILE_HASH_MISMATCH ? "artifact hash mismatch" : "reading failed");
+		install_fail(a, m, r,
+		             r == FLT_REASON_FILE_HASH_MISMATCH ? "artifact hash mismatch"
+		                                                : "reading failed");
 		return;
 	}
 	install_set_step(a, m, FLT_STEP_TESTING);
@@ -292,8 +298,9 @@ void install_after_download(struct flt_agentd *a, struct agentd_model *m)
 	install_job_free(m);
 	flt_err e = install_stage_and_switch(a, m, staged);
 	if (e) {
-		install_fail(a, m, e == FLT_EINCOMPAT ? FLT_REASON_ACTIVATION_FAILED : FLT_REASON_IO_ERROR,
-			     "activation failed");
+		install_fail(
+		    a, m, e == FLT_EINCOMPAT ? FLT_REASON_ACTIVATION_FAILED : FLT_REASON_IO_ERROR,
+		    "activation failed");
 		return;
 	}
 	if (m->prob.probation_s == 0 && install_commit(a, m))
@@ -309,8 +316,9 @@ void install_probation_tick(struct flt_agentd *a, struct agentd_model *m)
 	int v = agentd_probation_verdict(a, m, elapsed < 0 ? 0 : elapsed, &r);
 	if (v < 0) {
 		char msg[128];
-		snprintf(msg, sizeof(msg), "%s during probation (%llu crashes, max %llu)", flt_reason_name(r),
-			 (unsigned long long)m->crashes, (unsigned long long)m->prob.max_crashes);
+		snprintf(msg, sizeof(msg), "%s during probation (%llu crashes, max %llu)",
+		         flt_reason_name(r), (unsigned long long)m->crashes,
+		         (unsigned long long)m->prob.max_crashes);
 		rollback(a, m, r, msg);
 	} else if (v > 0 && install_commit(a, m)) {
 		flt_log_err("%s: commit not persisted; retrying", m->name);
@@ -339,13 +347,18 @@ flt_err install_resume(struct flt_agentd *a, struct agentd_model *m)
 		char msg[FLT_MAX_MESSAGE + 1];
 		struct stat st;
 		/* the artifact is in one of three places depending on where the crash hit */
-		if (staging_dir(a, m, staged, sizeof(staged)) || model_file(a, m->name, m->version, file, sizeof(file)))
+		if (staging_dir(a, m, staged, sizeof(staged)) ||
+		    model_file(a, m->name, m->version, file, sizeof(file)))
 			return FLT_EINVAL;
 		if (stat(file, &st) != 0 &&
-		    (snprintf(file, sizeof(file), "%s/model.onnx", staged) >= (int)sizeof(file) || stat(file, &st) != 0) &&
-		    (snprintf(file, sizeof(file), "%s/artifact.part", staged) >= (int)sizeof(file) || stat(file, &st) != 0))
+		    (snprintf(file, sizeof(file), "%s/model.onnx", staged) >= (int)sizeof(file) ||
+		     stat(file, &st) != 0) &&
+		    (snprintf(file, sizeof(file), "%s/artifact.part", staged) >=
+		         (int)sizeof(file) ||
+		     stat(file, &st) != 0))
 			return FLT_ENOTFOUND; /* caller restarts the pipeline */
-		if (verify_release(a, NULL, m->envelope, strlen(m->envelope), m->name, &man, NULL, &r, msg, sizeof(msg)) ||
+		if (verify_release(a, NULL, m->envelope, strlen(m->envelope), m->name, &man, NULL,
+		                   &r, msg, sizeof(msg)) ||
 		    test_file_hash(file, man, &r)) {
 			flt_manifest_free(man);
 			return FLT_ENOTFOUND;
@@ -353,7 +366,8 @@ flt_err install_resume(struct flt_agentd *a, struct agentd_model *m)
 		flt_manifest_free(man);
 		flt_err e = install_stage_and_switch(a, m, staged);
 		if (e)
-			install_fail(a, m, FLT_REASON_ACTIVATION_FAILED, "activation failed after restart");
+			install_fail(a, m, FLT_REASON_ACTIVATION_FAILED,
+			             "activation failed after restart");
 		else if (m->prob.probation_s == 0 && install_commit(a, m))
 			flt_log_warn("%s: commit not persisted", m->name);
 		return FLT_OK;
@@ -363,8 +377,7 @@ flt_err install_resume(struct flt_agentd *a, struct agentd_model *m)
 	case FLT_STEP_CHECKING:
 	case FLT_STEP_TESTING:
 		return FLT_ENOTFOUND; /* caller restarts the pipeline (resuming the download) */
-	default:
-		return FLT_OK;
+	default: return FLT_OK;
 	}
 }
 

@@ -33,13 +33,15 @@ static void fetch_clear(struct flt_agentd *a, struct agentd_fetch *f)
 	f->fd = -1;
 }
 
-static int staging_path(struct flt_agentd *a, const struct agentd_model *m, const char *file, char *buf, size_t cap)
+static int staging_path(struct flt_agentd *a, const struct agentd_model *m, const char *file,
+                        char *buf, size_t cap)
 {
-	return store_path(a, buf, cap, "staging/%s-%llu%s%s", m->name, (unsigned long long)m->version, file ? "/" : "",
-			  file ? file : "");
+	return store_path(a, buf, cap, "staging/%s-%llu%s%s", m->name,
+	                  (unsigned long long)m->version, file ? "/" : "", file ? file : "");
 }
 
-static flt_err setup(struct agentd_fetch *f, const uint8_t *sha, uint64_t size, uint32_t chunk_size, bool mem)
+static flt_err setup(struct agentd_fetch *f, const uint8_t *sha, uint64_t size, uint32_t chunk_size,
+                     bool mem)
 {
 	memcpy(f->sha, sha, FLT_SHA256_LEN);
 	if (flt_hex_encode(sha, FLT_SHA256_LEN, f->sha_hex, sizeof(f->sha_hex)))
@@ -55,7 +57,8 @@ static flt_err setup(struct agentd_fetch *f, const uint8_t *sha, uint64_t size, 
 	if (!(f->asked_ms = flt_calloc(f->count, sizeof(*f->asked_ms))))
 		return FLT_ENOMEM;
 	if (mem) {
-		if (size > SIZE_MAX || !(f->mem = flt_malloc((size_t)size)) || !(f->have = flt_calloc(f->count, 1)))
+		if (size > SIZE_MAX || !(f->mem = flt_malloc((size_t)size)) ||
+		    !(f->have = flt_calloc(f->count, 1)))
 			return FLT_ENOMEM;
 	}
 	f->last_progress_ms = flt_sys_mono_ms();
@@ -68,7 +71,8 @@ static flt_err open_artifact(struct flt_agentd *a, struct agentd_model *m, struc
 	char dir[AGENTD_PATH], part[AGENTD_PATH], mapp[AGENTD_PATH];
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (staging_path(a, m, NULL, dir, sizeof(dir)) || staging_path(a, m, "artifact.part", part, sizeof(part)) ||
+	if (staging_path(a, m, NULL, dir, sizeof(dir)) ||
+	    staging_path(a, m, "artifact.part", part, sizeof(part)) ||
 	    staging_path(a, m, "artifact.map", mapp, sizeof(mapp)))
 		return FLT_EINVAL;
 	flt_err e = flt_file_mkdirs(dir, 0700, "install.mkdir");
@@ -80,7 +84,8 @@ static flt_err open_artifact(struct flt_agentd *a, struct agentd_model *m, struc
 		e = flt_resume_map_load(buf, len, f->sha, f->count, &f->map);
 		flt_free(buf);
 		if (e) {
-			flt_log_warn("%s: resume map unusable (%s), starting afresh", m->name, flt_strerror(e));
+			flt_log_warn("%s: resume map unusable (%s), starting afresh", m->name,
+			             flt_strerror(e));
 			f->map = NULL;
 		}
 	}
@@ -89,8 +94,9 @@ static flt_err open_artifact(struct flt_agentd *a, struct agentd_model *m, struc
 	if ((e = flt_fio_open(part, O_RDWR | O_CREAT, 0600, &f->fd, "install.chunk.open")))
 		return e;
 	if (flt_resume_map_present(f->map))
-		flt_log_info("%s v%llu: resuming, %u of %u chunks present", m->name, (unsigned long long)m->version,
-			     flt_resume_map_present(f->map), f->count);
+		flt_log_info("%s v%llu: resuming, %u of %u chunks present", m->name,
+		             (unsigned long long)m->version, flt_resume_map_present(f->map),
+		             f->count);
 	return FLT_OK;
 }
 
@@ -115,8 +121,7 @@ static flt_err start_phase(struct flt_agentd *a, struct agentd_model *m)
 		if ((e = flt_hex_decode(man->golden_sha256, 64, sha, sizeof(sha))))
 			return e;
 		return setup(&j->f, sha, man->golden_size, man->chunk_size, true);
-	default:
-		return FLT_OK;
+	default: return FLT_OK;
 	}
 }
 
@@ -171,13 +176,15 @@ static void phase_done(struct flt_agentd *a, struct agentd_model *m)
 	flt_err e;
 	if (j->phase == 0) {
 		uint8_t isha[FLT_SHA256_LEN], asha[FLT_SHA256_LEN];
-		struct flt_chunk_index_expect ex = {.index_sha256 = isha, .artifact_sha256 = asha,
-						    .artifact_size = j->man->artifact_size,
-						    .chunk_size = j->man->chunk_size};
+		struct flt_chunk_index_expect ex = {.index_sha256 = isha,
+		                                    .artifact_sha256 = asha,
+		                                    .artifact_size = j->man->artifact_size,
+		                                    .chunk_size = j->man->chunk_size};
 		if (flt_hex_decode(j->man->chunk_index_sha256, 64, isha, 32) ||
 		    flt_hex_decode(j->man->artifact_sha256, 64, asha, 32) ||
 		    (e = flt_chunk_index_decode(f->mem, (size_t)f->size, &ex, &j->index))) {
-			install_fail(a, m, FLT_REASON_CHUNK_INDEX_MISMATCH, "chunk index does not match the manifest");
+			install_fail(a, m, FLT_REASON_CHUNK_INDEX_MISMATCH,
+			             "chunk index does not match the manifest");
 			return;
 		}
 		j->phase = 1;
@@ -189,8 +196,10 @@ static void phase_done(struct flt_agentd *a, struct agentd_model *m)
 		j->phase = j->man->has_golden ? 2 : 3;
 	} else if (j->phase == 2) {
 		uint8_t sha[FLT_SHA256_LEN];
-		if (flt_sha256(f->mem, (size_t)f->size, sha) || !flt_ct_equal(sha, f->sha, sizeof(sha))) {
-			install_fail(a, m, FLT_REASON_FILE_HASH_MISMATCH, "golden bundle hash mismatch");
+		if (flt_sha256(f->mem, (size_t)f->size, sha) ||
+		    !flt_ct_equal(sha, f->sha, sizeof(sha))) {
+			install_fail(a, m, FLT_REASON_FILE_HASH_MISMATCH,
+			             "golden bundle hash mismatch");
 			return;
 		}
 		j->golden = f->mem;
@@ -249,8 +258,9 @@ static void chunk_for(struct flt_agentd *a, struct agentd_model *m, const struct
 			install_fail(a, m, FLT_REASON_CHUNK_HASH_MISMATCH, msg);
 			return;
 		}
-		flt_err e = flt_fio_pwrite(f->fd, c.data, c.len, (off_t)((uint64_t)c.index * f->chunk_size),
-					   "install.chunk.write");
+		flt_err e =
+		    flt_fio_pwrite(f->fd, c.data, c.len, (off_t)((uint64_t)c.index * f->chunk_size),
+		                   "install.chunk.write");
 		if (!e)
 			e = flt_resume_map_set(f->map, c.index);
 		if (!e && ++f->unsynced >= SYNC_EVERY && !complete(f))
@@ -307,7 +317,8 @@ void fetch_tick(struct flt_agentd *a, struct agentd_model *m, uint64_t now)
 		return;
 	}
 	if (now - f->last_progress_ms > (uint64_t)a->conf.stall_s * 1000u) {
-		install_fail(a, m, FLT_REASON_DOWNLOAD_STALLED, "no chunk arrived within install.stall_timeout");
+		install_fail(a, m, FLT_REASON_DOWNLOAD_STALLED,
+		             "no chunk arrived within install.stall_timeout");
 		return;
 	}
 	if (!f->subscribed) {

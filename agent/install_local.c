@@ -21,7 +21,8 @@ static flt_err copy_file(const char *from, const char *to)
 	if (!e)
 		e = flt_fio_open(from, O_RDONLY, 0, &in, NULL);
 	if (!e)
-		e = flt_fio_open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600, &out, "install.chunk.open");
+		e = flt_fio_open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600, &out,
+		                 "install.chunk.open");
 	while (!e) {
 		size_t got = 0;
 		if ((e = flt_fio_read(in, buf, 1u << 16, &got, NULL)) || !got)
@@ -37,7 +38,7 @@ static flt_err copy_file(const char *from, const char *to)
 }
 
 flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, const char *artifact,
-				 const char *golden, const char *keylist, int *reason)
+                                 const char *golden, const char *keylist, int *reason)
 {
 	uint8_t *env = NULL, *gold = NULL, *kl = NULL;
 	size_t env_len = 0, gold_len = 0, kl_len = 0;
@@ -46,7 +47,8 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 	char msg[FLT_MAX_MESSAGE + 1] = "", dir[AGENTD_PATH], part[AGENTD_PATH];
 	flt_err e;
 	if (keylist) {
-		if ((e = flt_file_read_all(keylist, FLT_KEYLIST_MAX_PAYLOAD * 2, &kl, &kl_len, NULL)))
+		if ((e = flt_file_read_all(keylist, FLT_KEYLIST_MAX_PAYLOAD * 2, &kl, &kl_len,
+		                           NULL)))
 			goto out;
 		if ((e = verify_keylist(a, (const char *)kl, kl_len, true))) {
 			r = a->last_error;
@@ -60,7 +62,8 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 	e = ota_install_file(a, (const char *)env, env_len, artifact, "local", &r, &ota);
 	if (ota)
 		goto out; /* an agent or firmware release: handed to its slots (or refused) */
-	if ((e = verify_release(a, NULL, (const char *)env, env_len, NULL, &man, NULL, &r, msg, sizeof(msg)))) {
+	if ((e = verify_release(a, NULL, (const char *)env, env_len, NULL, &man, NULL, &r, msg,
+	                        sizeof(msg)))) {
 		flt_log_err("refused: %s: %s", flt_reason_name(r), msg);
 		goto out;
 	}
@@ -72,8 +75,8 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 	if (man->version < m->committed) {
 		r = FLT_REASON_VERSION_LOWER;
 		e = FLT_EVERIFY;
-		flt_log_err("refused: version %llu below the committed %llu", (unsigned long long)man->version,
-			    (unsigned long long)m->committed);
+		flt_log_err("refused: version %llu below the committed %llu",
+		            (unsigned long long)man->version, (unsigned long long)m->committed);
 		goto out;
 	}
 	if (m->job || (m->step == FLT_STEP_PROBATION && m->active == m->version)) {
@@ -85,7 +88,8 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 			goto out;
 		uint8_t sha[FLT_SHA256_LEN], want[FLT_SHA256_LEN];
 		if (!man->has_golden || flt_sha256(gold, gold_len, sha) ||
-		    flt_hex_decode(man->golden_sha256, 64, want, sizeof(want)) || !flt_ct_equal(sha, want, sizeof(sha))) {
+		    flt_hex_decode(man->golden_sha256, 64, want, sizeof(want)) ||
+		    !flt_ct_equal(sha, want, sizeof(sha))) {
 			r = FLT_REASON_FILE_HASH_MISMATCH;
 			e = FLT_EVERIFY;
 			flt_log_err("refused: golden bundle does not match the manifest");
@@ -106,7 +110,8 @@ flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, con
 	m->version = man->version;
 	memset(&m->prob, 0, sizeof(m->prob)); /* offline: committed once tested */
 	m->step = FLT_STEP_VERIFYING;
-	if (store_path(a, dir, sizeof(dir), "staging/%s-%llu", m->name, (unsigned long long)m->version) ||
+	if (store_path(a, dir, sizeof(dir), "staging/%s-%llu", m->name,
+	               (unsigned long long)m->version) ||
 	    snprintf(part, sizeof(part), "%s/artifact.part", dir) >= (int)sizeof(part)) {
 		e = FLT_EINVAL;
 		goto out;

@@ -46,7 +46,8 @@ flt_err test_file_hash(const char *path, const struct flt_manifest *man, enum fl
 		flt_sha256_update(&ctx, buf, take);
 		total += take;
 	}
-	if ((e = flt_sha256_final(&ctx, got)) || (e = flt_hex_decode(man->artifact_sha256, 64, want, sizeof(want))))
+	if ((e = flt_sha256_final(&ctx, got)) ||
+	    (e = flt_hex_decode(man->artifact_sha256, 64, want, sizeof(want))))
 		goto out;
 	if (total != man->artifact_size || !flt_ct_equal(got, want, sizeof(got))) {
 		*reason = FLT_REASON_FILE_HASH_MISMATCH;
@@ -71,12 +72,13 @@ static bool sig_matches(const struct flt_tensor_sig *want, const struct flt_rt_v
 	return true;
 }
 
-static bool close_enough(const struct flt_rt_tensor *got, const struct flt_rt_tensor *want, double rtol, double atol,
-			 char *msg, size_t msglen)
+static bool close_enough(const struct flt_rt_tensor *got, const struct flt_rt_tensor *want,
+                         double rtol, double atol, char *msg, size_t msglen)
 {
 	if (got->dtype != want->dtype || got->size != want->size) {
-		snprintf(msg, msglen, "output of %s, %zu bytes; expected %s, %zu bytes", flt_rt_dtype_name(got->dtype),
-			 got->size, flt_rt_dtype_name(want->dtype), want->size);
+		snprintf(msg, msglen, "output of %s, %zu bytes; expected %s, %zu bytes",
+		         flt_rt_dtype_name(got->dtype), got->size, flt_rt_dtype_name(want->dtype),
+		         want->size);
 		return false;
 	}
 	size_t es = flt_rt_dtype_size(got->dtype);
@@ -98,7 +100,8 @@ static bool close_enough(const struct flt_rt_tensor *got, const struct flt_rt_te
 			g = (double)ig;
 			w = (double)iw;
 		} else {
-			if (memcmp((const uint8_t *)got->data + i * es, (const uint8_t *)want->data + i * es, es)) {
+			if (memcmp((const uint8_t *)got->data + i * es,
+			           (const uint8_t *)want->data + i * es, es)) {
 				snprintf(msg, msglen, "output differs at [%zu]", i);
 				return false;
 			}
@@ -112,8 +115,9 @@ static bool close_enough(const struct flt_rt_tensor *got, const struct flt_rt_te
 	return true;
 }
 
-static flt_err run_golden(struct flt_rt_model *model, const struct flt_manifest *man, const uint8_t *buf, size_t len,
-			  enum flt_reason *reason, char *msg, size_t msglen)
+static flt_err run_golden(struct flt_rt_model *model, const struct flt_manifest *man,
+                          const uint8_t *buf, size_t len, enum flt_reason *reason, char *msg,
+                          size_t msglen)
 {
 	struct flt_golden *g = NULL;
 	struct flt_json_err jerr = {0};
@@ -123,26 +127,29 @@ static flt_err run_golden(struct flt_rt_model *model, const struct flt_manifest 
 		snprintf(msg, msglen, "golden bundle: %s", jerr.msg);
 		return FLT_EVERIFY;
 	}
-	double rtol = man->has_golden ? man->golden_rtol : g->rtol, atol = man->has_golden ? man->golden_atol : g->atol;
+	double rtol = man->has_golden ? man->golden_rtol : g->rtol,
+	       atol = man->has_golden ? man->golden_atol : g->atol;
 	size_t nin = flt_rt_model_n_inputs(model), nout = flt_rt_model_n_outputs(model);
 	for (size_t c = 0; c < g->n_cases && !e; c++) {
 		const struct flt_golden_case *gc = &g->cases[c];
-		struct flt_rt_tensor in[FLT_GOLDEN_MAX_TENSORS], want[FLT_GOLDEN_MAX_TENSORS], out[FLT_GOLDEN_MAX_TENSORS];
+		struct flt_rt_tensor in[FLT_GOLDEN_MAX_TENSORS], want[FLT_GOLDEN_MAX_TENSORS],
+		    out[FLT_GOLDEN_MAX_TENSORS];
 		size_t ni = 0, nw = 0;
 		memset(out, 0, sizeof(out));
 		char err[160] = "";
 		if (gc->n_inputs != nin || gc->n_outputs != nout) {
-			snprintf(msg, msglen, "golden case %zu has %zu inputs/%zu outputs, model %zu/%zu", c, gc->n_inputs,
-				 gc->n_outputs, nin, nout);
+			snprintf(msg, msglen,
+			         "golden case %zu has %zu inputs/%zu outputs, model %zu/%zu", c,
+			         gc->n_inputs, gc->n_outputs, nin, nout);
 			e = FLT_EVERIFY;
 		}
 		for (; !e && ni < gc->n_inputs; ni++)
-			if ((e = flt_rt_tensor_decode(gc->inputs[ni].data, gc->inputs[ni].len, &in[ni], NULL, err,
-						      sizeof(err))))
+			if ((e = flt_rt_tensor_decode(gc->inputs[ni].data, gc->inputs[ni].len,
+			                              &in[ni], NULL, err, sizeof(err))))
 				snprintf(msg, msglen, "golden input: %s", err);
 		for (; !e && nw < gc->n_outputs; nw++)
-			if ((e = flt_rt_tensor_decode(gc->outputs[nw].data, gc->outputs[nw].len, &want[nw], NULL, err,
-						      sizeof(err))))
+			if ((e = flt_rt_tensor_decode(gc->outputs[nw].data, gc->outputs[nw].len,
+			                              &want[nw], NULL, err, sizeof(err))))
 				snprintf(msg, msglen, "golden output: %s", err);
 		if (!e && (e = flt_rt_run(model, in, nin, out, nout, err, sizeof(err))))
 			snprintf(msg, msglen, "golden run: %s", err);
@@ -176,8 +183,9 @@ static uint32_t golden_batch(const uint8_t *golden, size_t len)
 		for (size_t i = 0; i < g->cases[c].n_inputs; i++) {
 			struct flt_rt_tensor t;
 			char err[64];
-			if (flt_rt_tensor_decode(g->cases[c].inputs[i].data, g->cases[c].inputs[i].len, &t, NULL, err,
-						 sizeof(err)))
+			if (flt_rt_tensor_decode(g->cases[c].inputs[i].data,
+			                         g->cases[c].inputs[i].len, &t, NULL, err,
+			                         sizeof(err)))
 				continue;
 			if (t.rank > 0 && t.dims[0] > (int64_t)best && t.dims[0] <= 1024)
 				best = (uint32_t)t.dims[0];
@@ -187,8 +195,8 @@ static uint32_t golden_batch(const uint8_t *golden, size_t len)
 	return best;
 }
 
-flt_err test_model(const char *path, const struct flt_manifest *man, const uint8_t *golden, size_t golden_len,
-		   enum flt_reason *reason, char *msg, size_t msglen)
+flt_err test_model(const char *path, const struct flt_manifest *man, const uint8_t *golden,
+                   size_t golden_len, enum flt_reason *reason, char *msg, size_t msglen)
 {
 	struct flt_rt_model *model = NULL;
 	char err[200] = "";
@@ -206,7 +214,8 @@ flt_err test_model(const char *path, const struct flt_manifest *man, const uint8
 	size_t nin = flt_rt_model_n_inputs(model), nout = flt_rt_model_n_outputs(model);
 	/* A manifest without a signature (serve does not fill it yet) has nothing to
 	 * compare; the golden vectors below still check the model. */
-	bool ok = (man->n_inputs == 0 && man->n_outputs == 0) || (nin == man->n_inputs && nout == man->n_outputs);
+	bool ok = (man->n_inputs == 0 && man->n_outputs == 0) ||
+	          (nin == man->n_inputs && nout == man->n_outputs);
 	if (man->n_inputs == 0 && man->n_outputs == 0)
 		nin = nout = 0;
 	for (size_t i = 0; ok && i < nin; i++)

@@ -22,7 +22,8 @@ flt_err verify_keylist(struct flt_agentd *a, const char *json, size_t len, bool 
 	struct flt_json_err jerr = {0};
 	flt_keylist *kl = NULL;
 	bool redelivery = false;
-	flt_err e = flt_keylist_accept(json, len, &a->root_set, &a->kl_state, agentd_now(), &kl, &redelivery, &jerr);
+	flt_err e = flt_keylist_accept(json, len, &a->root_set, &a->kl_state, agentd_now(), &kl,
+	                               &redelivery, &jerr);
 	if (e) {
 		flt_log_warn("key list refused: %s (%s)", flt_reason_name(jerr.reason), jerr.msg);
 		a->last_error = jerr.reason;
@@ -52,7 +53,7 @@ flt_err verify_keylist(struct flt_agentd *a, const char *json, size_t len, bool 
 }
 
 flt_err verify_desired(struct flt_agentd *a, const char *json, size_t len, struct flt_desired **out,
-		       enum flt_reason *reason, char *msg, size_t msglen)
+                       enum flt_reason *reason, char *msg, size_t msglen)
 {
 	struct flt_json_err jerr = {0};
 	flt_dsse *env = NULL;
@@ -69,7 +70,8 @@ flt_err verify_desired(struct flt_agentd *a, const char *json, size_t len, struc
 		e = FLT_EVERIFY;
 		goto out;
 	}
-	if ((e = flt_keylist_verify_envelope(a->kl, env, FLT_PAYLOAD_DESIRED, FLT_ROLE_DIRECTOR, agentd_now(), reason))) {
+	if ((e = flt_keylist_verify_envelope(a->kl, env, FLT_PAYLOAD_DESIRED, FLT_ROLE_DIRECTOR,
+	                                     agentd_now(), reason))) {
 		snprintf(msg, msglen, "desired state signature: %s", flt_reason_name(*reason));
 		goto out;
 	}
@@ -87,7 +89,8 @@ flt_err verify_desired(struct flt_agentd *a, const char *json, size_t len, struc
 	uint8_t sha[FLT_SHA256_LEN];
 	if ((e = flt_sha256(env->payload, env->payload_len, sha)))
 		goto out;
-	if (d->serial == a->desired_serial && flt_ct_equal(sha, a->desired_sha, sizeof(sha)) && a->desired) {
+	if (d->serial == a->desired_serial && flt_ct_equal(sha, a->desired_sha, sizeof(sha)) &&
+	    a->desired) {
 		/* retained re-delivery: nothing to do */
 		*reason = FLT_REASON_NONE;
 		e = FLT_ECONFLICT;
@@ -96,8 +99,8 @@ flt_err verify_desired(struct flt_agentd *a, const char *json, size_t len, struc
 	if (d->serial <= a->desired_serial &&
 	    !(d->serial == a->desired_serial && flt_ct_equal(sha, a->desired_sha, sizeof(sha)))) {
 		*reason = FLT_REASON_OLD_SERIAL;
-		snprintf(msg, msglen, "desired state serial %llu not above %llu", (unsigned long long)d->serial,
-			 (unsigned long long)a->desired_serial);
+		snprintf(msg, msglen, "desired state serial %llu not above %llu",
+		         (unsigned long long)d->serial, (unsigned long long)a->desired_serial);
 		e = FLT_EVERIFY;
 		goto out;
 	}
@@ -151,17 +154,17 @@ static const char *our_arch(void)
 	return FLT_ARCH;
 }
 
-#define REFUSE(r, ...)                                   \
-	do {                                             \
-		*reason = (r);                           \
-		snprintf(msg, msglen, __VA_ARGS__);     \
-		e = FLT_EVERIFY;                         \
-		goto out;                                \
+#define REFUSE(r, ...)                                                                             \
+	do {                                                                                       \
+		*reason = (r);                                                                     \
+		snprintf(msg, msglen, __VA_ARGS__);                                                \
+		e = FLT_EVERIFY;                                                                   \
+		goto out;                                                                          \
 	} while (0)
 
-flt_err verify_release(struct flt_agentd *a, const struct agentd_model *m, const char *envelope, size_t len,
-		       const char *name, struct flt_manifest **out, uint64_t *version, enum flt_reason *reason, char *msg,
-		       size_t msglen)
+flt_err verify_release(struct flt_agentd *a, const struct agentd_model *m, const char *envelope,
+                       size_t len, const char *name, struct flt_manifest **out, uint64_t *version,
+                       enum flt_reason *reason, char *msg, size_t msglen)
 {
 	struct flt_json_err jerr = {0};
 	flt_dsse *env = NULL;
@@ -169,10 +172,12 @@ flt_err verify_release(struct flt_agentd *a, const struct agentd_model *m, const
 	int64_t now = agentd_now();
 	flt_err e = flt_dsse_parse(envelope, len, FLT_MAX_MANIFEST_BYTES, &env, &jerr);
 	if (e)
-		REFUSE(jerr.reason ? jerr.reason : FLT_REASON_MALFORMED, "release envelope: %s", jerr.msg);
+		REFUSE(jerr.reason ? jerr.reason : FLT_REASON_MALFORMED, "release envelope: %s",
+		       jerr.msg);
 	if (!a->kl)
 		REFUSE(FLT_REASON_UNTRUSTED_KEY, "no key list yet");
-	if (flt_keylist_verify_envelope(a->kl, env, FLT_PAYLOAD_RELEASE, FLT_ROLE_RELEASE, now, reason)) {
+	if (flt_keylist_verify_envelope(a->kl, env, FLT_PAYLOAD_RELEASE, FLT_ROLE_RELEASE, now,
+	                                reason)) {
 		e = FLT_EVERIFY;
 		snprintf(msg, msglen, "release envelope: %s", flt_reason_name(*reason));
 		goto out;
@@ -182,31 +187,33 @@ flt_err verify_release(struct flt_agentd *a, const struct agentd_model *m, const
 	if (version)
 		*version = man->version; /* signed: worth reporting even on a refusal */
 	if (man->kind != FLT_KIND_MODEL || (name && strcmp(man->name, name)))
-		REFUSE(FLT_REASON_MALFORMED, "manifest names %s '%s', the entry another release", flt_kind_name(man->kind),
-		       man->name);
+		REFUSE(FLT_REASON_MALFORMED, "manifest names %s '%s', the entry another release",
+		       flt_kind_name(man->kind), man->name);
 	if (now >= man->expires_at)
 		REFUSE(FLT_REASON_EXPIRED, "release expired at %lld", (long long)man->expires_at);
 	if (m && man->version < m->committed)
 		REFUSE(FLT_REASON_VERSION_LOWER, "version %llu is below the committed %llu",
 		       (unsigned long long)man->version, (unsigned long long)m->committed);
 	if (man->min_agent_version > (uint64_t)FLT_AGENT_VERSION)
-		REFUSE(FLT_REASON_AGENT_TOO_OLD, "needs agent version %llu", (unsigned long long)man->min_agent_version);
+		REFUSE(FLT_REASON_AGENT_TOO_OLD, "needs agent version %llu",
+		       (unsigned long long)man->min_agent_version);
 	if (strcmp(man->arch, "any") && strcmp(man->arch, our_arch()))
 		REFUSE(FLT_REASON_WRONG_ARCH, "built for %s", man->arch);
 	if (!man->has_runtime || strcmp(man->format, "onnx"))
-		REFUSE(FLT_REASON_MODEL_INCOMPATIBLE, "format '%s' is not one this runtime runs", man->format);
+		REFUSE(FLT_REASON_MODEL_INCOMPATIBLE, "format '%s' is not one this runtime runs",
+		       man->format);
 	if (man->ir_version > AGENTD_IR_MAX)
-		REFUSE(FLT_REASON_MODEL_INCOMPATIBLE, "IR version %llu above %d", (unsigned long long)man->ir_version,
-		       AGENTD_IR_MAX);
+		REFUSE(FLT_REASON_MODEL_INCOMPATIBLE, "IR version %llu above %d",
+		       (unsigned long long)man->ir_version, AGENTD_IR_MAX);
 	for (size_t i = 0; i < man->n_opsets; i++) {
 		const char *dom = man->opsets[i].domain;
 		if (!strcmp(dom, "ai.onnx"))
 			dom = "";
 		uint64_t top = runtime_max_opset(dom);
 		if (man->opsets[i].version > top)
-			REFUSE(FLT_REASON_OPSET_UNSUPPORTED, "opset %s %llu above the runtime's %llu",
-			       dom[0] ? dom : "ai.onnx", (unsigned long long)man->opsets[i].version,
-			       (unsigned long long)top);
+			REFUSE(FLT_REASON_OPSET_UNSUPPORTED,
+			       "opset %s %llu above the runtime's %llu", dom[0] ? dom : "ai.onnx",
+			       (unsigned long long)man->opsets[i].version, (unsigned long long)top);
 	}
 	for (size_t i = 0; i < man->n_operators; i++) {
 		const char *dom = man->operators[i].domain;
@@ -219,8 +226,9 @@ flt_err verify_release(struct flt_agentd *a, const struct agentd_model *m, const
 		if (!opset)
 			opset = runtime_max_opset(dom);
 		if (!runtime_has_op(dom, man->operators[i].op_type, opset))
-			REFUSE(FLT_REASON_OPERATOR_UNSUPPORTED, "operator %s%s%s (opset %llu) unsupported", dom,
-			       dom[0] ? "." : "", man->operators[i].op_type, (unsigned long long)opset);
+			REFUSE(FLT_REASON_OPERATOR_UNSUPPORTED,
+			       "operator %s%s%s (opset %llu) unsupported", dom, dom[0] ? "." : "",
+			       man->operators[i].op_type, (unsigned long long)opset);
 	}
 	if (man->peak_memory) {
 		long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
@@ -228,16 +236,20 @@ flt_err verify_release(struct flt_agentd *a, const struct agentd_model *m, const
 			REFUSE(FLT_REASON_INSUFFICIENT_MEMORY, "needs %llu bytes of memory",
 			       (unsigned long long)man->peak_memory);
 	}
-	if (man->artifact_size > a->conf.max_artifact || (man->has_golden && man->golden_size > a->conf.max_artifact))
+	if (man->artifact_size > a->conf.max_artifact ||
+	    (man->has_golden && man->golden_size > a->conf.max_artifact))
 		REFUSE(FLT_REASON_TOO_LARGE, "artifact of %llu bytes above install.max_artifact",
 		       (unsigned long long)man->artifact_size);
-	uint64_t need = man->artifact_size + man->chunk_index_size + (man->has_golden ? man->golden_size : 0);
+	uint64_t need =
+	    man->artifact_size + man->chunk_index_size + (man->has_golden ? man->golden_size : 0);
 	uint64_t free_b = 0;
 	if (flt_sys_disk_free(a->conf.data_dir, &free_b))
 		free_b = 0;
 	if (need + a->conf.disk_reserve > free_b)
-		REFUSE(FLT_REASON_INSUFFICIENT_DISK, "needs %llu bytes, %llu free less a reserve of %llu",
-		       (unsigned long long)need, (unsigned long long)free_b, (unsigned long long)a->conf.disk_reserve);
+		REFUSE(FLT_REASON_INSUFFICIENT_DISK,
+		       "needs %llu bytes, %llu free less a reserve of %llu",
+		       (unsigned long long)need, (unsigned long long)free_b,
+		       (unsigned long long)a->conf.disk_reserve);
 	*out = man;
 	man = NULL;
 	e = FLT_OK;

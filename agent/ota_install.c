@@ -45,7 +45,8 @@ static enum flt_kind peek_kind(const char *env, size_t len)
 	} while (0)
 
 flt_err ota_verify_release(struct flt_agentd *a, const char *env, size_t len, uint64_t fw_version,
-			   struct flt_manifest **out, enum flt_reason *reason, char *msg, size_t msglen)
+                           struct flt_manifest **out, enum flt_reason *reason, char *msg,
+                           size_t msglen)
 {
 	struct flt_json_err jerr = {0};
 	flt_dsse *d = NULL;
@@ -58,7 +59,7 @@ flt_err ota_verify_release(struct flt_agentd *a, const char *env, size_t len, ui
 	if (!a->kl)
 		REFUSE(FLT_REASON_UNTRUSTED_KEY, "no key list yet");
 	if (flt_keylist_verify_envelope(a->kl, d, FLT_PAYLOAD_RELEASE, FLT_ROLE_RELEASE, now,
-					reason)) {
+	                                reason)) {
 		snprintf(msg, msglen, "release envelope: %s", flt_reason_name(*reason));
 		e = FLT_EVERIFY;
 		goto out;
@@ -71,7 +72,7 @@ flt_err ota_verify_release(struct flt_agentd *a, const char *env, size_t len, ui
 		REFUSE(FLT_REASON_TOO_LARGE, "artifact of %llu bytes above install.max_artifact",
 		       (unsigned long long)man->artifact_size);
 	if (flt_fw_admit(man, a->conf.board, FLT_ARCH, (uint64_t)FLT_AGENT_VERSION, fw_version,
-			 reason, msg, msglen)) {
+	                 reason, msg, msglen)) {
 		e = FLT_EVERIFY;
 		goto out;
 	}
@@ -118,8 +119,8 @@ static flt_err file_hash_ok(const char *path, const struct flt_manifest *man, en
 }
 
 flt_err ota_firmware_install(struct flt_agentd *a, const struct flt_manifest *man,
-			     const char *artifact, const char *deployment_id, enum flt_reason *r,
-			     bool reboot)
+                             const char *artifact, const char *deployment_id, enum flt_reason *r,
+                             bool reboot)
 {
 	struct flt_fw_conf conf;
 	struct flt_fw_cfg cfg;
@@ -139,7 +140,7 @@ flt_err ota_firmware_install(struct flt_agentd *a, const struct flt_manifest *ma
 		goto out;
 	}
 	if ((e = flt_fw_begin(fw, man->name, man->version, deployment_id, man->artifact_size,
-			      man->artifact_sha256, r)) != FLT_OK) {
+	                      man->artifact_sha256, r)) != FLT_OK) {
 		if (*r == FLT_REASON_NONE)
 			*r = e == FLT_EBUSY ? FLT_REASON_SUPERSEDED : FLT_REASON_INTERNAL;
 		goto out;
@@ -170,7 +171,7 @@ flt_err ota_firmware_install(struct flt_agentd *a, const struct flt_manifest *ma
 	if ((e = flt_fw_finish(fw, r)) != FLT_OK)
 		goto out;
 	flt_log_info("firmware %s %llu written and armed", man->name,
-		     (unsigned long long)man->version);
+	             (unsigned long long)man->version);
 	if (!reboot)
 		goto out;
 	e = flt_fw_reboot(fw);
@@ -188,8 +189,8 @@ out:
 }
 
 flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len,
-			 const char *artifact, const char *deployment_id, enum flt_reason *reason,
-			 bool *handled)
+                         const char *artifact, const char *deployment_id, enum flt_reason *reason,
+                         bool *handled)
 {
 	struct flt_manifest *man = NULL;
 	char msg[FLT_MAX_MESSAGE + 1] = "";
@@ -218,30 +219,32 @@ flt_err ota_install_file(struct flt_agentd *a, const char *env, size_t env_len,
 	}
 	if ((e = file_hash_ok(artifact, man, reason)) != FLT_OK) {
 		flt_log_err("refused: %s: '%s' is not the release's artifact",
-			    flt_reason_name(*reason), artifact);
+		            flt_reason_name(*reason), artifact);
 		goto out;
 	}
 	if (man->kind == FLT_KIND_FIRMWARE) {
 		e = ota_firmware_install(a, man, artifact, deployment_id, reason, true);
 	} else {
 		e = flt_agentslot_install(a->conf.agent_slots, artifact, man->version,
-					  man->artifact_sha256, OTA_STARTS);
+		                          man->artifact_sha256, OTA_STARTS);
 		if (e)
-			*reason = e == FLT_EVERIFY ? FLT_REASON_FILE_HASH_MISMATCH : FLT_REASON_IO_ERROR;
+			*reason =
+			    e == FLT_EVERIFY ? FLT_REASON_FILE_HASH_MISMATCH : FLT_REASON_IO_ERROR;
 		else
 			flt_log_info("agent %llu installed; it runs at the next start by the "
-				     "supervisor", (unsigned long long)man->version);
+			             "supervisor",
+			             (unsigned long long)man->version);
 	}
 	if (e)
 		flt_log_err("%s %s %llu not installed: %s", flt_kind_name(man->kind), man->name,
-			    (unsigned long long)man->version, flt_reason_name(*reason));
+		            (unsigned long long)man->version, flt_reason_name(*reason));
 out:
 	flt_manifest_free(man);
 	return e;
 }
 
 void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, uint64_t version,
-		      enum flt_step step, enum flt_reason r, const char *msg)
+               enum flt_step step, enum flt_reason r, const char *msg)
 {
 	struct flt_event ev;
 	char *text = NULL;
@@ -263,8 +266,8 @@ void ota_event(struct flt_agentd *a, const struct flt_desired_entry *de, uint64_
 		a->counters.events++;
 		a->next_event_send_ms = 0;
 		flt_log_info("event %llu: %s %s v%llu %s %s %s", (unsigned long long)seq,
-			     flt_kind_name(de->kind), de->name, (unsigned long long)version,
-			     flt_step_name(step), flt_reason_name(r), msg);
+		             flt_kind_name(de->kind), de->name, (unsigned long long)version,
+		             flt_step_name(step), flt_reason_name(r), msg);
 	}
 	flt_free(text);
 }
@@ -311,13 +314,14 @@ void ota_boot_report(struct flt_agentd *a)
 		return;
 	doc = cJSON_ParseWithLength((const char *)buf, len);
 	const cJSON *o = cJSON_GetObjectItemCaseSensitive(doc, "outcome"),
-		    *n = cJSON_GetObjectItemCaseSensitive(doc, "name"),
-		    *v = cJSON_GetObjectItemCaseSensitive(doc, "version"),
-		    *d = cJSON_GetObjectItemCaseSensitive(doc, "deployment_id");
+	            *n = cJSON_GetObjectItemCaseSensitive(doc, "name"),
+	            *v = cJSON_GetObjectItemCaseSensitive(doc, "version"),
+	            *d = cJSON_GetObjectItemCaseSensitive(doc, "deployment_id");
 	if (!cJSON_IsString(o) || !cJSON_IsString(n) || !cJSON_IsNumber(v) || !cJSON_IsString(d) ||
 	    !flt_ident_valid(n->valuestring) || v->valuedouble < 0)
 		goto out;
-	bool ok = !strcmp(o->valuestring, "confirmed"), back = !strcmp(o->valuestring, "rolled_back");
+	bool ok = !strcmp(o->valuestring, "confirmed"),
+	     back = !strcmp(o->valuestring, "rolled_back");
 	if (!ok && !back)
 		goto out; /* nothing to say, or not final yet */
 	struct flt_desired_entry de;
@@ -327,8 +331,8 @@ void ota_boot_report(struct flt_agentd *a)
 	if (strcmp(d->valuestring, "local") && flt_ident_valid(d->valuestring))
 		snprintf(de.deployment_id, sizeof(de.deployment_id), "%s", d->valuestring);
 	ota_event(a, &de, (uint64_t)v->valuedouble, ok ? FLT_STEP_COMMITTED : FLT_STEP_ROLLED_BACK,
-		  ok ? FLT_REASON_NONE : FLT_REASON_BOOT_FAILED,
-		  ok ? "booted and confirmed" : "did not confirm within its boot tries; fell back");
+	          ok ? FLT_REASON_NONE : FLT_REASON_BOOT_FAILED,
+	          ok ? "booted and confirmed" : "did not confirm within its boot tries; fell back");
 	if (flt_fio_rename(path, sent, "ota.report.rename") ||
 	    flt_fio_fsync_parent(path, "ota.report.dirsync"))
 		flt_log_warn("boot report sent but not marked; it may be sent again");

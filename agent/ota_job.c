@@ -72,7 +72,7 @@ static void done_load(struct flt_agentd *a)
 		return;
 	doc = cJSON_ParseWithLength((const char *)buf, len);
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "done"), *it,
-		    *dep = cJSON_GetObjectItemCaseSensitive(doc, "agent_deployment");
+	            *dep = cJSON_GetObjectItemCaseSensitive(doc, "agent_deployment");
 	if (cJSON_IsString(dep) && (!dep->valuestring[0] || flt_ident_valid(dep->valuestring)))
 		snprintf(a->ota_agent_dep, sizeof(a->ota_agent_dep), "%s", dep->valuestring);
 	cJSON_ArrayForEach(it, arr)
@@ -80,7 +80,8 @@ static void done_load(struct flt_agentd *a)
 		if (a->n_ota_seen == AGENTD_MAX_MODELS)
 			break;
 		if (cJSON_IsString(it) && strlen(it->valuestring) == 64 &&
-		    !flt_hex_decode(it->valuestring, 64, a->ota_seen[a->n_ota_seen], FLT_SHA256_LEN))
+		    !flt_hex_decode(it->valuestring, 64, a->ota_seen[a->n_ota_seen],
+		                    FLT_SHA256_LEN))
 			a->n_ota_seen++;
 	}
 	cJSON_Delete(doc);
@@ -100,7 +101,8 @@ static void done_add(struct flt_agentd *a, const uint8_t *sha)
 	if (done_has(a, sha))
 		return;
 	if (a->n_ota_seen == AGENTD_MAX_MODELS) {
-		memmove(a->ota_seen[0], a->ota_seen[1], sizeof(a->ota_seen[0]) * (AGENTD_MAX_MODELS - 1));
+		memmove(a->ota_seen[0], a->ota_seen[1],
+		        sizeof(a->ota_seen[0]) * (AGENTD_MAX_MODELS - 1));
 		a->n_ota_seen--;
 	}
 	memcpy(a->ota_seen[a->n_ota_seen++], sha, FLT_SHA256_LEN);
@@ -111,7 +113,7 @@ static void staging_rm(struct flt_agentd *a)
 {
 	char dir[AGENTD_PATH];
 	if (!store_path(a, dir, sizeof(dir), "staging/%s-%llu", a->ota_m.name,
-			(unsigned long long)a->ota_m.version) &&
+	                (unsigned long long)a->ota_m.version) &&
 	    store_rm_rf(dir))
 		flt_log_warn("cannot remove %s", dir);
 }
@@ -134,7 +136,7 @@ static void finish(struct flt_agentd *a, enum flt_step step, enum flt_reason r, 
 void ota_fail(struct flt_agentd *a, enum flt_reason r, const char *msg)
 {
 	flt_log_warn("%s v%llu failed: %s %s", a->ota_m.name, (unsigned long long)a->ota_m.version,
-		     flt_reason_name(r), msg);
+	             flt_reason_name(r), msg);
 	a->last_error = r;
 	snprintf(a->last_error_msg, sizeof(a->last_error_msg), "%s", msg);
 	finish(a, FLT_STEP_FAILED, r, msg);
@@ -155,7 +157,7 @@ void ota_after_download(struct flt_agentd *a)
 	enum flt_reason r = FLT_REASON_NONE;
 	flt_err e;
 	if (store_path(a, part, sizeof(part), "staging/%s-%llu/artifact.part", m->name,
-		       (unsigned long long)m->version)) {
+	               (unsigned long long)m->version)) {
 		ota_fail(a, FLT_REASON_INTERNAL, "path too long");
 		return;
 	}
@@ -170,12 +172,13 @@ void ota_after_download(struct flt_agentd *a)
 		done_add(a, m->env_sha);
 		e = ota_firmware_install(a, m->job->man, part, m->deployment_id, &r, false);
 		if (e) {
-			ota_fail(a, r ? r : FLT_REASON_ACTIVATION_FAILED, "writing the inactive slot failed");
+			ota_fail(a, r ? r : FLT_REASON_ACTIVATION_FAILED,
+			         "writing the inactive slot failed");
 			return;
 		}
 		struct flt_desired_entry de = entry_of(a);
 		ota_event(a, &de, m->version, FLT_STEP_ACTIVATING, FLT_REASON_NONE,
-			  "slot written and armed; rebooting");
+		          "slot written and armed; rebooting");
 		events_send(a);
 		fetch_abort(a, m);
 		install_job_free(m);
@@ -183,11 +186,11 @@ void ota_after_download(struct flt_agentd *a)
 		ota_firmware_reboot(a);
 		return;
 	}
-	e = flt_agentslot_install(a->conf.agent_slots, part, m->version, m->job->man->artifact_sha256,
-				  OTA_STARTS);
+	e = flt_agentslot_install(a->conf.agent_slots, part, m->version,
+	                          m->job->man->artifact_sha256, OTA_STARTS);
 	if (e) {
 		ota_fail(a, e == FLT_EVERIFY ? FLT_REASON_FILE_HASH_MISMATCH : FLT_REASON_IO_ERROR,
-			 "agent slot install failed");
+		         "agent slot install failed");
 		return;
 	}
 	/* the supervisor starts the new agent at the next start; that agent
@@ -250,7 +253,7 @@ void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *d
 	memcpy(m->env_sha, sha, sizeof(sha));
 	m->has_dep = true;
 	if (ota_verify_release(a, de->envelope, de->envelope_len, fw_version, &man, &r, msg,
-			       sizeof(msg))) {
+	                       sizeof(msg))) {
 		finish(a, FLT_STEP_FAILED, r ? r : FLT_REASON_INTERNAL, msg);
 		return;
 	}
@@ -266,7 +269,8 @@ void ota_reconcile_entry(struct flt_agentd *a, const struct flt_desired_entry *d
 		finish(a, FLT_STEP_COMMITTED, FLT_REASON_NONE, "already running this version");
 		return;
 	}
-	if (!(m->envelope = flt_strdup(de->envelope)) || !(m->job = flt_calloc(1, sizeof(*m->job)))) {
+	if (!(m->envelope = flt_strdup(de->envelope)) ||
+	    !(m->job = flt_calloc(1, sizeof(*m->job)))) {
 		flt_manifest_free(man);
 		finish(a, FLT_STEP_FAILED, FLT_REASON_INTERNAL, "out of memory");
 		return;
@@ -313,5 +317,5 @@ void ota_on_connected(struct flt_agentd *a)
 	snprintf(de.name, sizeof(de.name), "%s%s", FLT_AGENT_RELEASE_PREFIX, FLT_ARCH);
 	snprintf(de.deployment_id, sizeof(de.deployment_id), "%s", a->ota_agent_dep);
 	ota_event(a, &de, st.version[slot], FLT_STEP_COMMITTED, FLT_REASON_NONE,
-		  "new agent started, reached the broker and confirmed its slot");
+	          "new agent started, reached the broker and confirmed its slot");
 }

@@ -45,7 +45,7 @@ void flt_tbatch_mqtt_counters(const struct flt_mqtt_stats *st, struct flt_health
 }
 
 void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_health_mqtt *prev,
-		       uint64_t interval_s, struct flt_sample *out)
+                       uint64_t interval_s, struct flt_sample *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->type = FLT_SAMPLE_HEALTH;
@@ -53,8 +53,8 @@ void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_healt
 	out->interval_s = safe(interval_s);
 	struct flt_health *w = &out->u.health;
 	w->cpu_pct = isfinite(h->cpu_pct) && h->cpu_pct > 0
-			     ? (h->cpu_pct > WIRE_MAX_CPU_PCT ? WIRE_MAX_CPU_PCT : h->cpu_pct)
-			     : 0;
+	                 ? (h->cpu_pct > WIRE_MAX_CPU_PCT ? WIRE_MAX_CPU_PCT : h->cpu_pct)
+	                 : 0;
 	w->rss_bytes = safe(h->mem.rss);
 	w->has_pss = h->mem.has_pss;
 	if (h->mem.has_pss) {
@@ -73,7 +73,8 @@ void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_healt
 	/* flt/health.h and flt/msg.h order the purposes the same way. */
 	_Static_assert((int)FLT_HEALTH_PURPOSE_COUNT_ == (int)FLT_WIRE_PURPOSE_COUNT_, "purposes");
 	_Static_assert((int)FLT_HEALTH_MQTT_CHUNKS == (int)FLT_WIRE_PURPOSE_CHUNKS, "purposes");
-	_Static_assert((int)FLT_HEALTH_MQTT_TELEMETRY == (int)FLT_WIRE_PURPOSE_TELEMETRY, "purposes");
+	_Static_assert((int)FLT_HEALTH_MQTT_TELEMETRY == (int)FLT_WIRE_PURPOSE_TELEMETRY,
+	               "purposes");
 	_Static_assert((int)FLT_HEALTH_MQTT_STATE == (int)FLT_WIRE_PURPOSE_STATE, "purposes");
 	_Static_assert((int)FLT_HEALTH_MQTT_OTHER == (int)FLT_WIRE_PURPOSE_OTHER, "purposes");
 	for (int i = 0; i < FLT_HEALTH_PURPOSE_COUNT_; i++) {
@@ -83,7 +84,7 @@ void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_healt
 }
 
 flt_err flt_tbatch_model(const struct flt_usage_entry *e, int64_t time_s, uint64_t interval_s,
-			 struct flt_sample *out)
+                         struct flt_sample *out)
 {
 	if (!e || !out || e->version == 0 || time_s < 0)
 		return FLT_EINVAL;
@@ -128,8 +129,8 @@ static flt_err append_sample(struct flt_tq *q, const struct flt_sample *s)
 }
 
 flt_err flt_tbatch_enqueue(struct flt_tq *q, const struct flt_health_sample *h,
-			   const struct flt_health_mqtt *prev, const struct flt_usage_snapshot *u,
-			   uint64_t interval_s, size_t *appended)
+                           const struct flt_health_mqtt *prev, const struct flt_usage_snapshot *u,
+                           uint64_t interval_s, size_t *appended)
 {
 	size_t n = 0;
 	flt_err err = FLT_OK;
@@ -172,13 +173,15 @@ flt_err flt_tbatch_encode(const struct flt_tq_batch *b, char **out, size_t *len)
 	}
 	if (strcmp(b->stream, FLT_TBATCH_TELEMETRY) == 0) {
 		struct flt_telemetry_batch *t = NULL;
-		err = flt_telemetry_from_items(b->epoch, b->low_seq, b->dropped, items, b->n, &t, &jerr);
+		err = flt_telemetry_from_items(b->epoch, b->low_seq, b->dropped, items, b->n, &t,
+		                               &jerr);
 		if (err == FLT_OK)
 			err = flt_telemetry_encode(t, out, len);
 		flt_telemetry_free(t);
 	} else if (strcmp(b->stream, FLT_TBATCH_EVENTS) == 0) {
 		struct flt_event_batch *e = NULL;
-		err = flt_events_from_items(b->epoch, b->low_seq, b->dropped, items, b->n, &e, &jerr);
+		err =
+		    flt_events_from_items(b->epoch, b->low_seq, b->dropped, items, b->n, &e, &jerr);
 		if (err == FLT_OK)
 			err = flt_events_encode(e, out, len);
 		flt_events_free(e);
@@ -187,6 +190,6 @@ flt_err flt_tbatch_encode(const struct flt_tq_batch *b, char **out, size_t *len)
 	}
 	if (err != FLT_OK)
 		flt_log_err("cannot encode %s batch %" PRIu64 "..%" PRIu64 ": %s (%s)", b->stream,
-			    b->first_seq, b->last_seq, flt_strerror(err), jerr.msg);
+		            b->first_seq, b->last_seq, flt_strerror(err), jerr.msg);
 	return err == FLT_OK ? FLT_OK : (err == FLT_ENOMEM || err == FLT_EINVAL ? err : FLT_EPARSE);
 }

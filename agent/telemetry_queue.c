@@ -39,35 +39,30 @@
  * size stays bounded.
  */
 static const char *const tq_setup_sql[] = {
-	"PRAGMA locking_mode=EXCLUSIVE",
-	"PRAGMA journal_mode=WAL",
-	"PRAGMA synchronous=FULL",
-	"PRAGMA wal_autocheckpoint=128",
-	"PRAGMA journal_size_limit=524288",
-	"PRAGMA cache_size=-256",
-	"PRAGMA foreign_keys=OFF",
+    "PRAGMA locking_mode=EXCLUSIVE", "PRAGMA journal_mode=WAL",          "PRAGMA synchronous=FULL",
+    "PRAGMA wal_autocheckpoint=128", "PRAGMA journal_size_limit=524288", "PRAGMA cache_size=-256",
+    "PRAGMA foreign_keys=OFF",
 };
 
-static const char tq_schema_sql[] =
-	"BEGIN IMMEDIATE;"
-	"CREATE TABLE streams("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" epoch INTEGER NOT NULL,"
-	" next_seq INTEGER NOT NULL,"
-	" acked INTEGER NOT NULL,"
-	" dropped INTEGER NOT NULL);"
-	/* id orders items by insertion across streams; (stream, seq) is how they are
-	 * read, acked and evicted. */
-	"CREATE TABLE items("
-	" id INTEGER PRIMARY KEY,"
-	" stream INTEGER NOT NULL,"
-	" seq INTEGER NOT NULL,"
-	" data BLOB NOT NULL,"
-	" UNIQUE(stream, seq));"
-	"PRAGMA application_id=1179407441;"
-	"PRAGMA user_version=1;"
-	"COMMIT;";
+static const char tq_schema_sql[] = "BEGIN IMMEDIATE;"
+                                    "CREATE TABLE streams("
+                                    " id INTEGER PRIMARY KEY,"
+                                    " name TEXT NOT NULL UNIQUE,"
+                                    " epoch INTEGER NOT NULL,"
+                                    " next_seq INTEGER NOT NULL,"
+                                    " acked INTEGER NOT NULL,"
+                                    " dropped INTEGER NOT NULL);"
+                                    /* id orders items by insertion across streams; (stream, seq) is
+                                     * how they are read, acked and evicted. */
+                                    "CREATE TABLE items("
+                                    " id INTEGER PRIMARY KEY,"
+                                    " stream INTEGER NOT NULL,"
+                                    " seq INTEGER NOT NULL,"
+                                    " data BLOB NOT NULL,"
+                                    " UNIQUE(stream, seq));"
+                                    "PRAGMA application_id=1179407441;"
+                                    "PRAGMA user_version=1;"
+                                    "COMMIT;";
 
 enum tq_stmt {
 	ST_BEGIN,
@@ -90,24 +85,25 @@ enum tq_stmt {
 };
 
 static const char *const tq_stmt_sql[ST_COUNT_] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_LOAD_STREAMS] = "SELECT id, name, epoch, next_seq, acked, dropped FROM streams ORDER BY id",
-	[ST_STREAM_TOTALS] = "SELECT count(*), coalesce(sum(length(data)), 0) FROM items WHERE stream = ?1",
-	[ST_INSERT_STREAM] = "INSERT INTO streams(id, name, epoch, next_seq, acked, dropped)"
-			     " VALUES (?1, ?2, ?3, 1, 0, 0)",
-	[ST_INSERT_ITEM] = "INSERT INTO items(stream, seq, data) VALUES (?1, ?2, ?3)",
-	[ST_SET_NEXT_SEQ] = "UPDATE streams SET next_seq = ?2 WHERE id = ?1",
-	[ST_OLDEST] = "SELECT seq, length(data) FROM items WHERE stream = ?1 ORDER BY seq LIMIT 1",
-	[ST_DELETE_ONE] = "DELETE FROM items WHERE stream = ?1 AND seq = ?2",
-	[ST_ADD_DROPPED] = "UPDATE streams SET dropped = dropped + ?2 WHERE id = ?1",
-	[ST_BATCH] = "SELECT seq, data FROM items WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-	[ST_LOW_SEQ] = "SELECT min(seq) FROM items WHERE stream = ?1",
-	[ST_ACK_TOTALS] = "SELECT count(*), coalesce(sum(length(data)), 0) FROM items"
-			  " WHERE stream = ?1 AND seq <= ?2",
-	[ST_ACK_DELETE] = "DELETE FROM items WHERE stream = ?1 AND seq <= ?2",
-	[ST_SET_ACKED] = "UPDATE streams SET acked = ?2 WHERE id = ?1",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_LOAD_STREAMS] = "SELECT id, name, epoch, next_seq, acked, dropped FROM streams ORDER BY id",
+    [ST_STREAM_TOTALS] =
+        "SELECT count(*), coalesce(sum(length(data)), 0) FROM items WHERE stream = ?1",
+    [ST_INSERT_STREAM] = "INSERT INTO streams(id, name, epoch, next_seq, acked, dropped)"
+                         " VALUES (?1, ?2, ?3, 1, 0, 0)",
+    [ST_INSERT_ITEM] = "INSERT INTO items(stream, seq, data) VALUES (?1, ?2, ?3)",
+    [ST_SET_NEXT_SEQ] = "UPDATE streams SET next_seq = ?2 WHERE id = ?1",
+    [ST_OLDEST] = "SELECT seq, length(data) FROM items WHERE stream = ?1 ORDER BY seq LIMIT 1",
+    [ST_DELETE_ONE] = "DELETE FROM items WHERE stream = ?1 AND seq = ?2",
+    [ST_ADD_DROPPED] = "UPDATE streams SET dropped = dropped + ?2 WHERE id = ?1",
+    [ST_BATCH] = "SELECT seq, data FROM items WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_LOW_SEQ] = "SELECT min(seq) FROM items WHERE stream = ?1",
+    [ST_ACK_TOTALS] = "SELECT count(*), coalesce(sum(length(data)), 0) FROM items"
+                      " WHERE stream = ?1 AND seq <= ?2",
+    [ST_ACK_DELETE] = "DELETE FROM items WHERE stream = ?1 AND seq <= ?2",
+    [ST_SET_ACKED] = "UPDATE streams SET acked = ?2 WHERE id = ?1",
 };
 
 struct tq_stream {
@@ -221,9 +217,10 @@ static int load_streams(struct flt_tq *q)
 	sqlite3_stmt *p = stmt(q, ST_LOAD_STREAMS);
 	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
 		const unsigned char *name = sqlite3_column_text(p, 1);
-		if (q->nstreams == FLT_TQ_MAX_STREAMS || !name || !flt_ident_valid((const char *)name) ||
-		    sqlite3_column_int64(p, 2) <= 0 || sqlite3_column_int64(p, 3) <= 0 ||
-		    sqlite3_column_int64(p, 4) < 0 || sqlite3_column_int64(p, 5) < 0) {
+		if (q->nstreams == FLT_TQ_MAX_STREAMS || !name ||
+		    !flt_ident_valid((const char *)name) || sqlite3_column_int64(p, 2) <= 0 ||
+		    sqlite3_column_int64(p, 3) <= 0 || sqlite3_column_int64(p, 4) < 0 ||
+		    sqlite3_column_int64(p, 5) < 0) {
 			sqlite3_reset(p);
 			return SQLITE_CORRUPT;
 		}
@@ -340,8 +337,9 @@ static int integrity_ok(sqlite3 *db)
  * Returns SQLITE_OK, a corruption code with *WHY set, or another SQLite error. */
 static int db_open(struct flt_tq *q, bool existed_nonempty, bool existed, const char **why)
 {
-	int rc = sqlite3_open_v2(q->path, &q->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc =
+	    sqlite3_open_v2(q->path, &q->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		*why = "cannot open";
 		return rc;
@@ -386,7 +384,8 @@ static int db_open(struct flt_tq *q, bool existed_nonempty, bool existed, const 
 		return rc;
 	}
 	for (int i = 0; i < ST_COUNT_; i++) {
-		rc = sqlite3_prepare_v3(q->db, tq_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
+		rc = sqlite3_prepare_v3(q->db, tq_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                        &q->st[i], NULL);
 		if (rc != SQLITE_OK) {
 			/* Our application id but not our tables. */
 			*why = "wrong schema";
@@ -436,8 +435,8 @@ static flt_err move_aside(struct flt_tq *q)
 {
 	char aside[4096], from[4096], to[4200];
 	flt_err err = FLT_OK;
-	if ((size_t)snprintf(aside, sizeof(aside), "%s.corrupt-%lld", q->path, (long long)time(NULL)) >=
-	    sizeof(aside))
+	if ((size_t)snprintf(aside, sizeof(aside), "%s.corrupt-%lld", q->path,
+	                     (long long)time(NULL)) >= sizeof(aside))
 		return FLT_EINVAL;
 	remove_old_corrupt(q->path);
 	err = flt_fio_rename(q->path, aside, "tqueue.aside.rename");
@@ -471,7 +470,7 @@ static flt_err move_aside(struct flt_tq *q)
 }
 
 flt_err flt_tq_open(const char *path, uint64_t max_bytes, struct flt_tq **out,
-		    struct flt_tq_open_report *rep)
+                    struct flt_tq_open_report *rep)
 {
 	flt_err err = FLT_OK;
 	struct flt_tq *q = NULL;
@@ -492,8 +491,9 @@ flt_err flt_tq_open(const char *path, uint64_t max_bytes, struct flt_tq **out,
 	bool existed = stat(path, &sb) == 0;
 	int rc = db_open(q, existed && sb.st_size > 0, existed, &why);
 	if (rc != SQLITE_OK && is_corruption(rc)) {
-		flt_log_err("queue %s unusable (%s, sqlite %d): moving it aside and starting afresh",
-			    path, why, rc);
+		flt_log_err(
+		    "queue %s unusable (%s, sqlite %d): moving it aside and starting afresh", path,
+		    why, rc);
 		reset_reason = why;
 		db_close(q);
 		err = move_aside(q);
@@ -582,7 +582,7 @@ static int evict_one(struct flt_tq *q, struct tq_delta *d, uint64_t *freed)
 }
 
 flt_err flt_tq_append(struct flt_tq *q, const char *stream, const void *data, size_t len,
-		      uint64_t *seq)
+                      uint64_t *seq)
 {
 	struct tq_delta d[FLT_TQ_MAX_STREAMS];
 	struct tq_stream created = {0};
@@ -636,8 +636,9 @@ flt_err flt_tq_append(struct flt_tq *q, const char *stream, const void *data, si
 		t->dropped += d[i].dropped;
 		/* Logged at 1, 2, 4, 8... drops: a queue that stays full must not flood the log. */
 		if (d[i].dropped && (t->dropped & (t->dropped - 1)) == 0)
-			flt_log_warn("queue full: %" PRIu64 " %s item(s) dropped in this epoch so far",
-				     t->dropped, t->name);
+			flt_log_warn("queue full: %" PRIu64
+			             " %s item(s) dropped in this epoch so far",
+			             t->dropped, t->name);
 	}
 	q->bytes -= freed;
 	if (is_new) {
@@ -654,7 +655,8 @@ flt_err flt_tq_append(struct flt_tq *q, const char *stream, const void *data, si
 fail:
 	log_rc(q->db, rc, "append");
 	rollback(q);
-	return rc == SQLITE_INTERNAL ? FLT_EINTERNAL : (map_rc(rc) == FLT_OK ? FLT_EIO : map_rc(rc));
+	return rc == SQLITE_INTERNAL ? FLT_EINTERNAL
+	                             : (map_rc(rc) == FLT_OK ? FLT_EIO : map_rc(rc));
 }
 
 /* ---- batches and acks ----------------------------------------------------- */
@@ -670,7 +672,7 @@ void flt_tq_batch_free(struct flt_tq_batch *b)
 }
 
 flt_err flt_tq_next_batch(struct flt_tq *q, const char *stream, size_t max_items, size_t max_bytes,
-			  struct flt_tq_batch **out)
+                          struct flt_tq_batch **out)
 {
 	flt_err err = FLT_OK;
 	struct flt_tq_batch *b = NULL;
@@ -768,7 +770,8 @@ void flt_tq_rewind(struct flt_tq *q, const char *stream)
 		s->cursor = s->acked;
 }
 
-flt_err flt_tq_ack(struct flt_tq *q, const char *stream, uint64_t epoch, uint64_t seq, size_t *deleted)
+flt_err flt_tq_ack(struct flt_tq *q, const char *stream, uint64_t epoch, uint64_t seq,
+                   size_t *deleted)
 {
 	int rc;
 	if (!q || !stream || !flt_ident_valid(stream))
@@ -777,13 +780,14 @@ flt_err flt_tq_ack(struct flt_tq *q, const char *stream, uint64_t epoch, uint64_
 	if (deleted)
 		*deleted = 0;
 	if (!s || epoch != s->epoch) {
-		flt_log_dbg("ignoring ack %s epoch %" PRIu64 " seq %" PRIu64 ": not the current epoch",
-			    stream, epoch, seq);
+		flt_log_dbg("ignoring ack %s epoch %" PRIu64 " seq %" PRIu64
+		            ": not the current epoch",
+		            stream, epoch, seq);
 		return FLT_OK;
 	}
 	if (seq >= s->next_seq) {
-		flt_log_warn("ack %s seq %" PRIu64 " beyond last assigned %" PRIu64 "; clamped", stream,
-			     seq, s->next_seq - 1);
+		flt_log_warn("ack %s seq %" PRIu64 " beyond last assigned %" PRIu64 "; clamped",
+		             stream, seq, s->next_seq - 1);
 		seq = s->next_seq - 1;
 	}
 	if (seq <= s->acked)
@@ -831,7 +835,8 @@ fail:
 	return map_rc(rc) == FLT_OK ? FLT_EIO : map_rc(rc);
 }
 
-flt_err flt_tq_stream_info(const struct flt_tq *q, const char *stream, struct flt_tq_stream_info *out)
+flt_err flt_tq_stream_info(const struct flt_tq *q, const char *stream,
+                           struct flt_tq_stream_info *out)
 {
 	if (!q || !stream || !out)
 		return FLT_EINVAL;

@@ -75,7 +75,8 @@ void flt_tls_clock_diagnose(const char *cert_file, const char *ca_file, int64_t 
 		if (e == FLT_OK)
 			n++;
 		else
-			flt_log_warn("cannot read the validity of %s: %s", files[i], flt_strerror(e));
+			flt_log_warn("cannot read the validity of %s: %s", files[i],
+			             flt_strerror(e));
 	}
 	*out = flt_tls_clock_verdict(now, w, n);
 }

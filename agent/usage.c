@@ -21,12 +21,9 @@ struct flt_usage {
 };
 
 static const char *const outcome_names[FLT_USAGE_OUTCOME_COUNT_] = {
-	[FLT_USAGE_OK] = "ok",
-	[FLT_USAGE_BAD_INPUT] = "bad_input",
-	[FLT_USAGE_RUNTIME] = "runtime",
-	[FLT_USAGE_BUSY] = "busy",
-	[FLT_USAGE_TIMEOUT] = "timeout",
-	[FLT_USAGE_INTERNAL] = "internal",
+    [FLT_USAGE_OK] = "ok",           [FLT_USAGE_BAD_INPUT] = "bad_input",
+    [FLT_USAGE_RUNTIME] = "runtime", [FLT_USAGE_BUSY] = "busy",
+    [FLT_USAGE_TIMEOUT] = "timeout", [FLT_USAGE_INTERNAL] = "internal",
 };
 
 const char *flt_usage_outcome_name(enum flt_usage_outcome o)
@@ -108,7 +105,7 @@ uint64_t flt_usage_hist_percentile(const struct flt_usage_hist *h, double p)
 		v = FLT_USAGE_LAT_MAX_NS;
 	else
 		v = (uint64_t)llround(sqrt((double)flt_usage_bucket_lower_ns(b) *
-					   (double)flt_usage_bucket_lower_ns(b + 1)));
+		                           (double)flt_usage_bucket_lower_ns(b + 1)));
 	if (v < h->min_ns)
 		v = h->min_ns;
 	if (v > h->max_ns)
@@ -157,8 +154,8 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 }
 
 flt_err flt_usage_record(struct flt_usage *u, const char *model, uint64_t version,
-			 enum flt_usage_outcome outcome, uint64_t latency_ns, uint64_t bytes_in,
-			 uint64_t bytes_out)
+                         enum flt_usage_outcome outcome, uint64_t latency_ns, uint64_t bytes_in,
+                         uint64_t bytes_out)
 {
 	if (!u || !flt_ident_valid(model) || (unsigned)outcome >= FLT_USAGE_OUTCOME_COUNT_)
 		return FLT_EINVAL;

@@ -81,9 +81,11 @@ static double fill(struct flt_registry *r, int ndev, int64_t now, int days, int6
 		while (seq <= nsamples) {
 			struct serve_stream_msg *list = NULL, **tail = &list;
 			for (size_t k = 0; k < per_txn && seq <= nsamples; k++) {
-				size_t n = nsamples - seq + 1 < per_msg ? (size_t)(nsamples - seq + 1)
-				                                         : per_msg;
-				*tail = batch(dev, 1, seq, n, start + (int64_t)(seq - 1) * step, step);
+				size_t n = nsamples - seq + 1 < per_msg
+				               ? (size_t)(nsamples - seq + 1)
+				               : per_msg;
+				*tail =
+				    batch(dev, 1, seq, n, start + (int64_t)(seq - 1) * step, step);
 				tail = &(*tail)->next;
 				seq += n;
 			}
@@ -117,8 +119,15 @@ int main(void)
 	         "%llu model samples from %d devices, 64 per batch, 64 batches per transaction, "
 	         "insert-or-ignore dedup, WAL; %s",
 	         (unsigned long long)stored, ndev1, full ? "full" : "quick (20 devices)");
-	struct bench_fig f1 = {"telemetry ingest into SQLite", (double)stored / secs, "samples/s",
-	                       NULL, 0, "value", ">=", 20000, notes};
+	struct bench_fig f1 = {"telemetry ingest into SQLite",
+	                       (double)stored / secs,
+	                       "samples/s",
+	                       NULL,
+	                       0,
+	                       "value",
+	                       ">=",
+	                       20000,
+	                       notes};
 	bench_emit("bench_ingest", &f1);
 	flt_registry_close(r);
 	rm_rf(dir);
@@ -133,8 +142,8 @@ int main(void)
 	fputs("model bytes", mf);
 	fclose(mf);
 	setenv("FLOTILLA_DATA_DIR", dir, 1);
-	char *reg[] = {"flotilla", "model",  "register", "generic",  "-n",
-	               "digits",   "-f",     model,      "--framework", "custom", NULL};
+	char *reg[] = {"flotilla", "model", "register",    "generic", "-n", "digits",
+	               "-f",       model,   "--framework", "custom",  NULL};
 	fflush(stdout);
 	int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
 	dup2(devnull, 1);
@@ -165,13 +174,14 @@ int main(void)
 		if (t < best)
 			best = t;
 	}
-	snprintf(notes, sizeof(notes),
-	         "%d devices, 30 days retained, one sample per %llds per device (%llu rows, filled in "
-	         "%.1fs); default 24h window; best of %d; %s",
-	         ndev, (long long)step, (unsigned long long)stored, fill_s, runs,
-	         full ? "full" : "quick (100 devices, hourly samples)");
-	struct bench_fig f2 = {"model usage latency", best * 1000.0, "ms", NULL, 0, "value", "<=",
-	                       1000, notes};
+	snprintf(
+	    notes, sizeof(notes),
+	    "%d devices, 30 days retained, one sample per %llds per device (%llu rows, filled in "
+	    "%.1fs); default 24h window; best of %d; %s",
+	    ndev, (long long)step, (unsigned long long)stored, fill_s, runs,
+	    full ? "full" : "quick (100 devices, hourly samples)");
+	struct bench_fig f2 = {
+	    "model usage latency", best * 1000.0, "ms", NULL, 0, "value", "<=", 1000, notes};
 	bench_emit("bench_ingest", &f2);
 	close(devnull);
 	close(saved);

@@ -137,8 +137,8 @@ static void *agent_main(void *arg)
 }
 
 /* Time of the checks the agent makes on one release, redone here. */
-static double verify_cost(const char *keys, const char *envelope, const uint8_t *art, size_t len, uint32_t cs,
-			  struct tt_pub *pub, const char *roots_path)
+static double verify_cost(const char *keys, const char *envelope, const uint8_t *art, size_t len,
+                          uint32_t cs, struct tt_pub *pub, const char *roots_path)
 {
 	(void)pub;
 	size_t pem_len = 0;
@@ -159,10 +159,11 @@ static double verify_cost(const char *keys, const char *envelope, const uint8_t 
 		return -1;
 	double t0 = bench_now();
 	if (flt_trust_set_add(&ts, root) ||
-	    flt_keylist_accept(keys, strlen(keys), &ts, NULL, (int64_t)time(NULL), &kl, NULL, NULL) ||
+	    flt_keylist_accept(keys, strlen(keys), &ts, NULL, (int64_t)time(NULL), &kl, NULL,
+	                       NULL) ||
 	    flt_dsse_parse(envelope, strlen(envelope), 0, &env, NULL) ||
-	    flt_keylist_verify_envelope(kl, env, "application/vnd.flotilla.release+json", FLT_ROLE_RELEASE,
-					(int64_t)time(NULL), &r) ||
+	    flt_keylist_verify_envelope(kl, env, "application/vnd.flotilla.release+json",
+	                                FLT_ROLE_RELEASE, (int64_t)time(NULL), &r) ||
 	    flt_manifest_parse((const char *)env->payload, env->payload_len, &m, NULL))
 		return -1;
 	double t1 = bench_now();
@@ -234,8 +235,14 @@ static int run_size(const char *label, size_t bytes, int idx)
 	snprintf(s[4], sizeof(s[4]), "serving.socket=%s/agent.sock", dir);
 	snprintf(s[5], sizeof(s[5]), "storage.disk_reserve=0");
 	/* the entry asks for no probation: commit right after the switch */
-	const char *sets[8] = {s[0], s[1], s[2], s[3], s[4], s[5], "install.chunks_in_flight=32",
-			       "probation.default=0"};
+	const char *sets[8] = {s[0],
+	                       s[1],
+	                       s[2],
+	                       s[3],
+	                       s[4],
+	                       s[5],
+	                       "install.chunks_in_flight=32",
+	                       "probation.default=0"};
 	struct flt_agentd_conf c;
 	if (flt_agentd_conf_load(NULL, sets, 8, &c, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -261,13 +268,23 @@ static int run_size(const char *label, size_t bytes, int idx)
 	double vcost = verify_cost(keys, env, model, len, cs, pub, roots);
 	char fig[96], notes[160];
 	snprintf(fig, sizeof(fig), "install time, %s model over loopback MQTT", label);
-	snprintf(notes, sizeof(notes), "%zu bytes in %u-byte chunks, 32 in flight: desired state published -> committed event",
-		 len, cs);
+	snprintf(
+	    notes, sizeof(notes),
+	    "%zu bytes in %u-byte chunks, 32 in flight: desired state published -> committed event",
+	    len, cs);
 	struct bench_fig f = {fig, secs * 1000.0, "ms", NULL, 0, NULL, NULL, 0, notes};
 	bench_emit("bench_install", &f);
 	snprintf(fig, sizeof(fig), "verification share of install time, %s model", label);
-	struct bench_fig g = {fig, vcost / secs * 100.0, "%", NULL, 0, "value", "<=", 10.0,
-			      "signatures, key list, manifest, chunk index, every chunk hash, whole-file hash"};
+	struct bench_fig g = {
+	    fig,
+	    vcost / secs * 100.0,
+	    "%",
+	    NULL,
+	    0,
+	    "value",
+	    "<=",
+	    10.0,
+	    "signatures, key list, manifest, chunk index, every chunk hash, whole-file hash"};
 	bench_emit("bench_install", &g);
 	free(keys);
 	free(env);

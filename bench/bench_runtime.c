@@ -17,7 +17,8 @@ static void fill(float *p, size_t n, uint32_t seed)
 }
 
 /* Times `reps` runs of a one-input model; returns seconds per run. */
-static double time_model(uint8_t *buf, size_t len, struct flt_rt_tensor *in, size_t out_bytes, int reps)
+static double time_model(uint8_t *buf, size_t len, struct flt_rt_tensor *in, size_t out_bytes,
+                         int reps)
 {
 	struct flt_rt_model *m = NULL;
 	char err[256];
@@ -61,7 +62,8 @@ int main(void)
 	int reps = full ? 10 : 3;
 	/* Gemm N x N x N */
 	int n = full ? 512 : 256;
-	float *a = malloc(sizeof(float) * (size_t)n * (size_t)n), *b = malloc(sizeof(float) * (size_t)n * (size_t)n);
+	float *a = malloc(sizeof(float) * (size_t)n * (size_t)n),
+	      *b = malloc(sizeof(float) * (size_t)n * (size_t)n);
 	float *c = malloc(sizeof(float) * (size_t)n * (size_t)n);
 	fill(a, (size_t)n * (size_t)n, 1);
 	fill(b, (size_t)n * (size_t)n, 2);
@@ -74,15 +76,25 @@ int main(void)
 	tb_node(&t, "MatMul", "a,b", "y");
 	tb_output(&t, "y", FLT_RT_FLOAT);
 	uint8_t *buf = tb_finish(&t, &len);
-	struct flt_rt_tensor in = {.dtype = FLT_RT_FLOAT, .rank = 2, .dims = {n, n}, .data = a,
-				   .size = sizeof(float) * (size_t)n * (size_t)n};
+	struct flt_rt_tensor in = {.dtype = FLT_RT_FLOAT,
+	                           .rank = 2,
+	                           .dims = {n, n},
+	                           .data = a,
+	                           .size = sizeof(float) * (size_t)n * (size_t)n};
 	double ts = time_model(buf, len, &in, in.size, reps);
 	double tn = naive_gemm(a, b, c, n);
 	double flops = 2.0 * n * n * n;
 	char notes[128];
 	snprintf(notes, sizeof(notes), "MatMul %dx%dx%d, best of %d", n, n, n, reps);
-	struct bench_fig f = {"runtime_matmul_gflops", flops / ts / 1e9, "GFLOP/s", "naive ijk loop",
-			      flops / tn / 1e9, "ratio", ">=", 5.0, notes};
+	struct bench_fig f = {"runtime_matmul_gflops",
+	                      flops / ts / 1e9,
+	                      "GFLOP/s",
+	                      "naive ijk loop",
+	                      flops / tn / 1e9,
+	                      "ratio",
+	                      ">=",
+	                      5.0,
+	                      notes};
 	bench_emit("bench_runtime", &f);
 	free(buf);
 
@@ -100,13 +112,21 @@ int main(void)
 	tb_attr_ints(&t, "pads", 4, pads);
 	tb_output(&t, "y", FLT_RT_FLOAT);
 	buf = tb_finish(&t, &len);
-	struct flt_rt_tensor xin = {.dtype = FLT_RT_FLOAT, .rank = 4, .dims = {1, ch, hw, hw}, .data = x,
-				    .size = xn * 4};
+	struct flt_rt_tensor xin = {
+	    .dtype = FLT_RT_FLOAT, .rank = 4, .dims = {1, ch, hw, hw}, .data = x, .size = xn * 4};
 	ts = time_model(buf, len, &xin, xn * 4, reps);
 	flops = 2.0 * (double)ch * ch * 9 * hw * hw;
-	snprintf(notes, sizeof(notes), "Conv 3x3 %d->%d on %dx%d, best of %d", ch, ch, hw, hw, reps);
-	struct bench_fig g = {"runtime_conv3x3_gflops", flops / ts / 1e9, "GFLOP/s", NULL, 0, "value", ">=",
-			      5.0, notes};
+	snprintf(notes, sizeof(notes), "Conv 3x3 %d->%d on %dx%d, best of %d", ch, ch, hw, hw,
+	         reps);
+	struct bench_fig g = {"runtime_conv3x3_gflops",
+	                      flops / ts / 1e9,
+	                      "GFLOP/s",
+	                      NULL,
+	                      0,
+	                      "value",
+	                      ">=",
+	                      5.0,
+	                      notes};
 	bench_emit("bench_runtime", &g);
 	free(buf);
 	free(a);

@@ -13,7 +13,8 @@ static double openssl_mbs(int seconds)
 {
 	char cmd[128], line[512];
 	double best = -1;
-	snprintf(cmd, sizeof(cmd), "openssl speed -seconds %d -bytes 16384 sha256 2>/dev/null", seconds);
+	snprintf(cmd, sizeof(cmd), "openssl speed -seconds %d -bytes 16384 sha256 2>/dev/null",
+	         seconds);
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -60,15 +61,16 @@ int main(void)
 	double mbs = (double)total / (t - t0) / 1e6;
 	double peer = openssl_mbs(seconds);
 	struct bench_fig f = {
-		.figure = "sha256 throughput (mbedTLS, 16 KiB updates)",
-		.value = mbs,
-		.unit = "MB/s",
-		.peer = peer > 0 ? "openssl speed sha256 (16 KiB)" : NULL,
-		.peer_value = peer,
-		.target_of = peer > 0 ? "ratio" : NULL,
-		.target_op = ">=",
-		.target_value = 0.25,
-		.notes = "agent hashes every chunk and the whole file with this; OpenSSL uses SHA-NI/asm where present",
+	    .figure = "sha256 throughput (mbedTLS, 16 KiB updates)",
+	    .value = mbs,
+	    .unit = "MB/s",
+	    .peer = peer > 0 ? "openssl speed sha256 (16 KiB)" : NULL,
+	    .peer_value = peer,
+	    .target_of = peer > 0 ? "ratio" : NULL,
+	    .target_op = ">=",
+	    .target_value = 0.25,
+	    .notes = "agent hashes every chunk and the whole file with this; OpenSSL uses "
+	             "SHA-NI/asm where present",
 	};
 	return bench_emit("sha256", &f) == 0 ? 0 : 1;
 }

@@ -44,7 +44,7 @@ static void rm_dir(void)
 
 /* One interval's samples appended, then sent as one batch: the bytes on the wire. */
 static int bytes_per_interval(struct flt_tq *q, struct flt_health_sampler *hs, struct flt_usage *u,
-			      size_t *wire, size_t *payload, size_t *items)
+                              size_t *wire, size_t *payload, size_t *items)
 {
 	struct flt_health_sample h;
 	if (flt_health_sample(hs, NULL, &h) != FLT_OK)
@@ -60,7 +60,8 @@ static int bytes_per_interval(struct flt_tq *q, struct flt_health_sampler *hs, s
 		for (int i = 0; i < 120; i++) {
 			enum flt_usage_outcome o = i % 40 == 0 ? FLT_USAGE_BUSY : FLT_USAGE_OK;
 			if (flt_usage_record(u, m ? "classifier" : "detector", 7, o,
-					     (uint64_t)(3000000 + i * 20000), 150528, 4000) != FLT_OK)
+			                     (uint64_t)(3000000 + i * 20000), 150528,
+			                     4000) != FLT_OK)
 				return -1;
 		}
 	}
@@ -95,18 +96,18 @@ static double rollback_us_per_sample(const char *path, const char *payload, size
 	double us = -1;
 	if (sqlite3_open(path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db,
-			 "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
-			 "CREATE TABLE streams(id INTEGER PRIMARY KEY, next_seq INTEGER);"
-			 "INSERT INTO streams VALUES (1, 1);"
-			 "CREATE TABLE items(id INTEGER PRIMARY KEY, stream INTEGER, seq INTEGER,"
-			 " data BLOB, UNIQUE(stream, seq));",
-			 NULL, NULL, NULL) != SQLITE_OK)
+	                 "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
+	                 "CREATE TABLE streams(id INTEGER PRIMARY KEY, next_seq INTEGER);"
+	                 "INSERT INTO streams VALUES (1, 1);"
+	                 "CREATE TABLE items(id INTEGER PRIMARY KEY, stream INTEGER, seq INTEGER,"
+	                 " data BLOB, UNIQUE(stream, seq));",
+	                 NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
 	sqlite3_stmt *ins = NULL, *upd = NULL;
-	if (sqlite3_prepare_v2(db, "INSERT INTO items(stream, seq, data) VALUES (1, ?1, ?2)", -1, &ins,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "UPDATE streams SET next_seq = ?1 WHERE id = 1", -1, &upd, NULL) !=
-		    SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "INSERT INTO items(stream, seq, data) VALUES (1, ?1, ?2)", -1,
+	                       &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE streams SET next_seq = ?1 WHERE id = 1", -1, &upd,
+	                       NULL) != SQLITE_OK) {
 		sqlite3_finalize(ins);
 		goto out;
 	}
@@ -153,7 +154,8 @@ int main(void)
 	snprintf(peer_path, sizeof(peer_path), "%s/rollback.db", dir);
 
 	if (flt_tq_open(path, 16u << 20, &q, NULL) != FLT_OK ||
-	    flt_health_sampler_new(dir, NULL, NULL, &hs) != FLT_OK || flt_usage_new(8, &u) != FLT_OK)
+	    flt_health_sampler_new(dir, NULL, NULL, &hs) != FLT_OK ||
+	    flt_usage_new(8, &u) != FLT_OK)
 		goto out;
 
 	/* Bytes per hour first: it also yields a realistic sample for the write cost. */
@@ -162,18 +164,18 @@ int main(void)
 		goto out;
 	double per_hour = (double)wire * (3600.0 / INTERVAL_S);
 	snprintf(notes, sizeof(notes),
-		 "%d s interval, one up/telemetry batch per interval: %zu samples (1 health + %d "
-		 "models) encoded by the common/ codec, %zu B payload + MQTT 5 PUBLISH/PUBACK "
-		 "framing; events and reconnects not included",
-		 INTERVAL_S, items, MODELS, payload_bytes);
+	         "%d s interval, one up/telemetry batch per interval: %zu samples (1 health + %d "
+	         "models) encoded by the common/ codec, %zu B payload + MQTT 5 PUBLISH/PUBACK "
+	         "framing; events and reconnects not included",
+	         INTERVAL_S, items, MODELS, payload_bytes);
 	struct bench_fig fb = {
-		.figure = "telemetry bytes per device per hour (default interval)",
-		.value = per_hour,
-		.unit = "bytes/h",
-		.target_of = "value",
-		.target_op = "<=",
-		.target_value = 150000, /* ~100 MB a month: a cheap metered plan */
-		.notes = notes,
+	    .figure = "telemetry bytes per device per hour (default interval)",
+	    .value = per_hour,
+	    .unit = "bytes/h",
+	    .target_of = "value",
+	    .target_op = "<=",
+	    .target_value = 150000, /* ~100 MB a month: a cheap metered plan */
+	    .notes = notes,
 	};
 	if (bench_emit("telemetry_queue", &fb) != 0)
 		goto out;
@@ -189,20 +191,20 @@ int main(void)
 	double us = (bench_now() - t0) / n * 1e6;
 	double peer = rollback_us_per_sample(peer_path, payload, sizeof(payload), n);
 	snprintf(notes, sizeof(notes),
-		 "%d appends of 450 B, WAL + synchronous=FULL + locking_mode=EXCLUSIVE (one fsync "
-		 "per sample); peer: same transaction with a rollback journal, synchronous=FULL; "
-		 "dominated by the disk's fsync latency",
-		 n);
+	         "%d appends of 450 B, WAL + synchronous=FULL + locking_mode=EXCLUSIVE (one fsync "
+	         "per sample); peer: same transaction with a rollback journal, synchronous=FULL; "
+	         "dominated by the disk's fsync latency",
+	         n);
 	struct bench_fig fw = {
-		.figure = "telemetry queue write cost per sample (durable append)",
-		.value = us,
-		.unit = "us/sample",
-		.peer = peer > 0 ? "rollback journal, synchronous=FULL" : NULL,
-		.peer_value = peer,
-		.target_of = peer > 0 ? "ratio" : NULL,
-		.target_op = "<=",
-		.target_value = 1.0,
-		.notes = notes,
+	    .figure = "telemetry queue write cost per sample (durable append)",
+	    .value = us,
+	    .unit = "us/sample",
+	    .peer = peer > 0 ? "rollback journal, synchronous=FULL" : NULL,
+	    .peer_value = peer,
+	    .target_of = peer > 0 ? "ratio" : NULL,
+	    .target_op = "<=",
+	    .target_value = 1.0,
+	    .notes = notes,
 	};
 	if (bench_emit("telemetry_queue", &fw) != 0)
 		goto out;

@@ -12,15 +12,15 @@ int bench_full(void);
 double bench_now(void);
 
 struct bench_fig {
-	const char *figure;   /* what was measured */
+	const char *figure; /* what was measured */
 	double value;
 	const char *unit;
-	const char *peer;     /* NULL when there is no peer */
+	const char *peer; /* NULL when there is no peer */
 	double peer_value;
 	const char *target_of; /* "value" or "ratio"; NULL for no target */
 	const char *target_op; /* "<=" or ">=" */
 	double target_value;
-	const char *notes;    /* may be NULL */
+	const char *notes; /* may be NULL */
 };
 
 /* Appends one figure to <out>/<bench>.jsonl and echoes it to stdout. Returns 0 or -1. */

@@ -5,8 +5,8 @@
 #include "codec.h"
 #include "flt/protocol.h"
 
-flt_err codec_open(const char *buf, size_t len, size_t max_bytes, const char *const *allowed, cJSON **root,
-		   struct flt_json_err *err)
+flt_err codec_open(const char *buf, size_t len, size_t max_bytes, const char *const *allowed,
+                   cJSON **root, struct flt_json_err *err)
 {
 	cJSON *r = NULL;
 	flt_err rc;

@@ -9,25 +9,25 @@
 #include "flt/json.h"
 
 /* Early-exit on failure inside a decoder that uses `rc` and `goto out`. */
-#define CHECK(expr)                    \
-	do {                           \
-		rc = (expr);           \
-		if (rc != FLT_OK)      \
-			goto out;      \
+#define CHECK(expr)                                                                                \
+	do {                                                                                       \
+		rc = (expr);                                                                       \
+		if (rc != FLT_OK)                                                                  \
+			goto out;                                                                  \
 	} while (0)
 
 /* Makes a validation failure: FLT_EINVAL with a MALFORMED reason. */
-#define INVALID(...)                                   \
-	do {                                           \
-		flt_json_errf(err, __VA_ARGS__);       \
-		rc = FLT_EINVAL;                       \
-		goto out;                              \
+#define INVALID(...)                                                                               \
+	do {                                                                                       \
+		flt_json_errf(err, __VA_ARGS__);                                                   \
+		rc = FLT_EINVAL;                                                                   \
+		goto out;                                                                          \
 	} while (0)
 
 /* Parses a payload into a root object and checks its "v" member and the
  * allowed key list. */
-flt_err codec_open(const char *buf, size_t len, size_t max_bytes, const char *const *allowed, cJSON **root,
-		   struct flt_json_err *err);
+flt_err codec_open(const char *buf, size_t len, size_t max_bytes, const char *const *allowed,
+                   cJSON **root, struct flt_json_err *err);
 
 /* Bounded string length check with UTF-8 validity, for validators of
  * structs about to be encoded. */

@@ -9,9 +9,10 @@
 #include "flt/alloc.h"
 #include "flt/desired.h"
 
-static const char *const top_keys[] = { "v", "device_id", "serial", "issued_at", "entries", NULL };
-static const char *const entry_keys[] = { "kind", "name", "deployment_id", "envelope", "probation", NULL };
-static const char *const prob_keys[] = { "probation_s", "max_error_rate", "max_crashes", NULL };
+static const char *const top_keys[] = {"v", "device_id", "serial", "issued_at", "entries", NULL};
+static const char *const entry_keys[] = {"kind",     "name",      "deployment_id",
+                                         "envelope", "probation", NULL};
+static const char *const prob_keys[] = {"probation_s", "max_error_rate", "max_crashes", NULL};
 
 void flt_desired_free(struct flt_desired *d)
 {
@@ -23,7 +24,8 @@ void flt_desired_free(struct flt_desired *d)
 	flt_free(d);
 }
 
-const struct flt_desired_entry *flt_desired_find(const struct flt_desired *d, enum flt_kind kind, const char *name)
+const struct flt_desired_entry *flt_desired_find(const struct flt_desired *d, enum flt_kind kind,
+                                                 const char *name)
 {
 	for (size_t i = 0; d && name && i < d->n_entries; i++)
 		if (d->entries[i].kind == kind && strcmp(d->entries[i].name, name) == 0)
@@ -51,16 +53,20 @@ flt_err flt_desired_validate(const struct flt_desired *d, struct flt_json_err *e
 		if ((unsigned)e->kind >= FLT_KIND_COUNT_ || !flt_ident_valid(e->name) ||
 		    !flt_ident_valid(e->deployment_id))
 			INVALID("entries[%zu]: bad kind, name or deployment_id", i);
-		if (!e->envelope || e->envelope_len == 0 || e->envelope_len > FLT_MAX_ENVELOPE_BYTES ||
+		if (!e->envelope || e->envelope_len == 0 ||
+		    e->envelope_len > FLT_MAX_ENVELOPE_BYTES ||
 		    strnlen(e->envelope, e->envelope_len + 1) != e->envelope_len)
 			INVALID("entries[%zu]: bad envelope text", i);
 		if (e->probation.probation_s > FLT_DESIRED_MAX_PROBATION_S ||
-		    e->probation.max_crashes > FLT_DESIRED_MAX_CRASHES || !isfinite(e->probation.max_error_rate) ||
-		    e->probation.max_error_rate < 0 || e->probation.max_error_rate > 1)
+		    e->probation.max_crashes > FLT_DESIRED_MAX_CRASHES ||
+		    !isfinite(e->probation.max_error_rate) || e->probation.max_error_rate < 0 ||
+		    e->probation.max_error_rate > 1)
 			INVALID("entries[%zu]: probation limits out of range", i);
 		for (size_t j = 0; j < i; j++)
-			if (d->entries[j].kind == e->kind && strcmp(d->entries[j].name, e->name) == 0)
-				INVALID("entries[%zu]: %s %s listed twice", i, flt_kind_name(e->kind), e->name);
+			if (d->entries[j].kind == e->kind &&
+			    strcmp(d->entries[j].name, e->name) == 0)
+				INVALID("entries[%zu]: %s %s listed twice", i,
+				        flt_kind_name(e->kind), e->name);
 	}
 out:
 	return rc;
@@ -89,7 +95,8 @@ static flt_err read_entry(const cJSON *it, struct flt_desired_entry *e, struct f
 	}
 	e->envelope_len = strlen(env);
 	if (e->envelope_len > FLT_MAX_ENVELOPE_BYTES) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "envelope larger than %u bytes", FLT_MAX_ENVELOPE_BYTES);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "envelope larger than %u bytes",
+		              FLT_MAX_ENVELOPE_BYTES);
 		rc = FLT_ELIMIT;
 		goto out;
 	}
@@ -100,15 +107,18 @@ static flt_err read_entry(const cJSON *it, struct flt_desired_entry *e, struct f
 	}
 	CHECK(flt_json_get_obj(it, "probation", &p, err));
 	CHECK(flt_json_check_keys(p, prob_keys, err));
-	CHECK(flt_json_get_uint(p, "probation_s", FLT_DESIRED_MAX_PROBATION_S, &e->probation.probation_s, err));
+	CHECK(flt_json_get_uint(p, "probation_s", FLT_DESIRED_MAX_PROBATION_S,
+	                        &e->probation.probation_s, err));
 	CHECK(flt_json_get_double(p, "max_error_rate", 0, 1, &e->probation.max_error_rate, err));
-	CHECK(flt_json_get_uint(p, "max_crashes", FLT_DESIRED_MAX_CRASHES, &e->probation.max_crashes, err));
+	CHECK(flt_json_get_uint(p, "max_crashes", FLT_DESIRED_MAX_CRASHES,
+	                        &e->probation.max_crashes, err));
 out:
 	cJSON_free(env);
 	return rc;
 }
 
-flt_err flt_desired_parse(const char *buf, size_t len, struct flt_desired **out, struct flt_json_err *err)
+flt_err flt_desired_parse(const char *buf, size_t len, struct flt_desired **out,
+                          struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *arr = NULL, *it;
@@ -189,7 +199,8 @@ flt_err flt_desired_encode(const struct flt_desired *d, char **out, size_t *len)
 		CHECK(flt_json_add_str(o, "kind", flt_kind_name(e->kind)));
 		CHECK(flt_json_add_str(o, "name", e->name));
 		CHECK(flt_json_add_str(o, "deployment_id", e->deployment_id));
-		rc = flt_json_parse_object(e->envelope, e->envelope_len, FLT_MAX_ENVELOPE_BYTES, 0, &env, NULL);
+		rc = flt_json_parse_object(e->envelope, e->envelope_len, FLT_MAX_ENVELOPE_BYTES, 0,
+		                           &env, NULL);
 		if (rc != FLT_OK) {
 			rc = rc == FLT_ENOMEM ? rc : FLT_EINVAL;
 			goto out;

@@ -7,22 +7,22 @@ static const struct {
 	const char *name;
 	const char *msg;
 } errs[FLT_ERR_COUNT_] = {
-	[FLT_OK] = {"ok", "success"},
-	[FLT_EINVAL] = {"invalid", "invalid argument or input"},
-	[FLT_EPARSE] = {"parse", "malformed data"},
-	[FLT_ENOMEM] = {"nomem", "out of memory"},
-	[FLT_EIO] = {"io", "input/output error"},
-	[FLT_ENOCONN] = {"noconn", "not connected"},
-	[FLT_ETIMEOUT] = {"timeout", "timed out"},
-	[FLT_EAUTH] = {"auth", "not authorised"},
-	[FLT_EVERIFY] = {"verify", "verification failed"},
-	[FLT_EINCOMPAT] = {"incompatible", "incompatible with this target"},
-	[FLT_ECONFLICT] = {"conflict", "conflicts with existing state"},
-	[FLT_ENOTFOUND] = {"notfound", "not found"},
-	[FLT_EUNSUPPORTED] = {"unsupported", "not supported"},
-	[FLT_EBUSY] = {"busy", "busy, try again"},
-	[FLT_ELIMIT] = {"limit", "limit exceeded"},
-	[FLT_EINTERNAL] = {"internal", "internal error"},
+    [FLT_OK] = {"ok", "success"},
+    [FLT_EINVAL] = {"invalid", "invalid argument or input"},
+    [FLT_EPARSE] = {"parse", "malformed data"},
+    [FLT_ENOMEM] = {"nomem", "out of memory"},
+    [FLT_EIO] = {"io", "input/output error"},
+    [FLT_ENOCONN] = {"noconn", "not connected"},
+    [FLT_ETIMEOUT] = {"timeout", "timed out"},
+    [FLT_EAUTH] = {"auth", "not authorised"},
+    [FLT_EVERIFY] = {"verify", "verification failed"},
+    [FLT_EINCOMPAT] = {"incompatible", "incompatible with this target"},
+    [FLT_ECONFLICT] = {"conflict", "conflicts with existing state"},
+    [FLT_ENOTFOUND] = {"notfound", "not found"},
+    [FLT_EUNSUPPORTED] = {"unsupported", "not supported"},
+    [FLT_EBUSY] = {"busy", "busy, try again"},
+    [FLT_ELIMIT] = {"limit", "limit exceeded"},
+    [FLT_EINTERNAL] = {"internal", "internal error"},
 };
 
 const char *flt_strerror(flt_err e)

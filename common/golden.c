@@ -11,9 +11,9 @@
 #include "flt/golden.h"
 #include "flt/protocol.h"
 
-static const char *const top_keys[] = { "v", "rtol", "atol", "cases", NULL };
-static const char *const case_keys[] = { "inputs", "outputs", NULL };
-static const char *const blob_keys[] = { "size", NULL };
+static const char *const top_keys[] = {"v", "rtol", "atol", "cases", NULL};
+static const char *const case_keys[] = {"inputs", "outputs", NULL};
+static const char *const blob_keys[] = {"size", NULL};
 
 void flt_golden_free(struct flt_golden *g)
 {
@@ -40,8 +40,8 @@ flt_err flt_golden_validate(const struct flt_golden *g, struct flt_json_err *err
 
 	if (!g)
 		INVALID("no bundle");
-	if (!isfinite(g->rtol) || !isfinite(g->atol) || g->rtol < 0 || g->atol < 0 || g->rtol > FLT_GOLDEN_MAX_TOL ||
-	    g->atol > FLT_GOLDEN_MAX_TOL)
+	if (!isfinite(g->rtol) || !isfinite(g->atol) || g->rtol < 0 || g->atol < 0 ||
+	    g->rtol > FLT_GOLDEN_MAX_TOL || g->atol > FLT_GOLDEN_MAX_TOL)
 		INVALID("rtol/atol must be finite, 0..%g", FLT_GOLDEN_MAX_TOL);
 	if (g->n_cases < 1 || g->n_cases > FLT_GOLDEN_MAX_CASES || !g->cases)
 		INVALID("a bundle holds 1..%d cases", FLT_GOLDEN_MAX_CASES);
@@ -49,9 +49,11 @@ flt_err flt_golden_validate(const struct flt_golden *g, struct flt_json_err *err
 		const struct flt_golden_case *c = &g->cases[i];
 		if (c->n_inputs < 1 || c->n_inputs > FLT_GOLDEN_MAX_TENSORS || c->n_outputs < 1 ||
 		    c->n_outputs > FLT_GOLDEN_MAX_TENSORS || !c->inputs || !c->outputs)
-			INVALID("cases[%zu]: needs 1..%d inputs and outputs", i, FLT_GOLDEN_MAX_TENSORS);
+			INVALID("cases[%zu]: needs 1..%d inputs and outputs", i,
+			        FLT_GOLDEN_MAX_TENSORS);
 		for (size_t k = 0; k < c->n_inputs + c->n_outputs; k++) {
-			const struct flt_golden_blob *b = k < c->n_inputs ? &c->inputs[k] : &c->outputs[k - c->n_inputs];
+			const struct flt_golden_blob *b =
+			    k < c->n_inputs ? &c->inputs[k] : &c->outputs[k - c->n_inputs];
 			if ((b->len && !b->data) || above_safe(b->len))
 				INVALID("cases[%zu]: blob without data", i);
 		}
@@ -62,8 +64,9 @@ out:
 
 /* Reads one list of blob sizes, placing each blob at *pos in the data area and
  * advancing it. */
-static flt_err read_blobs(const cJSON *c, const char *key, const uint8_t *data, size_t data_len, size_t *pos,
-			  struct flt_golden_blob **out, size_t *n_out, struct flt_json_err *err)
+static flt_err read_blobs(const cJSON *c, const char *key, const uint8_t *data, size_t data_len,
+                          size_t *pos, struct flt_golden_blob **out, size_t *n_out,
+                          struct flt_json_err *err)
 {
 	const cJSON *arr = NULL, *it;
 	struct flt_golden_blob *b = NULL;
@@ -102,7 +105,7 @@ out:
 }
 
 flt_err flt_golden_parse(const uint8_t *buf, size_t len, size_t max_len, struct flt_golden **out,
-			 struct flt_json_err *err)
+                         struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *arr = NULL, *it;
@@ -115,16 +118,20 @@ flt_err flt_golden_parse(const uint8_t *buf, size_t len, size_t max_len, struct 
 	if (!buf || !out)
 		return FLT_EINVAL;
 	if (len > max_len) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "bundle of %zu bytes exceeds limit %zu", len, max_len);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "bundle of %zu bytes exceeds limit %zu",
+		              len, max_len);
 		return FLT_ELIMIT;
 	}
-	if (len < FLT_GOLDEN_MAGIC_LEN + 4 || memcmp(buf, FLT_GOLDEN_MAGIC, FLT_GOLDEN_MAGIC_LEN) != 0) {
+	if (len < FLT_GOLDEN_MAGIC_LEN + 4 ||
+	    memcmp(buf, FLT_GOLDEN_MAGIC, FLT_GOLDEN_MAGIC_LEN) != 0) {
 		flt_json_errf(err, "not a golden bundle (bad magic)");
 		return FLT_EPARSE;
 	}
-	hlen = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 | (uint32_t)buf[11] << 24;
+	hlen = (uint32_t)buf[8] | (uint32_t)buf[9] << 8 | (uint32_t)buf[10] << 16 |
+	       (uint32_t)buf[11] << 24;
 	if (hlen > FLT_GOLDEN_MAX_HEADER) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "header of %u bytes exceeds limit", (unsigned)hlen);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "header of %u bytes exceeds limit",
+		              (unsigned)hlen);
 		return FLT_ELIMIT;
 	}
 	if (hlen > len - 12) {
@@ -154,8 +161,10 @@ flt_err flt_golden_parse(const uint8_t *buf, size_t len, size_t max_len, struct 
 		if (!cJSON_IsObject(it))
 			INVALID("cases: item is not an object");
 		CHECK(flt_json_check_keys(it, case_keys, err));
-		CHECK(read_blobs(it, "inputs", data, data_len, &pos, &c->inputs, &c->n_inputs, err));
-		CHECK(read_blobs(it, "outputs", data, data_len, &pos, &c->outputs, &c->n_outputs, err));
+		CHECK(
+		    read_blobs(it, "inputs", data, data_len, &pos, &c->inputs, &c->n_inputs, err));
+		CHECK(read_blobs(it, "outputs", data, data_len, &pos, &c->outputs, &c->n_outputs,
+		                 err));
 	}
 	if (pos != data_len)
 		INVALID("%zu bytes after the last blob", data_len - pos);
@@ -168,7 +177,8 @@ out:
 	return codec_wire_err(rc);
 }
 
-static flt_err add_blobs(cJSON *c, const char *key, const struct flt_golden_blob *b, size_t n, size_t *total)
+static flt_err add_blobs(cJSON *c, const char *key, const struct flt_golden_blob *b, size_t n,
+                         size_t *total)
 {
 	cJSON *arr = cJSON_AddArrayToObject(c, key);
 	flt_err rc = FLT_OK;
@@ -242,7 +252,8 @@ flt_err flt_golden_encode(const struct flt_golden *g, uint8_t **out, size_t *len
 	for (size_t i = 0; i < g->n_cases; i++) {
 		const struct flt_golden_case *c = &g->cases[i];
 		for (size_t k = 0; k < c->n_inputs + c->n_outputs; k++) {
-			const struct flt_golden_blob *b = k < c->n_inputs ? &c->inputs[k] : &c->outputs[k - c->n_inputs];
+			const struct flt_golden_blob *b =
+			    k < c->n_inputs ? &c->inputs[k] : &c->outputs[k - c->n_inputs];
 			if (b->len)
 				memcpy(buf + off, b->data, b->len);
 			off += b->len;

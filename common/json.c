@@ -142,8 +142,8 @@ static size_t number_len(const char *p, size_t n)
 			return 0;
 	}
 	/* a number must not run straight into more number-like characters */
-	if (i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '+' || p[i] == '-' || p[i] == 'e' ||
-		      p[i] == 'E'))
+	if (i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '+' || p[i] == '-' ||
+	              p[i] == 'e' || p[i] == 'E'))
 		return 0;
 	return i;
 }
@@ -190,7 +190,8 @@ static flt_err prescan(const char *buf, size_t len, int max_depth, struct flt_js
 			in_str = true;
 		} else if (c == '{' || c == '[') {
 			if (++depth > max_depth) {
-				flt_json_fail(err, FLT_REASON_TOO_LARGE, "nesting deeper than %d", max_depth);
+				flt_json_fail(err, FLT_REASON_TOO_LARGE, "nesting deeper than %d",
+				              max_depth);
 				return FLT_ELIMIT;
 			}
 		} else if (c == '}' || c == ']') {
@@ -276,7 +277,7 @@ dup:;
 }
 
 flt_err flt_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth, cJSON **out,
-		       struct flt_json_err *err)
+                       struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const char *end = NULL;
@@ -289,7 +290,8 @@ flt_err flt_json_parse(const char *buf, size_t len, size_t max_bytes, int max_de
 	if (max_depth <= 0)
 		max_depth = FLT_JSON_MAX_DEPTH;
 	if (len > max_bytes) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "message of %zu bytes exceeds limit %zu", len, max_bytes);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "message of %zu bytes exceeds limit %zu",
+		              len, max_bytes);
 		return FLT_ELIMIT;
 	}
 	if (len == 0) {
@@ -308,7 +310,8 @@ flt_err flt_json_parse(const char *buf, size_t len, size_t max_bytes, int max_de
 	}
 	if (end) {
 		size_t off = (size_t)(end - buf);
-		while (off < len && (buf[off] == ' ' || buf[off] == '\t' || buf[off] == '\n' || buf[off] == '\r'))
+		while (off < len && (buf[off] == ' ' || buf[off] == '\t' || buf[off] == '\n' ||
+		                     buf[off] == '\r'))
 			off++;
 		if (off != len) {
 			flt_json_errf(err, "trailing bytes at offset %zu", off);
@@ -326,8 +329,8 @@ out:
 	return rc;
 }
 
-flt_err flt_json_parse_object(const char *buf, size_t len, size_t max_bytes, int max_depth, cJSON **out,
-			      struct flt_json_err *err)
+flt_err flt_json_parse_object(const char *buf, size_t len, size_t max_bytes, int max_depth,
+                              cJSON **out, struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	flt_err rc = flt_json_parse(buf, len, max_bytes, max_depth, &root, err);
@@ -387,7 +390,7 @@ static const cJSON *lookup(const cJSON *obj, const char *key, struct flt_json_er
 }
 
 flt_err flt_json_str(const cJSON *item, const char *name, size_t max_len, const char **out,
-		     struct flt_json_err *err)
+                     struct flt_json_err *err)
 {
 	size_t len;
 
@@ -398,7 +401,8 @@ flt_err flt_json_str(const cJSON *item, const char *name, size_t max_len, const 
 	/* Bounded scan: a value longer than max_len is refused without reading it all. */
 	len = strnlen(item->valuestring, max_len + 1);
 	if (len > max_len) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' longer than %zu bytes", name, max_len);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' longer than %zu bytes", name,
+		              max_len);
 		return FLT_ELIMIT;
 	}
 	if (!flt_json_utf8_valid(item->valuestring, len)) {
@@ -410,7 +414,7 @@ flt_err flt_json_str(const cJSON *item, const char *name, size_t max_len, const 
 }
 
 flt_err flt_json_get_str(const cJSON *obj, const char *key, size_t max_len, const char **out,
-			 struct flt_json_err *err)
+                         struct flt_json_err *err)
 {
 	const cJSON *v = lookup(obj, key, err);
 	return v ? flt_json_str(v, key, max_len, out, err) : FLT_EPARSE;
@@ -424,7 +428,7 @@ static bool safe_integral(double d)
 }
 
 flt_err flt_json_uint(const cJSON *item, const char *name, uint64_t max, uint64_t *out,
-		      struct flt_json_err *err)
+                      struct flt_json_err *err)
 {
 	double d;
 	uint64_t v;
@@ -444,7 +448,8 @@ flt_err flt_json_uint(const cJSON *item, const char *name, uint64_t max, uint64_
 	}
 	v = (uint64_t)d;
 	if (v > max) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' above %llu", name, (unsigned long long)max);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' above %llu", name,
+		              (unsigned long long)max);
 		return FLT_ELIMIT;
 	}
 	*out = v;
@@ -452,7 +457,7 @@ flt_err flt_json_uint(const cJSON *item, const char *name, uint64_t max, uint64_
 }
 
 flt_err flt_json_get_uint(const cJSON *obj, const char *key, uint64_t max, uint64_t *out,
-			  struct flt_json_err *err)
+                          struct flt_json_err *err)
 {
 	const cJSON *v = lookup(obj, key, err);
 	return v ? flt_json_uint(v, key, max, out, err) : FLT_EPARSE;
@@ -479,7 +484,7 @@ flt_err flt_json_get_int(const cJSON *obj, const char *key, int64_t *out, struct
 }
 
 flt_err flt_json_double(const cJSON *item, const char *name, double min, double max, double *out,
-			struct flt_json_err *err)
+                        struct flt_json_err *err)
 {
 	double d;
 
@@ -497,7 +502,7 @@ flt_err flt_json_double(const cJSON *item, const char *name, double min, double 
 }
 
 flt_err flt_json_get_double(const cJSON *obj, const char *key, double min, double max, double *out,
-			    struct flt_json_err *err)
+                            struct flt_json_err *err)
 {
 	const cJSON *v = lookup(obj, key, err);
 	return v ? flt_json_double(v, key, min, max, out, err) : FLT_EPARSE;
@@ -519,7 +524,8 @@ flt_err flt_json_get_bool(const cJSON *obj, const char *key, bool *out, struct f
 	return v ? flt_json_bool(v, key, out, err) : FLT_EPARSE;
 }
 
-flt_err flt_json_get_obj(const cJSON *obj, const char *key, const cJSON **out, struct flt_json_err *err)
+flt_err flt_json_get_obj(const cJSON *obj, const char *key, const cJSON **out,
+                         struct flt_json_err *err)
 {
 	const cJSON *v = lookup(obj, key, err);
 
@@ -533,8 +539,8 @@ flt_err flt_json_get_obj(const cJSON *obj, const char *key, const cJSON **out, s
 	return FLT_OK;
 }
 
-flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items, const cJSON **out, size_t *count,
-		     struct flt_json_err *err)
+flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items, const cJSON **out,
+                     size_t *count, struct flt_json_err *err)
 {
 	size_t n = 0;
 
@@ -544,7 +550,8 @@ flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items, cons
 	}
 	for (const cJSON *c = item->child; c; c = c->next) {
 		if (++n > max_items) {
-			flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' has more than %zu items", name, max_items);
+			flt_json_fail(err, FLT_REASON_TOO_LARGE, "'%s' has more than %zu items",
+			              name, max_items);
 			return FLT_ELIMIT;
 		}
 	}
@@ -554,8 +561,8 @@ flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items, cons
 	return FLT_OK;
 }
 
-flt_err flt_json_get_arr(const cJSON *obj, const char *key, size_t max_items, const cJSON **out, size_t *count,
-			 struct flt_json_err *err)
+flt_err flt_json_get_arr(const cJSON *obj, const char *key, size_t max_items, const cJSON **out,
+                         size_t *count, struct flt_json_err *err)
 {
 	const cJSON *v = lookup(obj, key, err);
 	return v ? flt_json_arr(v, key, max_items, out, count, err) : FLT_EPARSE;
@@ -681,7 +688,8 @@ flt_err flt_json_print(const cJSON *root, char **out, size_t *len)
 	return FLT_OK;
 }
 
-flt_err flt_json_get_strbuf(const cJSON *obj, const char *key, char *dst, size_t cap, struct flt_json_err *err)
+flt_err flt_json_get_strbuf(const cJSON *obj, const char *key, char *dst, size_t cap,
+                            struct flt_json_err *err)
 {
 	const char *s = NULL;
 	flt_err rc;
@@ -697,7 +705,8 @@ flt_err flt_json_get_strbuf(const cJSON *obj, const char *key, char *dst, size_t
 	return FLT_OK;
 }
 
-flt_err flt_json_ident(const cJSON *item, const char *name, char dst[FLT_IDENT_MAX + 1], struct flt_json_err *err)
+flt_err flt_json_ident(const cJSON *item, const char *name, char dst[FLT_IDENT_MAX + 1],
+                       struct flt_json_err *err)
 {
 	const char *s = NULL;
 	flt_err rc = flt_json_str(item, name, FLT_IDENT_MAX, &s, err);
@@ -712,7 +721,8 @@ flt_err flt_json_ident(const cJSON *item, const char *name, char dst[FLT_IDENT_M
 	return FLT_OK;
 }
 
-flt_err flt_json_get_ident(const cJSON *obj, const char *key, char dst[FLT_IDENT_MAX + 1], struct flt_json_err *err)
+flt_err flt_json_get_ident(const cJSON *obj, const char *key, char dst[FLT_IDENT_MAX + 1],
+                           struct flt_json_err *err)
 {
 	const cJSON *v = lookup(obj, key, err);
 	return v ? flt_json_ident(v, key, dst, err) : FLT_EPARSE;
@@ -732,7 +742,8 @@ bool flt_json_sha256_hex_valid(const char *s)
 	return i == 64;
 }
 
-flt_err flt_json_get_sha256(const cJSON *obj, const char *key, char dst[65], struct flt_json_err *err)
+flt_err flt_json_get_sha256(const cJSON *obj, const char *key, char dst[65],
+                            struct flt_json_err *err)
 {
 	const char *s = NULL;
 	flt_err rc = flt_json_get_str(obj, key, 64, &s, err);
@@ -755,8 +766,9 @@ flt_err flt_json_check_version(const cJSON *obj, uint64_t supported, struct flt_
 	if (rc != FLT_OK)
 		return FLT_EPARSE;
 	if (v != supported) {
-		flt_json_fail(err, FLT_REASON_UNSUPPORTED_PROTOCOL, "protocol version %llu not supported (want %llu)",
-			      (unsigned long long)v, (unsigned long long)supported);
+		flt_json_fail(err, FLT_REASON_UNSUPPORTED_PROTOCOL,
+		              "protocol version %llu not supported (want %llu)",
+		              (unsigned long long)v, (unsigned long long)supported);
 		return FLT_EUNSUPPORTED;
 	}
 	return FLT_OK;

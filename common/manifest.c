@@ -9,7 +9,7 @@
 #include "flt/chunk.h"
 #include "flt/manifest.h"
 
-static const char *const kind_names[FLT_KIND_COUNT_] = { "model", "agent", "firmware" };
+static const char *const kind_names[FLT_KIND_COUNT_] = {"model", "agent", "firmware"};
 
 const char *flt_kind_name(enum flt_kind k)
 {
@@ -45,20 +45,34 @@ void flt_manifest_free(struct flt_manifest *m)
 	flt_free(m);
 }
 
-static const char *const top_keys[] = { "v", "kind", "name", "version", "label", "artifact", "chunks",
-					"runtime", "inputs", "outputs", "latency_ms_max", "compatible",
-					"min_agent_version", "golden", "lineage", "issued_at", "expires_at",
-					NULL };
-static const char *const artifact_keys[] = { "size", "sha256", NULL };
-static const char *const chunks_keys[] = { "size", "count", "index_sha256", "index_size", NULL };
-static const char *const runtime_keys[] = { "format", "ir_version", "opsets", "operators", "peak_memory", "arch",
-					    NULL };
-static const char *const opset_keys[] = { "domain", "version", NULL };
-static const char *const op_keys[] = { "domain", "op_type", NULL };
-static const char *const tensor_keys[] = { "name", "dtype", "shape", NULL };
-static const char *const compat_keys[] = { "boards", "min_firmware_version", NULL };
-static const char *const golden_keys[] = { "sha256", "size", "rtol", "atol", NULL };
-static const char *const lineage_keys[] = { "rollback_of", NULL };
+static const char *const top_keys[] = {"v",
+                                       "kind",
+                                       "name",
+                                       "version",
+                                       "label",
+                                       "artifact",
+                                       "chunks",
+                                       "runtime",
+                                       "inputs",
+                                       "outputs",
+                                       "latency_ms_max",
+                                       "compatible",
+                                       "min_agent_version",
+                                       "golden",
+                                       "lineage",
+                                       "issued_at",
+                                       "expires_at",
+                                       NULL};
+static const char *const artifact_keys[] = {"size", "sha256", NULL};
+static const char *const chunks_keys[] = {"size", "count", "index_sha256", "index_size", NULL};
+static const char *const runtime_keys[] = {"format",      "ir_version", "opsets", "operators",
+                                           "peak_memory", "arch",       NULL};
+static const char *const opset_keys[] = {"domain", "version", NULL};
+static const char *const op_keys[] = {"domain", "op_type", NULL};
+static const char *const tensor_keys[] = {"name", "dtype", "shape", NULL};
+static const char *const compat_keys[] = {"boards", "min_firmware_version", NULL};
+static const char *const golden_keys[] = {"sha256", "size", "rtol", "atol", NULL};
+static const char *const lineage_keys[] = {"rollback_of", NULL};
 
 static bool arch_known(const char *a)
 {
@@ -103,12 +117,13 @@ flt_err flt_manifest_validate(const struct flt_manifest *m, struct flt_json_err 
 	}
 	if (m->kind == FLT_KIND_AGENT) {
 		size_t pl = strlen(FLT_AGENT_RELEASE_PREFIX);
-		if (strncmp(m->name, FLT_AGENT_RELEASE_PREFIX, pl) != 0 || !arch_known(m->name + pl) ||
-		    strcmp(m->name + pl, "any") == 0)
+		if (strncmp(m->name, FLT_AGENT_RELEASE_PREFIX, pl) != 0 ||
+		    !arch_known(m->name + pl) || strcmp(m->name + pl, "any") == 0)
 			INVALID("agent release name must be flotilla-agent-<arch>");
 	}
 	if (m->has_runtime) {
-		if (!codec_text_ok(m->format, FLT_MANIFEST_MAX_FORMAT) || !flt_ident_valid(m->format))
+		if (!codec_text_ok(m->format, FLT_MANIFEST_MAX_FORMAT) ||
+		    !flt_ident_valid(m->format))
 			INVALID("runtime: bad 'format'");
 		if (m->ir_version > FLT_JSON_MAX_SAFE_INT || m->peak_memory > FLT_JSON_MAX_SAFE_INT)
 			INVALID("runtime: number above 2^53-1");
@@ -118,13 +133,15 @@ flt_err flt_manifest_validate(const struct flt_manifest *m, struct flt_json_err 
 			INVALID("runtime: too many opsets");
 		for (size_t i = 0; i < m->n_opsets; i++) {
 			if (!codec_text_ok(m->opsets[i].domain, FLT_MANIFEST_MAX_DOMAIN) ||
-			    m->opsets[i].version < 1 || m->opsets[i].version > FLT_JSON_MAX_SAFE_INT)
+			    m->opsets[i].version < 1 ||
+			    m->opsets[i].version > FLT_JSON_MAX_SAFE_INT)
 				INVALID("runtime: bad opset %zu", i);
 			for (size_t j = 0; j < i; j++)
 				if (strcmp(m->opsets[i].domain, m->opsets[j].domain) == 0)
 					INVALID("runtime: opset domain listed twice");
 		}
-		if (m->n_operators > FLT_MANIFEST_MAX_OPERATORS || (m->n_operators && !m->operators))
+		if (m->n_operators > FLT_MANIFEST_MAX_OPERATORS ||
+		    (m->n_operators && !m->operators))
 			INVALID("runtime: too many operators");
 		for (size_t i = 0; i < m->n_operators; i++)
 			if (!codec_text_ok(m->operators[i].domain, FLT_MANIFEST_MAX_DOMAIN) ||
@@ -139,19 +156,24 @@ flt_err flt_manifest_validate(const struct flt_manifest *m, struct flt_json_err 
 		if (n > FLT_MANIFEST_MAX_TENSORS || (n && !t))
 			INVALID("too many %s", io ? "outputs" : "inputs");
 		for (size_t i = 0; i < n; i++) {
-			if (!codec_text_ok(t[i].name, FLT_MANIFEST_MAX_TENSOR_NAME) || t[i].dtype > 64 ||
-			    t[i].rank < -1 || t[i].rank > FLT_MANIFEST_MAX_RANK)
-				INVALID("%s[%zu]: bad name, dtype or rank", io ? "outputs" : "inputs", i);
+			if (!codec_text_ok(t[i].name, FLT_MANIFEST_MAX_TENSOR_NAME) ||
+			    t[i].dtype > 64 || t[i].rank < -1 || t[i].rank > FLT_MANIFEST_MAX_RANK)
+				INVALID("%s[%zu]: bad name, dtype or rank",
+				        io ? "outputs" : "inputs", i);
 			for (int32_t d = 0; d < t[i].rank; d++) {
 				const struct flt_dim *dim = &t[i].dims[d];
 				bool sym = dim->param[0] != '\0';
-				if (sym ? (dim->value != -1 || !codec_text_ok(dim->param, FLT_MANIFEST_MAX_DIM_PARAM))
-					: (dim->value < 0 || dim->value > (int64_t)FLT_JSON_MAX_SAFE_INT))
-					INVALID("%s[%zu]: bad dimension %d", io ? "outputs" : "inputs", i, (int)d);
+				if (sym ? (dim->value != -1 ||
+				           !codec_text_ok(dim->param, FLT_MANIFEST_MAX_DIM_PARAM))
+				        : (dim->value < 0 ||
+				           dim->value > (int64_t)FLT_JSON_MAX_SAFE_INT))
+					INVALID("%s[%zu]: bad dimension %d",
+					        io ? "outputs" : "inputs", i, (int)d);
 			}
 		}
 	}
-	if (m->latency_ms_max > FLT_JSON_MAX_SAFE_INT || m->min_firmware_version > FLT_JSON_MAX_SAFE_INT ||
+	if (m->latency_ms_max > FLT_JSON_MAX_SAFE_INT ||
+	    m->min_firmware_version > FLT_JSON_MAX_SAFE_INT ||
 	    m->min_agent_version > FLT_JSON_MAX_SAFE_INT || m->rollback_of > FLT_JSON_MAX_SAFE_INT)
 		INVALID("number above 2^53-1");
 	if (m->n_boards > FLT_MANIFEST_MAX_BOARDS)
@@ -160,9 +182,9 @@ flt_err flt_manifest_validate(const struct flt_manifest *m, struct flt_json_err 
 		if (!flt_ident_valid(m->boards[i]))
 			INVALID("compatible: board %zu is not a valid identifier", i);
 	if (m->has_golden) {
-		if (!flt_json_sha256_hex_valid(m->golden_sha256) || m->golden_size > FLT_JSON_MAX_SAFE_INT ||
-		    !isfinite(m->golden_rtol) || !isfinite(m->golden_atol) || m->golden_rtol < 0 ||
-		    m->golden_atol < 0)
+		if (!flt_json_sha256_hex_valid(m->golden_sha256) ||
+		    m->golden_size > FLT_JSON_MAX_SAFE_INT || !isfinite(m->golden_rtol) ||
+		    !isfinite(m->golden_atol) || m->golden_rtol < 0 || m->golden_atol < 0)
 			INVALID("golden: bad sha256, size, rtol or atol");
 	}
 	if (m->rollback_of >= m->version)
@@ -174,8 +196,8 @@ out:
 	return rc;
 }
 
-static flt_err read_tensors(const cJSON *root, const char *key, struct flt_tensor_sig **out, size_t *n_out,
-			    struct flt_json_err *err)
+static flt_err read_tensors(const cJSON *root, const char *key, struct flt_tensor_sig **out,
+                            size_t *n_out, struct flt_json_err *err)
 {
 	const cJSON *arr = NULL, *it;
 	struct flt_tensor_sig *t = NULL;
@@ -208,19 +230,22 @@ static flt_err read_tensors(const cJSON *root, const char *key, struct flt_tenso
 			const cJSON *shape = NULL, *d;
 			size_t rank = 0, k = 0;
 
-			CHECK(flt_json_get_arr(it, "shape", FLT_MANIFEST_MAX_RANK, &shape, &rank, err));
+			CHECK(flt_json_get_arr(it, "shape", FLT_MANIFEST_MAX_RANK, &shape, &rank,
+			                       err));
 			cJSON_ArrayForEach(d, shape)
 			{
 				if (cJSON_IsString(d)) {
 					const char *p = NULL;
-					CHECK(flt_json_str(d, "shape", FLT_MANIFEST_MAX_DIM_PARAM, &p, err));
+					CHECK(flt_json_str(d, "shape", FLT_MANIFEST_MAX_DIM_PARAM,
+					                   &p, err));
 					if (!p[0])
 						INVALID("%s[%zu]: empty dimension name", key, i);
 					memcpy(s->dims[k].param, p, strlen(p) + 1);
 					s->dims[k].value = -1;
 				} else {
 					uint64_t v = 0;
-					CHECK(flt_json_uint(d, "shape", FLT_JSON_MAX_SAFE_INT, &v, err));
+					CHECK(flt_json_uint(d, "shape", FLT_JSON_MAX_SAFE_INT, &v,
+					                    err));
 					s->dims[k].value = (int64_t)v;
 				}
 				k++;
@@ -263,8 +288,10 @@ static flt_err read_runtime(const cJSON *root, struct flt_manifest *m, struct fl
 		if (!cJSON_IsObject(it))
 			INVALID("opsets[%zu] is not an object", i);
 		CHECK(flt_json_check_keys(it, opset_keys, err));
-		CHECK(flt_json_get_strbuf(it, "domain", m->opsets[i].domain, sizeof(m->opsets[i].domain), err));
-		CHECK(flt_json_get_uint(it, "version", FLT_JSON_MAX_SAFE_INT, &m->opsets[i].version, err));
+		CHECK(flt_json_get_strbuf(it, "domain", m->opsets[i].domain,
+		                          sizeof(m->opsets[i].domain), err));
+		CHECK(flt_json_get_uint(it, "version", FLT_JSON_MAX_SAFE_INT, &m->opsets[i].version,
+		                        err));
 		i++;
 	}
 	m->n_opsets = n;
@@ -293,7 +320,8 @@ out:
 	return rc;
 }
 
-flt_err flt_manifest_parse(const char *buf, size_t len, struct flt_manifest **out, struct flt_json_err *err)
+flt_err flt_manifest_parse(const char *buf, size_t len, struct flt_manifest **out,
+                           struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *o = NULL;
@@ -339,7 +367,8 @@ flt_err flt_manifest_parse(const char *buf, size_t len, struct flt_manifest **ou
 	CHECK(read_tensors(root, "inputs", &m->inputs, &m->n_inputs, err));
 	CHECK(read_tensors(root, "outputs", &m->outputs, &m->n_outputs, err));
 	if (flt_json_has(root, "latency_ms_max"))
-		CHECK(flt_json_get_uint(root, "latency_ms_max", FLT_JSON_MAX_SAFE_INT, &m->latency_ms_max, err));
+		CHECK(flt_json_get_uint(root, "latency_ms_max", FLT_JSON_MAX_SAFE_INT,
+		                        &m->latency_ms_max, err));
 	if (flt_json_has(root, "compatible")) {
 		const cJSON *arr = NULL, *it;
 		size_t n = 0;
@@ -347,15 +376,17 @@ flt_err flt_manifest_parse(const char *buf, size_t len, struct flt_manifest **ou
 		CHECK(flt_json_get_obj(root, "compatible", &o, err));
 		CHECK(flt_json_check_keys(o, compat_keys, err));
 		if (flt_json_has(o, "boards")) {
-			CHECK(flt_json_get_arr(o, "boards", FLT_MANIFEST_MAX_BOARDS, &arr, &n, err));
+			CHECK(
+			    flt_json_get_arr(o, "boards", FLT_MANIFEST_MAX_BOARDS, &arr, &n, err));
 			cJSON_ArrayForEach(it, arr)
-			CHECK(flt_json_ident(it, "boards", m->boards[m->n_boards++], err));
+			    CHECK(flt_json_ident(it, "boards", m->boards[m->n_boards++], err));
 		}
 		if (flt_json_has(o, "min_firmware_version"))
 			CHECK(flt_json_get_uint(o, "min_firmware_version", FLT_JSON_MAX_SAFE_INT,
-						&m->min_firmware_version, err));
+			                        &m->min_firmware_version, err));
 	}
-	CHECK(flt_json_get_uint(root, "min_agent_version", FLT_JSON_MAX_SAFE_INT, &m->min_agent_version, err));
+	CHECK(flt_json_get_uint(root, "min_agent_version", FLT_JSON_MAX_SAFE_INT,
+	                        &m->min_agent_version, err));
 	if (flt_json_has(root, "golden")) {
 		CHECK(flt_json_get_obj(root, "golden", &o, err));
 		CHECK(flt_json_check_keys(o, golden_keys, err));
@@ -368,7 +399,8 @@ flt_err flt_manifest_parse(const char *buf, size_t len, struct flt_manifest **ou
 	if (flt_json_has(root, "lineage")) {
 		CHECK(flt_json_get_obj(root, "lineage", &o, err));
 		CHECK(flt_json_check_keys(o, lineage_keys, err));
-		CHECK(flt_json_get_uint(o, "rollback_of", FLT_JSON_MAX_SAFE_INT, &m->rollback_of, err));
+		CHECK(flt_json_get_uint(o, "rollback_of", FLT_JSON_MAX_SAFE_INT, &m->rollback_of,
+		                        err));
 		if (m->rollback_of == 0)
 			INVALID("lineage: 'rollback_of' must be >= 1");
 	}
@@ -411,7 +443,8 @@ static flt_err add_tensors(cJSON *root, const char *key, const struct flt_tensor
 				if (t[i].dims[d].param[0])
 					CHECK(flt_json_push_str(shape, t[i].dims[d].param));
 				else
-					CHECK(flt_json_push_uint(shape, (uint64_t)t[i].dims[d].value));
+					CHECK(flt_json_push_uint(shape,
+					                         (uint64_t)t[i].dims[d].value));
 			}
 		}
 	}
@@ -492,7 +525,8 @@ flt_err flt_manifest_encode(const struct flt_manifest *m, char **out, size_t *le
 				CHECK(flt_json_push_str(arr, m->boards[i]));
 		}
 		if (m->min_firmware_version)
-			CHECK(flt_json_add_uint(o, "min_firmware_version", m->min_firmware_version));
+			CHECK(
+			    flt_json_add_uint(o, "min_firmware_version", m->min_firmware_version));
 	}
 	CHECK(flt_json_add_uint(root, "min_agent_version", m->min_agent_version));
 	if (m->has_golden) {

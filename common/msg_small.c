@@ -5,10 +5,10 @@
 #include "codec.h"
 #include "flt/msg.h"
 
-static const char *const step_names[FLT_STEP_COUNT_] = { "verifying", "downloading", "checking",
-							  "testing",   "activating",  "probation",
-							  "committed", "failed",      "rolled_back" };
-static const char *const stream_names[FLT_STREAM_COUNT_] = { "telemetry", "events" };
+static const char *const step_names[FLT_STEP_COUNT_] = {"verifying", "downloading", "checking",
+                                                        "testing",   "activating",  "probation",
+                                                        "committed", "failed",      "rolled_back"};
+static const char *const stream_names[FLT_STREAM_COUNT_] = {"telemetry", "events"};
 
 const char *flt_step_name(enum flt_step s)
 {
@@ -44,9 +44,10 @@ bool flt_stream_from_name(const char *s, enum flt_stream *out)
 
 /* ---- status ---- */
 
-static const char *const status_keys[] = { "v", "status", NULL };
+static const char *const status_keys[] = {"v", "status", NULL};
 
-flt_err flt_status_parse(const char *buf, size_t len, struct flt_status *out, struct flt_json_err *err)
+flt_err flt_status_parse(const char *buf, size_t len, struct flt_status *out,
+                         struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const char *s = NULL;
@@ -89,8 +90,8 @@ out:
 
 /* ---- ack ---- */
 
-static const char *const ack_keys[] = { "v", "acks", NULL };
-static const char *const ack_entry_keys[] = { "stream", "epoch", "seq", NULL };
+static const char *const ack_keys[] = {"v", "acks", NULL};
+static const char *const ack_entry_keys[] = {"stream", "epoch", "seq", NULL};
 
 flt_err flt_ack_validate(const struct flt_ack *a, struct flt_json_err *err)
 {
@@ -100,7 +101,8 @@ flt_err flt_ack_validate(const struct flt_ack *a, struct flt_json_err *err)
 		INVALID("'acks' must hold 1..%d entries", FLT_STREAM_COUNT_);
 	for (size_t i = 0; i < a->n; i++) {
 		if ((unsigned)a->acks[i].stream >= FLT_STREAM_COUNT_ || a->acks[i].epoch < 1 ||
-		    a->acks[i].epoch > FLT_JSON_MAX_SAFE_INT || a->acks[i].seq > FLT_JSON_MAX_SAFE_INT)
+		    a->acks[i].epoch > FLT_JSON_MAX_SAFE_INT ||
+		    a->acks[i].seq > FLT_JSON_MAX_SAFE_INT)
 			INVALID("acks[%zu]: bad stream, epoch or seq", i);
 		for (size_t j = 0; j < i; j++)
 			if (a->acks[j].stream == a->acks[i].stream)
@@ -182,8 +184,8 @@ out:
 
 /* ---- fetch ---- */
 
-static const char *const fetch_keys[] = { "v", "artifact", "ranges", NULL };
-static const char *const range_keys[] = { "first", "count", NULL };
+static const char *const fetch_keys[] = {"v", "artifact", "ranges", NULL};
+static const char *const range_keys[] = {"first", "count", NULL};
 
 flt_err flt_fetch_validate(const struct flt_fetch *f, struct flt_json_err *err)
 {
@@ -198,21 +200,24 @@ flt_err flt_fetch_validate(const struct flt_fetch *f, struct flt_json_err *err)
 		uint64_t first = f->ranges[i].first, count = f->ranges[i].count;
 
 		if (count < 1 || first + count > FLT_MAX_CHUNKS)
-			INVALID("ranges[%zu]: count must be >= 1 and end within %u chunks", i, FLT_MAX_CHUNKS);
+			INVALID("ranges[%zu]: count must be >= 1 and end within %u chunks", i,
+			        FLT_MAX_CHUNKS);
 		if (first < next)
 			INVALID("ranges[%zu]: ranges must ascend without overlap", i);
 		next = first + count;
 		total += count;
 	}
 	if (total > FLT_MAX_FETCH_CHUNKS) {
-		flt_json_fail(err, FLT_REASON_TOO_LARGE, "more than %d chunks requested", FLT_MAX_FETCH_CHUNKS);
+		flt_json_fail(err, FLT_REASON_TOO_LARGE, "more than %d chunks requested",
+		              FLT_MAX_FETCH_CHUNKS);
 		rc = FLT_ELIMIT;
 	}
 out:
 	return rc;
 }
 
-flt_err flt_fetch_parse(const char *buf, size_t len, struct flt_fetch *out, struct flt_json_err *err)
+flt_err flt_fetch_parse(const char *buf, size_t len, struct flt_fetch *out,
+                        struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *arr = NULL, *it;

@@ -8,26 +8,27 @@
 #include "flt/alloc.h"
 #include "flt/msg.h"
 
-static const char *const top_keys[] = { "v",
-					"device_id",
-					"time",
-					"arch",
-					"board",
-					"ram_bytes",
-					"disk_free_bytes",
-					"max_packet_size",
-					"agent_version",
-					"runtime_version",
-					"firmware_version",
-					"clock_synced",
-					"operators",
-					"releases",
-					"last_error",
-					NULL };
-static const char *const op_keys[] = { "domain", "op_type", "since", "until", NULL };
-static const char *const rel_keys[] = { "kind", "name", "installed", "active", "committed", "deployment", NULL };
-static const char *const dep_keys[] = { "id", "version", "step", "reason", NULL };
-static const char *const lasterr_keys[] = { "reason", "message", NULL };
+static const char *const top_keys[] = {"v",
+                                       "device_id",
+                                       "time",
+                                       "arch",
+                                       "board",
+                                       "ram_bytes",
+                                       "disk_free_bytes",
+                                       "max_packet_size",
+                                       "agent_version",
+                                       "runtime_version",
+                                       "firmware_version",
+                                       "clock_synced",
+                                       "operators",
+                                       "releases",
+                                       "last_error",
+                                       NULL};
+static const char *const op_keys[] = {"domain", "op_type", "since", "until", NULL};
+static const char *const rel_keys[] = {"kind",      "name",       "installed", "active",
+                                       "committed", "deployment", NULL};
+static const char *const dep_keys[] = {"id", "version", "step", "reason", NULL};
+static const char *const lasterr_keys[] = {"reason", "message", NULL};
 
 void flt_state_free(struct flt_state *s)
 {
@@ -64,9 +65,9 @@ flt_err flt_state_validate(const struct flt_state *s, struct flt_json_err *err)
 	for (size_t i = 0; i < s->n_operators; i++) {
 		const struct flt_op_support *o = &s->operators[i];
 		if (!codec_text_ok(o->domain, FLT_MANIFEST_MAX_DOMAIN) ||
-		    !codec_text_ok(o->op_type, FLT_MANIFEST_MAX_OPTYPE) || !o->op_type[0] || o->since < 1 ||
-		    o->since > FLT_JSON_MAX_SAFE_INT || o->until > FLT_JSON_MAX_SAFE_INT ||
-		    (o->until && o->until < o->since))
+		    !codec_text_ok(o->op_type, FLT_MANIFEST_MAX_OPTYPE) || !o->op_type[0] ||
+		    o->since < 1 || o->since > FLT_JSON_MAX_SAFE_INT ||
+		    o->until > FLT_JSON_MAX_SAFE_INT || (o->until && o->until < o->since))
 			INVALID("operators[%zu]: bad domain, op_type or opset range", i);
 	}
 	if (s->n_releases > FLT_STATE_MAX_RELEASES || (s->n_releases && !s->releases))
@@ -85,21 +86,24 @@ flt_err flt_state_validate(const struct flt_state *s, struct flt_json_err *err)
 			INVALID("releases[%zu]: number above 2^53-1", i);
 		if (r->has_deployment &&
 		    (!flt_ident_valid(r->deployment_id) || r->deployment_version < 1 ||
-		     r->deployment_version > FLT_JSON_MAX_SAFE_INT || (unsigned)r->step >= FLT_STEP_COUNT_ ||
+		     r->deployment_version > FLT_JSON_MAX_SAFE_INT ||
+		     (unsigned)r->step >= FLT_STEP_COUNT_ ||
 		     (unsigned)r->reason >= FLT_REASON_COUNT_))
 			INVALID("releases[%zu]: bad deployment", i);
 		for (size_t j = 0; j < i; j++)
-			if (s->releases[j].kind == r->kind && strcmp(s->releases[j].name, r->name) == 0)
+			if (s->releases[j].kind == r->kind &&
+			    strcmp(s->releases[j].name, r->name) == 0)
 				INVALID("releases[%zu]: listed twice", i);
 	}
 	if (s->has_last_error && ((unsigned)s->last_error_reason >= FLT_REASON_COUNT_ ||
-				  !codec_text_ok(s->last_error_message, FLT_MAX_MESSAGE)))
+	                          !codec_text_ok(s->last_error_message, FLT_MAX_MESSAGE)))
 		INVALID("bad 'last_error'");
 out:
 	return rc;
 }
 
-static flt_err get_reason(const cJSON *o, const char *key, enum flt_reason *out, struct flt_json_err *err)
+static flt_err get_reason(const cJSON *o, const char *key, enum flt_reason *out,
+                          struct flt_json_err *err)
 {
 	const char *s = NULL;
 	flt_err rc = flt_json_get_str(o, key, 32, &s, err);
@@ -128,15 +132,16 @@ static flt_err read_release(const cJSON *it, struct flt_state_release *r, struct
 		INVALID("unknown kind");
 	CHECK(flt_json_get_ident(it, "name", r->name, err));
 	CHECK(flt_json_get_arr(it, "installed", FLT_STATE_MAX_INSTALLED, &arr, &n, err));
-	cJSON_ArrayForEach(v, arr)
-	CHECK(flt_json_uint(v, "installed", FLT_JSON_MAX_SAFE_INT, &r->installed[r->n_installed++], err));
+	cJSON_ArrayForEach(v, arr) CHECK(flt_json_uint(v, "installed", FLT_JSON_MAX_SAFE_INT,
+	                                               &r->installed[r->n_installed++], err));
 	CHECK(flt_json_get_uint(it, "active", FLT_JSON_MAX_SAFE_INT, &r->active, err));
 	CHECK(flt_json_get_uint(it, "committed", FLT_JSON_MAX_SAFE_INT, &r->committed, err));
 	if (flt_json_has(it, "deployment")) {
 		CHECK(flt_json_get_obj(it, "deployment", &d, err));
 		CHECK(flt_json_check_keys(d, dep_keys, err));
 		CHECK(flt_json_get_ident(d, "id", r->deployment_id, err));
-		CHECK(flt_json_get_uint(d, "version", FLT_JSON_MAX_SAFE_INT, &r->deployment_version, err));
+		CHECK(flt_json_get_uint(d, "version", FLT_JSON_MAX_SAFE_INT, &r->deployment_version,
+		                        err));
 		CHECK(flt_json_get_str(d, "step", 16, &s, err));
 		if (!flt_step_from_name(s, &r->step))
 			INVALID("deployment: unknown step");
@@ -147,7 +152,8 @@ out:
 	return rc;
 }
 
-flt_err flt_state_parse(const char *buf, size_t len, struct flt_state **out, struct flt_json_err *err)
+flt_err flt_state_parse(const char *buf, size_t len, struct flt_state **out,
+                        struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *arr = NULL, *it, *o = NULL;
@@ -170,11 +176,16 @@ flt_err flt_state_parse(const char *buf, size_t len, struct flt_state **out, str
 	CHECK(flt_json_get_ident(root, "arch", s->arch, err));
 	CHECK(flt_json_get_ident(root, "board", s->board, err));
 	CHECK(flt_json_get_uint(root, "ram_bytes", FLT_JSON_MAX_SAFE_INT, &s->ram_bytes, err));
-	CHECK(flt_json_get_uint(root, "disk_free_bytes", FLT_JSON_MAX_SAFE_INT, &s->disk_free_bytes, err));
-	CHECK(flt_json_get_uint(root, "max_packet_size", FLT_MQTT_MAX_PACKET, &s->max_packet_size, err));
-	CHECK(flt_json_get_uint(root, "agent_version", FLT_JSON_MAX_SAFE_INT, &s->agent_version, err));
-	CHECK(flt_json_get_strbuf(root, "runtime_version", s->runtime_version, sizeof(s->runtime_version), err));
-	CHECK(flt_json_get_uint(root, "firmware_version", FLT_JSON_MAX_SAFE_INT, &s->firmware_version, err));
+	CHECK(flt_json_get_uint(root, "disk_free_bytes", FLT_JSON_MAX_SAFE_INT, &s->disk_free_bytes,
+	                        err));
+	CHECK(flt_json_get_uint(root, "max_packet_size", FLT_MQTT_MAX_PACKET, &s->max_packet_size,
+	                        err));
+	CHECK(flt_json_get_uint(root, "agent_version", FLT_JSON_MAX_SAFE_INT, &s->agent_version,
+	                        err));
+	CHECK(flt_json_get_strbuf(root, "runtime_version", s->runtime_version,
+	                          sizeof(s->runtime_version), err));
+	CHECK(flt_json_get_uint(root, "firmware_version", FLT_JSON_MAX_SAFE_INT,
+	                        &s->firmware_version, err));
 	CHECK(flt_json_get_bool(root, "clock_synced", &s->clock_synced, err));
 
 	CHECK(flt_json_get_arr(root, "operators", FLT_STATE_MAX_OPERATORS, &arr, &n, err));
@@ -214,7 +225,8 @@ flt_err flt_state_parse(const char *buf, size_t len, struct flt_state **out, str
 		CHECK(flt_json_get_obj(root, "last_error", &o, err));
 		CHECK(flt_json_check_keys(o, lasterr_keys, err));
 		CHECK(get_reason(o, "reason", &s->last_error_reason, err));
-		CHECK(flt_json_get_strbuf(o, "message", s->last_error_message, sizeof(s->last_error_message), err));
+		CHECK(flt_json_get_strbuf(o, "message", s->last_error_message,
+		                          sizeof(s->last_error_message), err));
 		s->has_last_error = true;
 	}
 	CHECK(flt_state_validate(s, err));

@@ -9,31 +9,41 @@
 #include "flt/alloc.h"
 #include "flt/msg.h"
 
-static const char *const event_batch_keys[] = { "v", "epoch", "low_seq", "dropped", "events", NULL };
-static const char *const tele_batch_keys[] = { "v", "epoch", "low_seq", "dropped", "samples", NULL };
-static const char *const event_keys[] = { "seq",  "time", "kind",   "name",    "version",
-					  "deployment_id", "step", "reason", "message", NULL };
-static const char *const sample_keys[] = { "seq", "time", "interval_s", "health", "model", NULL };
-static const char *const health_keys[] = { "cpu_pct",         "rss_bytes",       "pss_bytes",
-					   "private_bytes",   "mem_total_bytes", "mem_avail_bytes",
-					   "disk_free_bytes", "disk_total_bytes", "uptime_s",
-					   "temp_c",          "mqtt",            NULL };
-static const char *const mqtt_keys[] = { "sent", "received", NULL };
+static const char *const event_batch_keys[] = {"v", "epoch", "low_seq", "dropped", "events", NULL};
+static const char *const tele_batch_keys[] = {"v", "epoch", "low_seq", "dropped", "samples", NULL};
+static const char *const event_keys[] = {"seq",           "time", "kind",   "name",    "version",
+                                         "deployment_id", "step", "reason", "message", NULL};
+static const char *const sample_keys[] = {"seq", "time", "interval_s", "health", "model", NULL};
+static const char *const health_keys[] = {"cpu_pct",
+                                          "rss_bytes",
+                                          "pss_bytes",
+                                          "private_bytes",
+                                          "mem_total_bytes",
+                                          "mem_avail_bytes",
+                                          "disk_free_bytes",
+                                          "disk_total_bytes",
+                                          "uptime_s",
+                                          "temp_c",
+                                          "mqtt",
+                                          NULL};
+static const char *const mqtt_keys[] = {"sent", "received", NULL};
 /* indexed by enum flt_wire_purpose */
-static const char *const purpose_keys[] = { "chunks", "telemetry", "state", "other", NULL };
-static const char *const model_keys[] = { "name",     "version",   "requests", "errors",    "crashes",
-					  "latency_us", "bytes_in", "bytes_out", "last_used", NULL };
+static const char *const purpose_keys[] = {"chunks", "telemetry", "state", "other", NULL};
+static const char *const model_keys[] = {"name",      "version",    "requests", "errors",
+                                         "crashes",   "latency_us", "bytes_in", "bytes_out",
+                                         "last_used", NULL};
 /* indexed by enum flt_model_error */
-static const char *const errors_keys[] = { "bad_input", "runtime", "busy", "timeout", "internal", NULL };
-static const char *const lat_keys[] = { "p50", "p95", "p99", NULL };
+static const char *const errors_keys[] = {"bad_input", "runtime",  "busy",
+                                          "timeout",   "internal", NULL};
+static const char *const lat_keys[] = {"p50", "p95", "p99", NULL};
 
 #define MAX_CPU_PCT 100000.0
-#define SAFE FLT_JSON_MAX_SAFE_INT
+#define SAFE        FLT_JSON_MAX_SAFE_INT
 
 /* ---- shared header ---- */
 
-static flt_err check_header(uint64_t epoch, uint64_t low_seq, uint64_t dropped, size_t n, uint64_t first_seq,
-			    struct flt_json_err *err)
+static flt_err check_header(uint64_t epoch, uint64_t low_seq, uint64_t dropped, size_t n,
+                            uint64_t first_seq, struct flt_json_err *err)
 {
 	flt_err rc = FLT_OK;
 
@@ -50,7 +60,7 @@ out:
 }
 
 static flt_err read_header(const cJSON *root, uint64_t *epoch, uint64_t *low_seq, uint64_t *dropped,
-			   struct flt_json_err *err)
+                           struct flt_json_err *err)
 {
 	flt_err rc = FLT_OK;
 
@@ -107,7 +117,8 @@ out:
 	return rc;
 }
 
-static flt_err read_event(const cJSON *o, bool with_seq, struct flt_event *e, struct flt_json_err *err)
+static flt_err read_event(const cJSON *o, bool with_seq, struct flt_event *e,
+                          struct flt_json_err *err)
 {
 	const char *s = NULL;
 	flt_err rc = FLT_OK;
@@ -171,7 +182,8 @@ flt_err flt_events_validate(const struct flt_event_batch *b, struct flt_json_err
 
 	if (!b || (b->n && !b->events))
 		INVALID("no batch");
-	CHECK(check_header(b->epoch, b->low_seq, b->dropped, b->n, b->n ? b->events[0].seq : 0, err));
+	CHECK(
+	    check_header(b->epoch, b->low_seq, b->dropped, b->n, b->n ? b->events[0].seq : 0, err));
 	for (size_t i = 0; i < b->n; i++) {
 		rc = event_check(&b->events[i], true, err);
 		if (rc != FLT_OK) {
@@ -187,7 +199,8 @@ out:
 	return rc;
 }
 
-flt_err flt_events_parse(const char *buf, size_t len, struct flt_event_batch **out, struct flt_json_err *err)
+flt_err flt_events_parse(const char *buf, size_t len, struct flt_event_batch **out,
+                         struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *arr = NULL, *it;
@@ -278,7 +291,8 @@ out:
 	return rc;
 }
 
-flt_err flt_event_item_parse(const char *buf, size_t len, struct flt_event *out, struct flt_json_err *err)
+flt_err flt_event_item_parse(const char *buf, size_t len, struct flt_event *out,
+                             struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	struct flt_event e;
@@ -296,8 +310,9 @@ out:
 	return codec_wire_err(rc);
 }
 
-flt_err flt_events_from_items(uint64_t epoch, uint64_t low_seq, uint64_t dropped, const struct flt_stream_item *items,
-			      size_t n, struct flt_event_batch **out, struct flt_json_err *err)
+flt_err flt_events_from_items(uint64_t epoch, uint64_t low_seq, uint64_t dropped,
+                              const struct flt_stream_item *items, size_t n,
+                              struct flt_event_batch **out, struct flt_json_err *err)
 {
 	struct flt_event_batch *b = NULL;
 	flt_err rc = FLT_OK;
@@ -342,15 +357,16 @@ static flt_err sample_check(const struct flt_sample *s, bool with_seq, struct fl
 		if (!isfinite(h->cpu_pct) || h->cpu_pct < 0 || h->cpu_pct > MAX_CPU_PCT)
 			INVALID("health: 'cpu_pct' out of range");
 		if (h->rss_bytes > SAFE || h->pss_bytes > SAFE || h->private_bytes > SAFE ||
-		    h->mem_avail_bytes > SAFE || h->mem_total_bytes > SAFE || h->disk_free_bytes > SAFE ||
-		    h->disk_total_bytes > SAFE || h->uptime_s > SAFE)
+		    h->mem_avail_bytes > SAFE || h->mem_total_bytes > SAFE ||
+		    h->disk_free_bytes > SAFE || h->disk_total_bytes > SAFE || h->uptime_s > SAFE)
 			INVALID("health: number above 2^53-1");
 		if (!h->has_pss && (h->pss_bytes || h->private_bytes))
 			INVALID("health: pss/private without has_pss");
 		for (int i = 0; i < FLT_WIRE_PURPOSE_COUNT_; i++)
 			if (h->mqtt_sent[i] > SAFE || h->mqtt_received[i] > SAFE)
 				INVALID("health: mqtt bytes above 2^53-1");
-		if (h->has_temp && (!isfinite(h->temp_c) || h->temp_c < -273.15 || h->temp_c > 1000))
+		if (h->has_temp &&
+		    (!isfinite(h->temp_c) || h->temp_c < -273.15 || h->temp_c > 1000))
 			INVALID("health: 'temp_c' out of range");
 		if (!h->has_temp && h->temp_c != 0)
 			INVALID("health: temp_c without has_temp");
@@ -358,9 +374,10 @@ static flt_err sample_check(const struct flt_sample *s, bool with_seq, struct fl
 		const struct flt_model_usage *m = &s->u.model;
 		if (!flt_ident_valid(m->name) || m->version < 1)
 			INVALID("model: bad name or version");
-		if (m->version > SAFE || m->requests > SAFE || m->crashes > SAFE || m->p50_us > SAFE ||
-		    m->p95_us > SAFE || m->p99_us > SAFE || m->bytes_in > SAFE || m->bytes_out > SAFE ||
-		    m->last_used < 0 || m->last_used > (int64_t)SAFE)
+		if (m->version > SAFE || m->requests > SAFE || m->crashes > SAFE ||
+		    m->p50_us > SAFE || m->p95_us > SAFE || m->p99_us > SAFE ||
+		    m->bytes_in > SAFE || m->bytes_out > SAFE || m->last_used < 0 ||
+		    m->last_used > (int64_t)SAFE)
 			INVALID("model: number out of range");
 		for (int i = 0; i < FLT_MODEL_ERR_COUNT_; i++)
 			if (m->errors[i] > SAFE)
@@ -372,8 +389,8 @@ out:
 	return rc;
 }
 
-static flt_err read_counts(const cJSON *o, const char *key, const char *const *keys, uint64_t *out, size_t n,
-			   struct flt_json_err *err)
+static flt_err read_counts(const cJSON *o, const char *key, const char *const *keys, uint64_t *out,
+                           size_t n, struct flt_json_err *err)
 {
 	const cJSON *t = NULL;
 	flt_err rc = FLT_OK;
@@ -388,7 +405,8 @@ out:
 	return rc;
 }
 
-static flt_err write_counts(cJSON *o, const char *key, const char *const *keys, const uint64_t *v, size_t n)
+static flt_err write_counts(cJSON *o, const char *key, const char *const *keys, const uint64_t *v,
+                            size_t n)
 {
 	cJSON *t = cJSON_AddObjectToObject(o, key);
 	flt_err rc = FLT_OK;
@@ -431,7 +449,8 @@ static flt_err read_health(const cJSON *o, struct flt_health *h, struct flt_json
 	CHECK(flt_json_get_obj(o, "mqtt", &t, err));
 	CHECK(flt_json_check_keys(t, mqtt_keys, err));
 	CHECK(read_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_WIRE_PURPOSE_COUNT_, err));
-	CHECK(read_counts(t, "received", purpose_keys, h->mqtt_received, FLT_WIRE_PURPOSE_COUNT_, err));
+	CHECK(read_counts(t, "received", purpose_keys, h->mqtt_received, FLT_WIRE_PURPOSE_COUNT_,
+	                  err));
 out:
 	if (rc != FLT_OK)
 		flt_json_err_prefix(err, "health");
@@ -463,7 +482,8 @@ out:
 	return rc;
 }
 
-static flt_err read_sample(const cJSON *o, bool with_seq, struct flt_sample *s, struct flt_json_err *err)
+static flt_err read_sample(const cJSON *o, bool with_seq, struct flt_sample *s,
+                           struct flt_json_err *err)
 {
 	const cJSON *t = NULL;
 	bool h, m;
@@ -526,7 +546,8 @@ static flt_err write_sample(cJSON *o, const struct flt_sample *s, bool with_seq)
 		if (!(t = cJSON_AddObjectToObject(b, "mqtt")))
 			goto out;
 		CHECK(write_counts(t, "sent", purpose_keys, h->mqtt_sent, FLT_WIRE_PURPOSE_COUNT_));
-		CHECK(write_counts(t, "received", purpose_keys, h->mqtt_received, FLT_WIRE_PURPOSE_COUNT_));
+		CHECK(write_counts(t, "received", purpose_keys, h->mqtt_received,
+		                   FLT_WIRE_PURPOSE_COUNT_));
 	} else {
 		const struct flt_model_usage *m = &s->u.model;
 		if (!(b = cJSON_AddObjectToObject(o, "model")))
@@ -564,7 +585,8 @@ flt_err flt_telemetry_validate(const struct flt_telemetry_batch *b, struct flt_j
 
 	if (!b || (b->n && !b->samples))
 		INVALID("no batch");
-	CHECK(check_header(b->epoch, b->low_seq, b->dropped, b->n, b->n ? b->samples[0].seq : 0, err));
+	CHECK(check_header(b->epoch, b->low_seq, b->dropped, b->n, b->n ? b->samples[0].seq : 0,
+	                   err));
 	for (size_t i = 0; i < b->n; i++) {
 		rc = sample_check(&b->samples[i], true, err);
 		if (rc != FLT_OK) {
@@ -581,7 +603,7 @@ out:
 }
 
 flt_err flt_telemetry_parse(const char *buf, size_t len, struct flt_telemetry_batch **out,
-			    struct flt_json_err *err)
+                            struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	const cJSON *arr = NULL, *it;
@@ -672,7 +694,8 @@ out:
 	return rc;
 }
 
-flt_err flt_sample_item_parse(const char *buf, size_t len, struct flt_sample *out, struct flt_json_err *err)
+flt_err flt_sample_item_parse(const char *buf, size_t len, struct flt_sample *out,
+                              struct flt_json_err *err)
 {
 	cJSON *root = NULL;
 	struct flt_sample s;
@@ -692,8 +715,8 @@ out:
 }
 
 flt_err flt_telemetry_from_items(uint64_t epoch, uint64_t low_seq, uint64_t dropped,
-				 const struct flt_stream_item *items, size_t n, struct flt_telemetry_batch **out,
-				 struct flt_json_err *err)
+                                 const struct flt_stream_item *items, size_t n,
+                                 struct flt_telemetry_batch **out, struct flt_json_err *err)
 {
 	struct flt_telemetry_batch *b = NULL;
 	flt_err rc = FLT_OK;

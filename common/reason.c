@@ -6,13 +6,13 @@
 
 static const char *const names[] = {
 #define N_(n, m) #n,
-	FLT_REASONS(N_)
+    FLT_REASONS(N_)
 #undef N_
 };
 
 static const char *const meanings[] = {
 #define M_(n, m) m,
-	FLT_REASONS(M_)
+    FLT_REASONS(M_)
 #undef M_
 };
 
@@ -46,18 +46,12 @@ bool flt_reason_from_name(const char *s, enum flt_reason *out)
 enum flt_reason flt_reason_from_err(flt_err e)
 {
 	switch (e) {
-	case FLT_OK:
-		return FLT_REASON_NONE;
+	case FLT_OK: return FLT_REASON_NONE;
 	case FLT_EPARSE:
-	case FLT_EINVAL:
-		return FLT_REASON_MALFORMED;
-	case FLT_ELIMIT:
-		return FLT_REASON_TOO_LARGE;
-	case FLT_EUNSUPPORTED:
-		return FLT_REASON_UNSUPPORTED_PROTOCOL;
-	case FLT_EIO:
-		return FLT_REASON_IO_ERROR;
-	default:
-		return FLT_REASON_INTERNAL;
+	case FLT_EINVAL: return FLT_REASON_MALFORMED;
+	case FLT_ELIMIT: return FLT_REASON_TOO_LARGE;
+	case FLT_EUNSUPPORTED: return FLT_REASON_UNSUPPORTED_PROTOCOL;
+	case FLT_EIO: return FLT_REASON_IO_ERROR;
+	default: return FLT_REASON_INTERNAL;
 	}
 }

@@ -15,11 +15,16 @@ static const struct {
 	const char *suffix;
 	bool retained;
 } kinds[FLT_TOPIC_COUNT_] = {
-	[FLT_TOPIC_DOWN_DESIRED] = { "down/desired", true }, [FLT_TOPIC_DOWN_KEYS] = { "down/keys", true },
-	[FLT_TOPIC_DOWN_ACK] = { "down/ack", true },         [FLT_TOPIC_DOWN_CHUNK] = { "down/chunk/", false },
-	[FLT_TOPIC_ART_CHUNK] = { "chunk", false },          [FLT_TOPIC_UP_STATE] = { "up/state", true },
-	[FLT_TOPIC_UP_STATUS] = { "up/status", true },       [FLT_TOPIC_UP_EVENTS] = { "up/events", false },
-	[FLT_TOPIC_UP_TELEMETRY] = { "up/telemetry", false }, [FLT_TOPIC_UP_FETCH] = { "up/fetch", false },
+    [FLT_TOPIC_DOWN_DESIRED] = {"down/desired", true},
+    [FLT_TOPIC_DOWN_KEYS] = {"down/keys", true},
+    [FLT_TOPIC_DOWN_ACK] = {"down/ack", true},
+    [FLT_TOPIC_DOWN_CHUNK] = {"down/chunk/", false},
+    [FLT_TOPIC_ART_CHUNK] = {"chunk", false},
+    [FLT_TOPIC_UP_STATE] = {"up/state", true},
+    [FLT_TOPIC_UP_STATUS] = {"up/status", true},
+    [FLT_TOPIC_UP_EVENTS] = {"up/events", false},
+    [FLT_TOPIC_UP_TELEMETRY] = {"up/telemetry", false},
+    [FLT_TOPIC_UP_FETCH] = {"up/fetch", false},
 };
 
 int flt_topic_retained(enum flt_topic_kind k)
@@ -34,7 +39,8 @@ static flt_err put(size_t cap, int n)
 	return (size_t)n < cap ? FLT_OK : FLT_ELIMIT;
 }
 
-flt_err flt_topic_build(enum flt_topic_kind k, const char *device_id, const char *sha256, char *buf, size_t cap)
+flt_err flt_topic_build(enum flt_topic_kind k, const char *device_id, const char *sha256, char *buf,
+                        size_t cap)
 {
 	if ((unsigned)k >= FLT_TOPIC_COUNT_ || !buf || cap == 0)
 		return FLT_EINVAL;
@@ -48,7 +54,8 @@ flt_err flt_topic_build(enum flt_topic_kind k, const char *device_id, const char
 	if (k == FLT_TOPIC_DOWN_CHUNK) {
 		if (!flt_json_sha256_hex_valid(sha256))
 			return FLT_EINVAL;
-		return put(cap, snprintf(buf, cap, DEV_PREFIX "%s/%s%s", device_id, kinds[k].suffix, sha256));
+		return put(cap, snprintf(buf, cap, DEV_PREFIX "%s/%s%s", device_id, kinds[k].suffix,
+		                         sha256));
 	}
 	return put(cap, snprintf(buf, cap, DEV_PREFIX "%s/%s", device_id, kinds[k].suffix));
 }
@@ -78,7 +85,8 @@ flt_err flt_topic_parse(const char *topic, struct flt_topic *out)
 	if (strncmp(topic, ART_PREFIX, strlen(ART_PREFIX)) == 0) {
 		rest = topic + strlen(ART_PREFIX);
 		n = level(rest, t.sha256, 64);
-		if (n < 0 || !flt_json_sha256_hex_valid(t.sha256) || strcmp(rest + n, "/chunk") != 0)
+		if (n < 0 || !flt_json_sha256_hex_valid(t.sha256) ||
+		    strcmp(rest + n, "/chunk") != 0)
 			return FLT_EPARSE;
 		t.kind = FLT_TOPIC_ART_CHUNK;
 		*out = t;
@@ -96,7 +104,8 @@ flt_err flt_topic_parse(const char *topic, struct flt_topic *out)
 			continue;
 		if (k == FLT_TOPIC_DOWN_CHUNK) {
 			size_t sl = strlen(kinds[k].suffix);
-			if (strncmp(rest, kinds[k].suffix, sl) == 0 && flt_json_sha256_hex_valid(rest + sl)) {
+			if (strncmp(rest, kinds[k].suffix, sl) == 0 &&
+			    flt_json_sha256_hex_valid(rest + sl)) {
 				memcpy(t.sha256, rest + sl, 65);
 				t.kind = FLT_TOPIC_DOWN_CHUNK;
 				*out = t;

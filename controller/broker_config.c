@@ -150,7 +150,8 @@ flt_err flt_broker_acl_text(struct flt_registry *reg, char **out, size_t *len)
 	    "pattern read %s/dev/%%u/down/#\n"
 	    "pattern read %s/art/#\n"
 	    "pattern write %s/dev/%%u/up/#\n",
-	    FLT_CONTROLLER_IDENTITY, FLT_TOPIC_ROOT, FLT_TOPIC_ROOT, FLT_TOPIC_ROOT, FLT_TOPIC_ROOT);
+	    FLT_CONTROLLER_IDENTITY, FLT_TOPIC_ROOT, FLT_TOPIC_ROOT, FLT_TOPIC_ROOT,
+	    FLT_TOPIC_ROOT);
 	if (t.err) {
 		e = t.err;
 		goto out;
@@ -185,8 +186,8 @@ flt_err flt_broker_config_write(const char *data_dir, struct flt_registry *reg,
 	size_t acllen = 0, nn = 0;
 	flt_err e;
 	if (!data_dir || !reg || !o || !o->out_dir || o->port == 0 || o->port > 65535 ||
-	    o->plain_port > 65535 || o->plain_port == o->port || o->nnames + 3 > FLT_PKI_MAX_NAMES ||
-	    (o->bind && !name_ok(o->bind)))
+	    o->plain_port > 65535 || o->plain_port == o->port ||
+	    o->nnames + 3 > FLT_PKI_MAX_NAMES || (o->bind && !name_ok(o->bind)))
 		return FLT_EINVAL;
 	for (size_t i = 0; i < o->nnames; i++)
 		if (!name_ok(o->names[i]))
@@ -213,8 +214,11 @@ flt_err flt_broker_config_write(const char *data_dir, struct flt_registry *reg,
 	names[nn++] = "localhost";
 	for (size_t i = 0; i < o->nnames; i++)
 		names[nn++] = o->names[i];
-	struct flt_cert_spec spec = {.kind = FLT_CERT_SERVER, .cn = "flotilla-broker",
-	                             .names = names, .nnames = nn, .not_before = now - 300,
+	struct flt_cert_spec spec = {.kind = FLT_CERT_SERVER,
+	                             .cn = "flotilla-broker",
+	                             .names = names,
+	                             .nnames = nn,
+	                             .not_before = now - 300,
 	                             .not_after = now + FLT_PKI_DEVICE_VALIDITY_S};
 	if ((e = pki_issue_with_ca(data_dir, reg, &spec, "broker", &key, &cert)) != FLT_OK)
 		goto out;
@@ -245,7 +249,8 @@ flt_err flt_broker_config_write(const char *data_dir, struct flt_registry *reg,
 	if (o->plain_port)
 		put(&conf,
 		    "\n# Plain TCP on loopback only, for a controller on this host. Every local\n"
-		    "# process can use it with the controller's rights: leave it off unless needed.\n"
+		    "# process can use it with the controller's rights: leave it off unless "
+		    "needed.\n"
 		    "listener %u 127.0.0.1\n"
 		    "allow_anonymous true\n"
 		    "acl_file %s/acl-loopback\n",

@@ -14,19 +14,19 @@ struct subcmd {
 };
 
 static const struct subcmd cmds[] = {
-	{"model", "register, list, inspect and evolve models", cmd_model},
-	{"run", "log experiment runs", cmd_run},
-	{"device", "list, tag, provision and revoke devices", cmd_device},
-	{"group", "manage device groups", cmd_group},
-	{"rollout", "roll versions out to devices", cmd_rollout},
-	{"firmware", "register and list firmware images", cmd_firmware},
-	{"agent-release", "register and list agent binaries", cmd_agent_release},
-	{"keys", "signing keys and the fleet CA", cmd_keys},
-	{"serve", "run the controller daemon", cmd_serve},
-	{"broker-config", "write a Mosquitto configuration for the fleet", cmd_broker_config},
-	{"audit", "who did what on the controller", cmd_audit},
-	{"backup", "write the registry and its blobs to one file", cmd_backup},
-	{"restore", "restore a backup into the data directory", cmd_restore},
+    {"model", "register, list, inspect and evolve models", cmd_model},
+    {"run", "log experiment runs", cmd_run},
+    {"device", "list, tag, provision and revoke devices", cmd_device},
+    {"group", "manage device groups", cmd_group},
+    {"rollout", "roll versions out to devices", cmd_rollout},
+    {"firmware", "register and list firmware images", cmd_firmware},
+    {"agent-release", "register and list agent binaries", cmd_agent_release},
+    {"keys", "signing keys and the fleet CA", cmd_keys},
+    {"serve", "run the controller daemon", cmd_serve},
+    {"broker-config", "write a Mosquitto configuration for the fleet", cmd_broker_config},
+    {"audit", "who did what on the controller", cmd_audit},
+    {"backup", "write the registry and its blobs to one file", cmd_backup},
+    {"restore", "restore a backup into the data directory", cmd_restore},
 };
 
 static void usage(FILE *f)

@@ -42,7 +42,7 @@ static const char *col_str(sqlite3_stmt *st, int col, const char *dflt)
 static const struct cli_opt no_opts[] = {{0}};
 static const struct cli_spec list_spec = {
     "device list", "", "Every device: groups, online, last seen, what it runs, health (last hour).",
-    no_opts, 0, 0,
+    no_opts,       0,  0,
 };
 
 static int device_list(int argc, char **argv)
@@ -65,7 +65,8 @@ static int device_list(int argc, char **argv)
 		cJSON_AddItemToArray(doc, o);
 		cJSON_AddStringToObject(o, "id", col_str(st, 0, ""));
 		cJSON_AddStringToObject(o, "groups", col_str(st, 3, ""));
-		cJSON_AddStringToObject(o, "online", sqlite3_column_int(st, 1) ? "online" : "offline");
+		cJSON_AddStringToObject(o, "online",
+		                        sqlite3_column_int(st, 1) ? "online" : "offline");
 		add_time_ms(o, "last_seen", st, 2);
 		cJSON_AddStringToObject(o, "models", col_str(st, 4, ""));
 		int64_t fails = sqlite3_column_int64(st, 5);
@@ -92,9 +93,12 @@ static const struct cli_opt show_opts[] = {
     {0},
 };
 static const struct cli_spec show_spec = {
-    "device show", "ID [--events N]",
+    "device show",
+    "ID [--events N]",
     "One device: capabilities, groups and tags, desired state, deployment history, recent events.",
-    show_opts, 1, 1,
+    show_opts,
+    1,
+    1,
 };
 
 static cJSON *capabilities(const char *json)
@@ -155,13 +159,14 @@ static int device_show(int argc, char **argv)
 	if (!e && !row) {
 		reg_rollback(c.reg);
 		cJSON_Delete(doc);
-		return cli_end(&c, cli_fail(&c, FLT_ENOTFOUND,
-		                            "no device '%s'; devices appear when they first connect",
-		                            id));
+		return cli_end(
+		    &c, cli_fail(&c, FLT_ENOTFOUND,
+		                 "no device '%s'; devices appear when they first connect", id));
 	}
 	if (!e && doc) {
 		cJSON_AddStringToObject(doc, "id", id);
-		cJSON_AddStringToObject(doc, "online", sqlite3_column_int(st, 3) ? "online" : "offline");
+		cJSON_AddStringToObject(doc, "online",
+		                        sqlite3_column_int(st, 3) ? "online" : "offline");
 		add_time_ms(doc, "first_seen", st, 1);
 		add_time_ms(doc, "last_seen", st, 2);
 		add_time_ms(doc, "state_reported", st, 6);
@@ -170,7 +175,8 @@ static int device_show(int argc, char **argv)
 		                      capabilities((const char *)sqlite3_column_text(st, 5)));
 	}
 	cJSON *groups = cJSON_CreateArray(), *tags = cJSON_CreateObject();
-	cJSON *desired = cJSON_CreateArray(), *hist = cJSON_CreateArray(), *evs = cJSON_CreateArray();
+	cJSON *desired = cJSON_CreateArray(), *hist = cJSON_CreateArray(),
+	      *evs = cJSON_CreateArray();
 	cJSON_AddItemToObject(doc, "groups", groups);
 	cJSON_AddItemToObject(doc, "tags", tags);
 	cJSON_AddItemToObject(doc, "desired", desired);
@@ -229,7 +235,8 @@ static int device_show(int argc, char **argv)
 	reg_rollback(c.reg);
 	if (e) {
 		cJSON_Delete(doc);
-		return cli_end(&c, cli_fail(&c, e, "cannot read device '%s': %s", id, flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "cannot read device '%s': %s", id, flt_strerror(e)));
 	}
 	return cli_end(&c, cli_emit(&c, doc));
 }
@@ -258,19 +265,22 @@ static int device_tag(int argc, char **argv)
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a device id", id));
 	for (int i = 1; i < c.n_pos; i++)
 		if (cli_parse_kv(c.pos[i], &kv) != FLT_OK)
-			return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not KEY=VALUE", c.pos[i]));
+			return cli_end(&c,
+			               cli_fail(&c, FLT_EINVAL, "'%s' is not KEY=VALUE", c.pos[i]));
 	if (c.n_pos < 2 && !cli_count(&c, "rm"))
 		return cli_end(&c, cli_usage(&c, "give K=V tags to set or --rm K"));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	e = reg_query_int(c.reg, REG_Q_DEVICE_EXISTS, &one, "t", id);
 	if (e == FLT_ENOTFOUND) {
 		reg_rollback(c.reg);
-		return cli_end(&c, cli_fail(&c, e, "no device '%s'; devices appear when they first "
-		                                   "connect",
+		return cli_end(&c, cli_fail(&c, e,
+		                            "no device '%s'; devices appear when they first "
+		                            "connect",
 		                            id));
 	}
 	for (int i = 1; !e && i < c.n_pos; i++) {
@@ -304,10 +314,13 @@ static const struct cli_opt set_opts[] = {
     {0},
 };
 static const struct cli_spec set_spec = {
-    "device set-model", "ID REF [--deployment-id D] [--probation S] | ID NAME --remove",
+    "device set-model",
+    "ID REF [--deployment-id D] [--probation S] | ID NAME --remove",
     "LOW-LEVEL: writes what one device should run directly, bypassing rollouts (tests, repair). "
     "serve signs and publishes it.",
-    set_opts, 2, 2,
+    set_opts,
+    2,
+    2,
 };
 
 static int device_set_model(int argc, char **argv)
@@ -341,16 +354,19 @@ static int device_set_model(int argc, char **argv)
 		return cli_end(&c, cli_usage(&c, "--max-error-rate takes 0..1"));
 	const char *d = cli_get(&c, "deployment-id");
 	if (d && !flt_ident_valid(d))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a valid deployment id", d));
+		return cli_end(&c,
+		               cli_fail(&c, FLT_EINVAL, "'%s' is not a valid deployment id", d));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e;
 	if (cli_flag(&c, "remove")) {
 		if (!flt_ident_valid(c.pos[1]))
-			return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model name", c.pos[1]));
+			return cli_end(
+			    &c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model name", c.pos[1]));
 		e = reg_exec(c.reg, REG_Q_DEVICE_DESIRED_RM, "tt", id, c.pos[1]);
 		if (e)
-			return cli_end(&c, cli_fail(&c, e, "cannot change '%s': %s", id, flt_strerror(e)));
+			return cli_end(
+			    &c, cli_fail(&c, e, "cannot change '%s': %s", id, flt_strerror(e)));
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "device", id);
 		cJSON_AddStringToObject(doc, "result", "removed");
@@ -365,7 +381,8 @@ static int device_set_model(int argc, char **argv)
 		d = depid;
 	}
 	if ((e = reg_begin(c.reg)) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if ((rc = cli_resolve(&c, c.pos[1], &v)) != CLI_CONTINUE) {
 		reg_rollback(c.reg);
 		return cli_end(&c, rc);
@@ -376,8 +393,8 @@ static int device_set_model(int argc, char **argv)
 		e = reg_commit(c.reg);
 	reg_rollback(c.reg);
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "cannot set %s on '%s': %s", v.ref, id,
-		                            flt_strerror(e)));
+		return cli_end(
+		    &c, cli_fail(&c, e, "cannot set %s on '%s': %s", v.ref, id, flt_strerror(e)));
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddStringToObject(doc, "device", id);
@@ -431,8 +448,12 @@ int cmd_device(int argc, char **argv)
 /* ---- groups ---------------------------------------------------------------------------- */
 
 static const struct cli_spec group_spec = {
-    "group", "create NAME | add NAME ID... | rm NAME ID... | list",
-    "Device groups (rollout targets).", no_opts, 1, CLI_MAX_POS,
+    "group",
+    "create NAME | add NAME ID... | rm NAME ID... | list",
+    "Device groups (rollout targets).",
+    no_opts,
+    1,
+    CLI_MAX_POS,
 };
 
 int cmd_group(int argc, char **argv)
@@ -459,7 +480,8 @@ int cmd_group(int argc, char **argv)
 		}
 		if (e) {
 			cJSON_Delete(doc);
-			return cli_end(&c, cli_fail(&c, e, "cannot list groups: %s", flt_strerror(e)));
+			return cli_end(&c,
+			               cli_fail(&c, e, "cannot list groups: %s", flt_strerror(e)));
 		}
 		return cli_end(&c, cli_emit(&c, doc));
 	}
@@ -467,19 +489,22 @@ int cmd_group(int argc, char **argv)
 		return cli_end(&c, cli_usage(&c, "'group %s' needs a group name", op));
 	const char *name = c.pos[1];
 	if (!flt_ident_valid(name))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
-		                            "'%s' is not a group name; use [a-z0-9][a-z0-9._-]{0,63}",
-		                            name));
+		return cli_end(
+		    &c, cli_fail(&c, FLT_EINVAL,
+		                 "'%s' is not a group name; use [a-z0-9][a-z0-9._-]{0,63}", name));
 	int create = !strcmp(op, "create"), add = !strcmp(op, "add"), rm = !strcmp(op, "rm");
 	if (!create && !add && !rm)
-		return cli_end(&c, cli_usage(&c, "'group' takes create, add, rm or list, not '%s'", op));
+		return cli_end(
+		    &c, cli_usage(&c, "'group' takes create, add, rm or list, not '%s'", op));
 	if ((add || rm) && c.n_pos < 3)
 		return cli_end(&c, cli_usage(&c, "'group %s' needs device ids", op));
 	for (int i = 2; i < c.n_pos; i++)
 		if (!flt_ident_device_valid(c.pos[i]))
-			return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a device id", c.pos[i]));
+			return cli_end(
+			    &c, cli_fail(&c, FLT_EINVAL, "'%s' is not a device id", c.pos[i]));
 	if ((e = reg_begin(c.reg)) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
+		return cli_end(
+		    &c, cli_fail(&c, e, "the registry stayed locked; nothing changed, retry"));
 	if (create) {
 		e = reg_exec(c.reg, REG_Q_GROUP_CREATE, "ti", name, reg_now_ms());
 		if (e == FLT_ECONFLICT) {
@@ -498,9 +523,9 @@ int cmd_group(int argc, char **argv)
 				e = reg_query_int(c.reg, REG_Q_DEVICE_EXISTS, &one, "t", c.pos[i]);
 				if (e == FLT_ENOTFOUND) {
 					reg_rollback(c.reg);
-					return cli_end(&c, cli_fail(&c, e,
-					                            "no device '%s'; nothing changed",
-					                            c.pos[i]));
+					return cli_end(
+					    &c, cli_fail(&c, e, "no device '%s'; nothing changed",
+					                 c.pos[i]));
 				}
 				if (!e)
 					e = reg_exec(c.reg, REG_Q_GROUP_ADD, "it", gid, c.pos[i]);
@@ -518,7 +543,10 @@ int cmd_group(int argc, char **argv)
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		cJSON_AddStringToObject(doc, "group", name);
-		cJSON_AddStringToObject(doc, "result", create ? "created" : add ? "added" : "removed");
+		cJSON_AddStringToObject(doc, "result",
+		                        create ? "created"
+		                        : add  ? "added"
+		                               : "removed");
 	}
 	return cli_end(&c, cli_emit(&c, doc));
 }

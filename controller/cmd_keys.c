@@ -92,8 +92,8 @@ static cJSON *describe(const flt_keystore *ks)
 	cJSON *arr = cJSON_CreateArray();
 	if (!arr)
 		return NULL;
-	cJSON_AddItemToArray(arr,
-	                     key_row(flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_ROOT)), "root", 0));
+	cJSON_AddItemToArray(
+	    arr, key_row(flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_ROOT)), "root", 0));
 	for (size_t i = 0; kl && i < kl->nkeys; i++) {
 		char roles[64] = "";
 		for (int r = 0; r < FLT_ROLE_COUNT_; r++)
@@ -102,7 +102,8 @@ static cJSON *describe(const flt_keystore *ks)
 				snprintf(roles + n, sizeof(roles) - n, "%s%s", n ? "," : "",
 				         flt_role_name((enum flt_role)r));
 			}
-		cJSON_AddItemToArray(arr, key_row(kl->keys[i].keyid, roles, kl->keys[i].expires_at));
+		cJSON_AddItemToArray(arr,
+		                     key_row(kl->keys[i].keyid, roles, kl->keys[i].expires_at));
 	}
 	for (size_t i = 0; kl && i < kl->nrevoked; i++)
 		cJSON_AddItemToArray(arr, key_row(kl->revoked[i], "revoked", 0));
@@ -138,12 +139,13 @@ int cmd_keys_init(int argc, char **argv)
 		char *end = NULL;
 		days = strtol(v, &end, 10);
 		if (!end || *end || days < 1 || days > 3650)
-			return cli_end(&c, cli_usage(&c, "--validity takes 1..3650 days, not '%s'", v));
+			return cli_end(&c,
+			               cli_usage(&c, "--validity takes 1..3650 days, not '%s'", v));
 	}
 	if ((rc = cli_registry(&c, 1)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
-	flt_err e = flt_keystore_init(c.data_dir, c.reg, (int64_t)time(NULL), (int64_t)days * 86400,
-	                              &ks);
+	flt_err e =
+	    flt_keystore_init(c.data_dir, c.reg, (int64_t)time(NULL), (int64_t)days * 86400, &ks);
 	if (e == FLT_ECONFLICT) {
 		/* Keys made before the fleet CA existed: add the CA, touch nothing else. */
 		flt_err ce = flt_pki_ca_init(c.data_dir, c.reg, (int64_t)time(NULL));
@@ -154,10 +156,11 @@ int cmd_keys_init(int argc, char **argv)
 		}
 	}
 	if (e == FLT_ECONFLICT)
-		return cli_end(&c, cli_fail(&c, e,
-		                            "keys already exist in %s/keys; nothing changed (rotate "
-		                            "them instead)",
-		                            c.data_dir));
+		return cli_end(&c,
+		               cli_fail(&c, e,
+		                        "keys already exist in %s/keys; nothing changed (rotate "
+		                        "them instead)",
+		                        c.data_dir));
 	if (e)
 		return cli_end(&c, cli_fail(&c, e, "cannot create keys in %s/keys: %s", c.data_dir,
 		                            flt_strerror(e)));
@@ -273,17 +276,21 @@ static flt_err publish_and_install(struct cli *c, flt_keystore *ks, flt_keylist 
 
 static const struct cli_opt rotate_opts[] = {
     {"role", 0, 1, "ROLE", "release or director"},
-    {"drop-old", 0, 0, NULL, "remove the old key from the list now (default: it stays trusted "
-                             "until it expires)"},
+    {"drop-old", 0, 0, NULL,
+     "remove the old key from the list now (default: it stays trusted "
+     "until it expires)"},
     {"root-key", 0, 1, "FILE", "the offline root key (after keys init --root-out)"},
     {"validity", 0, 1, "DAYS", "validity of the new key and the list (default 365)"},
     {0},
 };
 static const struct cli_spec rotate_spec = {
-    "keys rotate", "--role release|director [--drop-old] [--root-key FILE]",
+    "keys rotate",
+    "--role release|director [--drop-old] [--root-key FILE]",
     "Creates a new key for ROLE and a new root-signed key list naming it (higher serial); serve "
     "signs with the new key and publishes the list to every device.",
-    rotate_opts, 0, 0,
+    rotate_opts,
+    0,
+    0,
 };
 
 int cmd_keys_rotate(int argc, char **argv)
@@ -305,7 +312,8 @@ int cmd_keys_rotate(int argc, char **argv)
 		char *end = NULL;
 		days = strtol(v, &end, 10);
 		if (!end || *end || days < 1 || days > 3650)
-			return cli_end(&c, cli_usage(&c, "--validity takes 1..3650 days, not '%s'", v));
+			return cli_end(&c,
+			               cli_usage(&c, "--validity takes 1..3650 days, not '%s'", v));
 	}
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
@@ -319,8 +327,8 @@ int cmd_keys_rotate(int argc, char **argv)
 	snprintf(oldid, sizeof(oldid), "%s", old);
 	flt_err e = flt_key_generate(NULL, &fresh);
 	if (!e)
-		e = copy_list(flt_keystore_keylist(ks), cli_flag(&c, "drop-old") ? oldid : NULL, now,
-		              (int64_t)days * 86400, &kl);
+		e = copy_list(flt_keystore_keylist(ks), cli_flag(&c, "drop-old") ? oldid : NULL,
+		              now, (int64_t)days * 86400, &kl);
 	if (!e)
 		e = flt_keylist_add_key(kl, fresh, 1u << role, now + (int64_t)days * 86400);
 	char newid[FLT_KEYID_LEN + 1];
@@ -345,10 +353,13 @@ static const struct cli_opt revoke_opts[] = {
     {0},
 };
 static const struct cli_spec revoke_spec = {
-    "keys revoke", "KEYID [--root-key FILE]",
+    "keys revoke",
+    "KEYID [--root-key FILE]",
     "Revokes a release or director key: a new root-signed list without it and naming it "
     "revoked; if it was the key in use, a new one replaces it. Devices refuse what it signed.",
-    revoke_opts, 1, 1,
+    revoke_opts,
+    1,
+    1,
 };
 
 int cmd_keys_revoke(int argc, char **argv)
@@ -362,17 +373,19 @@ int cmd_keys_revoke(int argc, char **argv)
 		return cli_end(&c, rc);
 	const char *keyid = c.pos[0];
 	if (!flt_is_sha256_hex(keyid))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
-		                            "'%s' is not a key id (64 lowercase hex; see 'keys list')",
-		                            keyid));
+		return cli_end(&c,
+		               cli_fail(&c, FLT_EINVAL,
+		                        "'%s' is not a key id (64 lowercase hex; see 'keys list')",
+		                        keyid));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if ((rc = load_for_signing(&c, &ks)) != CLI_CONTINUE)
 		goto done;
 	const flt_keylist *cur = flt_keystore_keylist(ks);
 	if (!strcmp(keyid, flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_ROOT)))) {
-		rc = cli_fail(&c, FLT_EINVAL,
-		              "the root key cannot revoke itself; re-provision devices with a new root");
+		rc = cli_fail(
+		    &c, FLT_EINVAL,
+		    "the root key cannot revoke itself; re-provision devices with a new root");
 		goto done;
 	}
 	size_t at = cur->nkeys;
@@ -380,13 +393,14 @@ int cmd_keys_revoke(int argc, char **argv)
 		if (!strcmp(cur->keys[i].keyid, keyid))
 			at = i;
 	if (at == cur->nkeys) {
-		rc = cli_fail(&c, FLT_ENOTFOUND, "key %s is not in the current list; see 'keys list'",
-		              keyid);
+		rc = cli_fail(&c, FLT_ENOTFOUND,
+		              "key %s is not in the current list; see 'keys list'", keyid);
 		goto done;
 	}
 	unsigned roles = cur->keys[at].roles;
 	int64_t now = (int64_t)time(NULL);
-	int64_t validity = cur->expires_at > now ? cur->expires_at - now : FLT_KEYSTORE_DEFAULT_VALIDITY_S;
+	int64_t validity =
+	    cur->expires_at > now ? cur->expires_at - now : FLT_KEYSTORE_DEFAULT_VALIDITY_S;
 	if (validity < 86400)
 		validity = FLT_KEYSTORE_DEFAULT_VALIDITY_S;
 	enum flt_keystore_slot slot = FLT_KEYSTORE_SLOTS_;

@@ -89,7 +89,8 @@ out:
 }
 
 static const struct cli_opt alias_opts[] = {
-    {"rollout", 0, 0, NULL, "set: also roll the version out (needs --target; see 'rollout create')"},
+    {"rollout", 0, 0, NULL,
+     "set: also roll the version out (needs --target; see 'rollout create')"},
     ROLLOUT_CREATE_OPTS,
     {0},
 };
@@ -124,7 +125,8 @@ int cmd_model_alias(int argc, char **argv)
 		        "'%s' is not a valid alias; use [a-z0-9][a-z0-9._-]{0,63}, not 'latest'",
 		        alias));
 	if (cli_flag(&c, "rollout") && (!set || !cli_get(&c, "target")))
-		return cli_end(&c, cli_usage(&c, "--rollout goes with 'alias set' and needs --target"));
+		return cli_end(&c,
+		               cli_usage(&c, "--rollout goes with 'alias set' and needs --target"));
 	if (!set && !flt_registry_name_valid(c.pos[1]))
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model name", c.pos[1]));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)

@@ -44,10 +44,13 @@ static const struct cli_opt usage_opts[] = {
     {0},
 };
 static const struct cli_spec usage_spec = {
-    "model usage", "REF [--window D] [--history]",
+    "model usage",
+    "REF [--window D] [--history]",
     "Every device running each version (REF NAME: all versions), since when, its state, and "
     "per-version health over the window.",
-    usage_opts, 1, 1,
+    usage_opts,
+    1,
+    1,
 };
 
 int cmd_model_usage(int argc, char **argv)
@@ -67,7 +70,8 @@ int cmd_model_usage(int argc, char **argv)
 	    (flt_conf_parse_duration(cli_get(&c, "window"), &window) != FLT_OK || window <= 0))
 		return cli_end(&c, cli_usage(&c, "--window takes a duration such as 1h or 7d"));
 	if (flt_model_ref_parse(c.pos[0], &ref) != FLT_OK)
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a model reference", c.pos[0]));
+		return cli_end(&c,
+		               cli_fail(&c, FLT_EINVAL, "'%s' is not a model reference", c.pos[0]));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	flt_err e = reg_begin_read(c.reg);
@@ -91,8 +95,8 @@ int cmd_model_usage(int argc, char **argv)
 	}
 	if (!e && nv == 0) {
 		reg_rollback(c.reg);
-		return cli_end(&c, cli_fail(&c, FLT_ENOTFOUND, "no model '%s'; see 'flotilla model list'",
-		                            ref.name));
+		return cli_end(&c, cli_fail(&c, FLT_ENOTFOUND,
+		                            "no model '%s'; see 'flotilla model list'", ref.name));
 	}
 	cJSON *doc = cJSON_CreateArray();
 	int64_t since = (int64_t)time(NULL) - window;
@@ -128,10 +132,14 @@ int cmd_model_usage(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "crashes", (double)sqlite3_column_int64(st, 2));
 		/* Request-weighted means of the devices' interval percentiles: the
 		 * histograms stay on the devices, so this approximates fleet percentiles. */
-		cJSON_AddNumberToObject(o, "p50_us", req ? sqlite3_column_double(st, 3) / (double)req : 0);
-		cJSON_AddNumberToObject(o, "p95_us", req ? sqlite3_column_double(st, 4) / (double)req : 0);
-		cJSON_AddNumberToObject(o, "p99_us", req ? sqlite3_column_double(st, 5) / (double)req : 0);
-		cJSON_AddNumberToObject(o, "reporting_devices", (double)sqlite3_column_int64(st, 6));
+		cJSON_AddNumberToObject(o, "p50_us",
+		                        req ? sqlite3_column_double(st, 3) / (double)req : 0);
+		cJSON_AddNumberToObject(o, "p95_us",
+		                        req ? sqlite3_column_double(st, 4) / (double)req : 0);
+		cJSON_AddNumberToObject(o, "p99_us",
+		                        req ? sqlite3_column_double(st, 5) / (double)req : 0);
+		cJSON_AddNumberToObject(o, "reporting_devices",
+		                        (double)sqlite3_column_int64(st, 6));
 		cJSON_AddItemToObject(o, "running_on", devs);
 		if (cli_flag(&c, "history")) {
 			cJSON *h = cJSON_CreateArray();
@@ -163,10 +171,13 @@ int cmd_model_usage(int argc, char **argv)
 
 static const struct cli_opt no_opts[] = {{0}};
 static const struct cli_spec targets_spec = {
-    "model targets", "REF",
+    "model targets",
+    "REF",
     "Devices and groups able to run a version (operators and opsets, memory, arch, disk from "
     "their reported capabilities), and why the others cannot.",
-    no_opts, 1, 1,
+    no_opts,
+    1,
+    1,
 };
 
 int cmd_model_targets(int argc, char **argv)
@@ -215,7 +226,8 @@ int cmd_model_targets(int argc, char **argv)
 		struct flt_state *s = NULL;
 		char why[256] = "";
 		int ok;
-		if (!rows[i].json || flt_state_parse(rows[i].json, strlen(rows[i].json), &s, NULL)) {
+		if (!rows[i].json ||
+		    flt_state_parse(rows[i].json, strlen(rows[i].json), &s, NULL)) {
 			ok = 0;
 			snprintf(why, sizeof(why), "MALFORMED: its reported state does not parse");
 		} else {
@@ -298,10 +310,13 @@ static const struct cli_opt export_opts[] = {
     {0},
 };
 static const struct cli_spec export_spec = {
-    "model export", "REF --out DIR [--chunk-size N]",
+    "model export",
+    "REF --out DIR [--chunk-size N]",
     "Writes a signed release envelope, the artifact, its chunk index, the golden bundle and the "
     "key list to DIR, for 'flotilla-agent install' on devices without a network.",
-    export_opts, 1, 1,
+    export_opts,
+    1,
+    1,
 };
 
 static flt_err copy_blob(struct flt_registry *r, const char *hex, const char *dst)
@@ -353,7 +368,8 @@ int cmd_model_export(int argc, char **argv)
 	if (e == FLT_ENOTFOUND) {
 		e = release_sign(c.reg, ks, v.id, (uint32_t)want, now, 30 * 86400, NULL);
 		if (!e)
-			e = release_find(c.reg, v.id, now, 86400, (uint32_t)want, &env_id, &chunk, &env);
+			e = release_find(c.reg, v.id, now, 86400, (uint32_t)want, &env_id, &chunk,
+			                 &env);
 	}
 	if (e) {
 		rc = cli_fail(&c, e, "cannot sign %s: %s", v.ref, flt_strerror(e));

@@ -33,8 +33,10 @@ static int parse_days(struct cli *c, const char *opt, long dflt, long max, long 
 static void audit(struct cli *c, const char *action, const char *target, flt_err e,
                   const char *detail)
 {
-	const char *outcome = e == FLT_OK ? "ok" : (e == FLT_ECONFLICT || e == FLT_EINVAL ||
-	                                            e == FLT_ENOTFOUND) ? "refused" : "failed";
+	const char *outcome = e == FLT_OK ? "ok"
+	                      : (e == FLT_ECONFLICT || e == FLT_EINVAL || e == FLT_ENOTFOUND)
+	                          ? "refused"
+	                          : "failed";
 	char d[512];
 	snprintf(d, sizeof(d), "%s%s%s", detail ? detail : "", detail && e ? ": " : "",
 	         e ? flt_strerror(e) : "");
@@ -50,15 +52,19 @@ static const struct cli_opt prov_opts[] = {
     {"group", 0, 1, "G", "add the device to group G"},
     {"renew", 0, 0, NULL, "a new key and certificate for a provisioned device"},
     {"broker", 0, 1, "URI", "mqtt.broker in agent.conf (default ssl://localhost:8883)"},
-    {"conf-dir", 0, 1, "DIR", "where the bundle is installed on the device (default /etc/flotilla)"},
+    {"conf-dir", 0, 1, "DIR",
+     "where the bundle is installed on the device (default /etc/flotilla)"},
     {"validity", 0, 1, "DAYS", "certificate validity (default 730)"},
     {0},
 };
 static const struct cli_spec prov_spec = {
-    "device provision", "ID --out DIR [--group G] [--renew]",
+    "device provision",
+    "ID --out DIR [--group G] [--renew]",
     "Writes a device bundle: device key and certificate (CN = ID) signed by the fleet CA, the "
     "CA certificate, the root public keys and agent.conf; registers the device.",
-    prov_opts, 1, 1,
+    prov_opts,
+    1,
+    1,
 };
 
 /* An --out that names a file is caught here: the mkdir below would report it
@@ -88,10 +94,11 @@ int cmd_device_provision(int argc, char **argv)
 	if ((rc = check_out_dir(&c, out)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
 	if (!flt_ident_device_valid(id))
-		return cli_end(&c, cli_fail(&c, FLT_EINVAL,
-		                            "'%s' is not a device id: use [a-z0-9][a-z0-9._-]{0,63}, "
-		                            "not '%s'",
-		                            id, FLT_CONTROLLER_IDENTITY));
+		return cli_end(&c,
+		               cli_fail(&c, FLT_EINVAL,
+		                        "'%s' is not a device id: use [a-z0-9][a-z0-9._-]{0,63}, "
+		                        "not '%s'",
+		                        id, FLT_CONTROLLER_IDENTITY));
 	const char *group = cli_get(&c, "group");
 	if (group && !flt_ident_valid(group))
 		return cli_end(&c, cli_fail(&c, FLT_EINVAL, "'%s' is not a group name", group));
@@ -99,7 +106,9 @@ int cmd_device_provision(int argc, char **argv)
 		return cli_end(&c, rc);
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
-	struct flt_provision_opts o = {.device_id = id, .out_dir = out, .group = group,
+	struct flt_provision_opts o = {.device_id = id,
+	                               .out_dir = out,
+	                               .group = group,
 	                               .broker_uri = cli_get(&c, "broker"),
 	                               .conf_dir = cli_get(&c, "conf-dir"),
 	                               .renew = cli_flag(&c, "renew") != 0,
@@ -109,16 +118,18 @@ int cmd_device_provision(int argc, char **argv)
 	switch (e) {
 	case FLT_OK: break;
 	case FLT_ENOTFOUND:
-		return cli_end(&c, cli_fail(&c, e,
-		                            o.renew ? "device '%s' was never provisioned; drop --renew"
-		                                    : "no fleet CA or root key in %s/keys; run "
-		                                      "'flotilla keys init'%s",
-		                            o.renew ? id : c.data_dir, o.renew ? "" : ""));
+		return cli_end(&c,
+		               cli_fail(&c, e,
+		                        o.renew ? "device '%s' was never provisioned; drop --renew"
+		                                : "no fleet CA or root key in %s/keys; run "
+		                                  "'flotilla keys init'%s",
+		                        o.renew ? id : c.data_dir, o.renew ? "" : ""));
 	case FLT_ECONFLICT:
-		return cli_end(&c, cli_fail(&c, e,
-		                            "device '%s' is already provisioned or was revoked; use "
-		                            "--renew for a new certificate, or a new id after revoke",
-		                            id));
+		return cli_end(&c,
+		               cli_fail(&c, e,
+		                        "device '%s' is already provisioned or was revoked; use "
+		                        "--renew for a new certificate, or a new id after revoke",
+		                        id));
 	default:
 		return cli_end(&c, cli_fail(&c, e, "cannot provision '%s' into %s: %s", id, out,
 		                            flt_strerror(e)));
@@ -137,11 +148,14 @@ int cmd_device_provision(int argc, char **argv)
 
 static const struct cli_opt rev_opts[] = {{0}};
 static const struct cli_spec rev_spec = {
-    "device revoke", "ID",
+    "device revoke",
+    "ID",
     "Revokes the device's certificates: fleet CRL, a deny-all ACL block in the broker folder "
     "(reload with SIGHUP; the CRL takes effect when the broker restarts), and serve stops "
     "serving it and clears its retained topics.",
-    rev_opts, 1, 1,
+    rev_opts,
+    1,
+    1,
 };
 
 int cmd_device_revoke(int argc, char **argv)
@@ -171,10 +185,11 @@ int cmd_device_revoke(int argc, char **argv)
 		cJSON_AddNumberToObject(doc, "certificates_revoked", (double)n);
 		cJSON_AddStringToObject(doc, "broker_dir", have_broker ? bdir : "");
 		cJSON_AddStringToObject(doc, "next",
-		                        have_broker ? "send SIGHUP to mosquitto now (ACL); restart it "
-		                                      "for the CRL to refuse new connections"
-		                                    : "no broker folder: copy keys/crl.pem to the broker "
-		                                      "and restart it");
+		                        have_broker
+		                            ? "send SIGHUP to mosquitto now (ACL); restart it "
+		                              "for the CRL to refuse new connections"
+		                            : "no broker folder: copy keys/crl.pem to the broker "
+		                              "and restart it");
 	}
 	return cli_end(&c, cli_emit(&c, doc));
 }
@@ -190,10 +205,13 @@ static const struct cli_opt bc_opts[] = {
     {0},
 };
 static const struct cli_spec bc_spec = {
-    "broker-config", "--out DIR [--port N] [--plain-loopback-port N] [--name NAME]...",
+    "broker-config",
+    "--out DIR [--port N] [--plain-loopback-port N] [--name NAME]...",
     "Writes a Mosquitto 2 configuration: mutual-TLS listener with fleet certificates, identity "
     "and client id from the certificate, the fleet ACL and CRL, and a broker certificate.",
-    bc_opts, 0, 0,
+    bc_opts,
+    0,
+    0,
 };
 
 static int parse_port(struct cli *c, const char *opt, unsigned dflt, unsigned *out)
@@ -217,8 +235,8 @@ int cmd_broker_config(int argc, char **argv)
 	const char *names[FLT_PKI_MAX_NAMES];
 	if ((rc = cli_start(&c, &bc_spec, argc, argv)) != CLI_CONTINUE)
 		return cli_end(&c, rc);
-	struct flt_broker_opts o = {.out_dir = cli_get(&c, "out"), .bind = cli_get(&c, "bind"),
-	                            .names = names};
+	struct flt_broker_opts o = {
+	    .out_dir = cli_get(&c, "out"), .bind = cli_get(&c, "bind"), .names = names};
 	if (!o.out_dir)
 		return cli_end(&c, cli_usage(&c, "--out DIR is required"));
 	if ((rc = check_out_dir(&c, o.out_dir)) != CLI_CONTINUE)
@@ -239,11 +257,13 @@ int cmd_broker_config(int argc, char **argv)
 	flt_err e = flt_broker_config_write(c.data_dir, c.reg, &o, (int64_t)time(NULL));
 	audit(&c, "broker.config", o.out_dir, e, NULL);
 	if (e == FLT_ENOTFOUND)
-		return cli_end(&c, cli_fail(&c, e, "no fleet CA in %s/keys; run 'flotilla keys init'",
-		                            c.data_dir));
+		return cli_end(&c,
+		               cli_fail(&c, e, "no fleet CA in %s/keys; run 'flotilla keys init'",
+		                        c.data_dir));
 	if (e)
-		return cli_end(&c, cli_fail(&c, e, "cannot write the broker configuration to %s: %s",
-		                            o.out_dir, flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "cannot write the broker configuration to %s: %s",
+		                        o.out_dir, flt_strerror(e)));
 	cJSON *doc = cJSON_CreateObject();
 	if (doc) {
 		char conf[4200];
@@ -264,10 +284,13 @@ static const struct cli_opt audit_opts[] = {
     {0},
 };
 static const struct cli_spec audit_spec = {
-    "audit list", "[--limit N] [--since SECONDS]",
+    "audit list",
+    "[--limit N] [--since SECONDS]",
     "Who did what on the controller, with time and outcome, and the security refusals devices "
     "reported.",
-    audit_opts, 0, 0,
+    audit_opts,
+    0,
+    0,
 };
 
 static void add_rows(struct flt_registry *reg, sqlite3_stmt *st, cJSON *arr, flt_err *err)
@@ -284,7 +307,8 @@ static void add_rows(struct flt_registry *reg, sqlite3_stmt *st, cJSON *arr, flt
 		if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
 			snprintf(when, sizeof(when), "%lld", (long long)t);
 		cJSON_AddStringToObject(o, "time", when);
-		static const char *const keys[] = {"actor", "action", "target", "outcome", "detail"};
+		static const char *const keys[] = {"actor", "action", "target", "outcome",
+		                                   "detail"};
 		for (int i = 0; i < 5; i++) {
 			const char *v = (const char *)sqlite3_column_text(st, i + 1);
 			cJSON_AddStringToObject(o, keys[i], v ? v : "");
@@ -333,7 +357,8 @@ static int audit_list(int argc, char **argv)
 	}
 	if (e) {
 		cJSON_Delete(arr);
-		return cli_end(&c, cli_fail(&c, e, "cannot read the audit log: %s", flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "cannot read the audit log: %s", flt_strerror(e)));
 	}
 	/* Newest first across both sources, at most `limit`. */
 	int n = cJSON_GetArraySize(arr);

@@ -34,8 +34,9 @@ static int load_and_store(struct cli *c, const char *file, uint8_t **buf, size_t
 {
 	flt_err e = flt_file_read_all(file, IMAGE_MAX_BYTES, buf, len, "registry.release");
 	if (e)
-		return cli_fail(c, FLT_EINVAL, "cannot read '%s': %s; check the path and permissions",
-		                file, e == FLT_EINVAL ? "not a regular file" : flt_strerror(e));
+		return cli_fail(c, FLT_EINVAL,
+		                "cannot read '%s': %s; check the path and permissions", file,
+		                e == FLT_EINVAL ? "not a regular file" : flt_strerror(e));
 	if (*len == 0)
 		return cli_fail(c, FLT_EINVAL, "'%s' is empty; nothing registered", file);
 	int rc = cli_registry(c, 1);
@@ -262,8 +263,8 @@ static int cmd_agent_release_register(int argc, char **argv)
 	if (!e)
 		e = blob_pin(c.reg, hex, buf, len);
 	if (!e)
-		e = reg_exec(c.reg, REG_Q_AGENT_RELEASE_INSERT, "ttitii", name, arch, (int64_t)v, hex,
-		             (int64_t)len, reg_now_ms());
+		e = reg_exec(c.reg, REG_Q_AGENT_RELEASE_INSERT, "ttitii", name, arch, (int64_t)v,
+		             hex, (int64_t)len, reg_now_ms());
 	if (!e)
 		e = reg_commit(c.reg);
 	else
@@ -362,8 +363,9 @@ static int dispatch(const char *group, const struct sub *subs, size_t n, int arg
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		FILE *f = argc < 2 ? stderr : stdout;
-		fprintf(f, "usage: flotilla %s register|list [options]\n"
-		           "'flotilla %s <subcommand> --help' for its options.\n",
+		fprintf(f,
+		        "usage: flotilla %s register|list [options]\n"
+		        "'flotilla %s <subcommand> --help' for its options.\n",
 		        group, group);
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}

@@ -13,8 +13,8 @@
 #include "rollout.h"
 
 static const char *const show_states[] = {
-    "pending",  "offline", "skipped",   "verifying", "downloading", "checking",   "testing",
-    "activating", "probation", "committed", "failed", "rolled_back", "superseded", "cancelled"};
+    "pending",    "offline",   "skipped",   "verifying", "downloading", "checking",   "testing",
+    "activating", "probation", "committed", "failed",    "rolled_back", "superseded", "cancelled"};
 #define N_SHOW (sizeof(show_states) / sizeof(show_states[0]))
 
 /* Seconds: N, or N followed by s, m, h or d. */
@@ -106,7 +106,8 @@ static int rollout_create_cmd(int argc, char **argv)
 		return cli_end(&c, rc);
 	const char *model = cli_get(&c, "model"), *rm = cli_get(&c, "remove");
 	if (!model == !rm)
-		return cli_end(&c, cli_usage(&c, "give exactly one of --model REF or --remove NAME"));
+		return cli_end(&c,
+		               cli_usage(&c, "give exactly one of --model REF or --remove NAME"));
 	if (rm && !flt_registry_name_valid(rm))
 		return cli_end(&c, cli_usage(&c, "'%s' is not a valid model name", rm));
 	if ((rc = cli_registry(&c, 0)) != CLI_CONTINUE)
@@ -245,8 +246,7 @@ static void print_status(const cJSON *doc)
 {
 	printf("rollout %d  %s %s  target %s  state %s%s%s\n", num(doc, "rollout"),
 	       str(doc, "action"), str(doc, "ref"), str(doc, "target"), str(doc, "state"),
-	       cJSON_GetObjectItemCaseSensitive(doc, "reason") ? ": " : "",
-	       str(doc, "reason"));
+	       cJSON_GetObjectItemCaseSensitive(doc, "reason") ? ": " : "", str(doc, "reason"));
 	const cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(doc, "wave_progress"))
 	{
@@ -272,8 +272,7 @@ static void print_status(const cJSON *doc)
 	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(doc, "devices"))
 	{
 		const char *st = str(d, "state");
-		if (strcmp(st, "committed") && strcmp(st, "pending"))
-		{
+		if (strcmp(st, "committed") && strcmp(st, "pending")) {
 			bool r = cJSON_GetObjectItemCaseSensitive(d, "reason") != NULL;
 			printf("  %-24s wave %-3d %s%s%s%s\n", str(d, "device"), num(d, "wave"), st,
 			       r ? " (" : "", r ? str(d, "reason") : "", r ? ")" : "");
@@ -286,8 +285,11 @@ static const struct cli_opt status_opts[] = {
     {0},
 };
 static const struct cli_spec status_spec = {
-    "rollout status", "[ID] [--watch]",
-    "Progress per wave and devices per state (the latest rollout without ID).", status_opts, 0,
+    "rollout status",
+    "[ID] [--watch]",
+    "Progress per wave and devices per state (the latest rollout without ID).",
+    status_opts,
+    0,
     1};
 
 static flt_err parse_id(const char *s, int64_t *out)
@@ -319,11 +321,11 @@ static int rollout_status(int argc, char **argv)
 		flt_err e;
 		cJSON *doc = status_doc(c.reg, id, &e);
 		if (!doc)
-			return cli_end(&c, cli_fail(&c, e, "rollout %lld: %s", (long long)id,
-			                            e == FLT_ENOTFOUND ? "no such rollout"
-			                                               : flt_strerror(e)));
-		bool live = !strcmp(str(doc, "state"), "running") ||
-		            !strcmp(str(doc, "state"), "paused");
+			return cli_end(
+			    &c, cli_fail(&c, e, "rollout %lld: %s", (long long)id,
+			                 e == FLT_ENOTFOUND ? "no such rollout" : flt_strerror(e)));
+		bool live =
+		    !strcmp(str(doc, "state"), "running") || !strcmp(str(doc, "state"), "paused");
 		if (c.json) {
 			rc = cli_emit(&c, doc);
 		} else {
@@ -386,8 +388,8 @@ static int rollout_list(int argc, char **argv)
 
 /* ---- pause / resume / abort ---------------------------------------------------- */
 
-static const struct cli_spec ctl_spec = {"rollout pause|resume|abort", "ID",
-                                         "Pauses, resumes or aborts a rollout.", NULL, 1, 1};
+static const struct cli_spec ctl_spec = {
+    "rollout pause|resume|abort", "ID", "Pauses, resumes or aborts a rollout.", NULL, 1, 1};
 
 static int rollout_ctl(int argc, char **argv)
 {
@@ -407,8 +409,9 @@ static int rollout_ctl(int argc, char **argv)
 	flt_err e;
 	cJSON *doc = status_doc(c.reg, id, &e);
 	if (!doc)
-		return cli_end(&c, cli_fail(&c, e, "rollout %lld: %s", (long long)id,
-		                            e == FLT_ENOTFOUND ? "no such rollout" : flt_strerror(e)));
+		return cli_end(&c,
+		               cli_fail(&c, e, "rollout %lld: %s", (long long)id,
+		                        e == FLT_ENOTFOUND ? "no such rollout" : flt_strerror(e)));
 	char state[16];
 	snprintf(state, sizeof(state), "%s", str(doc, "state"));
 	cJSON_Delete(doc);
@@ -428,9 +431,11 @@ static int rollout_ctl(int argc, char **argv)
 		if (!(e = reg_begin(c.reg))) {
 			int64_t since = 0;
 			if (!pause &&
-			    reg_query_int(c.reg, REG_Q_RO_PAUSED_SINCE, &since, "i", id) == FLT_OK &&
+			    reg_query_int(c.reg, REG_Q_RO_PAUSED_SINCE, &since, "i", id) ==
+			        FLT_OK &&
 			    now > since)
-				e = reg_exec(c.reg, REG_Q_RO_SHIFT_DEADLINES, "ii", id, now - since);
+				e = reg_exec(c.reg, REG_Q_RO_SHIFT_DEADLINES, "ii", id,
+				             now - since);
 			if (!e)
 				e = reg_exec(c.reg, REG_Q_RO_SET_STATE, "itTi", id,
 				             pause ? "paused" : "running", NULL, now);
@@ -479,7 +484,8 @@ int cmd_rollout(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(argv[1], subs[i].name))
 			return subs[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "flotilla rollout: unknown subcommand '%s'; see 'flotilla rollout --help'\n",
+	fprintf(stderr,
+	        "flotilla rollout: unknown subcommand '%s'; see 'flotilla rollout --help'\n",
 	        argv[1]);
 	return CLI_USAGE;
 }

@@ -50,14 +50,17 @@ int rollout_cli_create(struct cli *c, const char *action, const char *name,
                        const struct reg_version *v);
 
 /* The options rollout_cli_create reads, for every command that starts one. */
-#define ROLLOUT_CREATE_OPTS                                                                    \
-	{"target", 0, 1, "T", "group:G, tag:k=v, device:ID[,ID...] or all"},                   \
-	    {"canary", 0, 1, "N|P%", "devices in the first wave (default 1)"},                \
-	    {"wave", 0, 1, "N|P%", "devices per later wave (default: all the rest)"},         \
-	    {"probation", 0, 1, "S", "probation each device runs before committing (300)"},   \
-	    {"deadline", 0, 1, "S", "a device not committed this long after its wave started " \
-	                            "counts as failed (3600)"},                                \
-	    {"max-failures", 0, 1, "N|P%", "failures tolerated; one more halts (0)"},          \
-	    {"supersede", 0, 0, NULL, "take devices over from another active rollout"}
+#define ROLLOUT_CREATE_OPTS                                                                        \
+	{"target", 0, 1, "T", "group:G, tag:k=v, device:ID[,ID...] or all"},                       \
+	    {"canary", 0, 1, "N|P%", "devices in the first wave (default 1)"},                     \
+	    {"wave", 0, 1, "N|P%", "devices per later wave (default: all the rest)"},              \
+	    {"probation", 0, 1, "S", "probation each device runs before committing (300)"},        \
+	    {"deadline", 0, 1, "S",                                                                \
+	     "a device not committed this long after its wave started "                            \
+	     "counts as failed (3600)"},                                                           \
+	    {"max-failures", 0, 1, "N|P%", "failures tolerated; one more halts (0)"},              \
+	{                                                                                          \
+		"supersede", 0, 0, NULL, "take devices over from another active rollout"           \
+	}
 
 #endif

@@ -168,22 +168,26 @@ static int write_san(unsigned char *buf, size_t cap, const char *const *names, s
 		if (inet_pton(AF_INET, names[i], ip) == 1) {
 			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_raw_buffer(&p, buf, ip, 4));
 			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_len(&p, buf, 4));
-			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7));
+			MBEDTLS_ASN1_CHK_ADD(
+			    l, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7));
 		} else if (inet_pton(AF_INET6, names[i], ip) == 1) {
 			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_raw_buffer(&p, buf, ip, 16));
 			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_len(&p, buf, 16));
-			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7));
+			MBEDTLS_ASN1_CHK_ADD(
+			    l, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7));
 		} else {
 			size_t sl = strlen(names[i]);
 			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_raw_buffer(
 			                            &p, buf, (const unsigned char *)names[i], sl));
 			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_len(&p, buf, sl));
-			MBEDTLS_ASN1_CHK_ADD(l, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2));
+			MBEDTLS_ASN1_CHK_ADD(
+			    l, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2));
 		}
 		len += l;
 	}
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
-	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+	MBEDTLS_ASN1_CHK_ADD(
+	    len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
 	*start = p;
 	return (int)len;
 }
@@ -198,7 +202,8 @@ static int write_eku(unsigned char *buf, size_t cap, bool server, unsigned char 
 	                       : MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH);
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(&p, buf, oid, oidlen));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
-	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+	MBEDTLS_ASN1_CHK_ADD(
+	    len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
 	*start = p;
 	return (int)len;
 }
@@ -270,7 +275,8 @@ flt_err flt_pki_cert_issue(const char *issuer_key_pem, const char *issuer_cert_p
 	} else {
 		bool server = spec->kind == FLT_CERT_SERVER;
 		if ((rc = mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1)) != 0 ||
-		    (rc = mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE)) != 0)
+		    (rc = mbedtls_x509write_crt_set_key_usage(
+		         &w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE)) != 0)
 			goto fail;
 		if ((rc = write_eku(ext, sizeof(ext), server, &ep)) < 0 ||
 		    (rc = mbedtls_x509write_crt_set_extension(
@@ -278,10 +284,12 @@ flt_err flt_pki_cert_issue(const char *issuer_key_pem, const char *issuer_cert_p
 		         MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, ep, (size_t)rc)) != 0)
 			goto fail;
 		if (spec->nnames) {
-			if ((rc = write_san(ext, sizeof(ext), spec->names, spec->nnames, &ep)) < 0 ||
+			if ((rc = write_san(ext, sizeof(ext), spec->names, spec->nnames, &ep)) <
+			        0 ||
 			    (rc = mbedtls_x509write_crt_set_extension(
 			         &w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-			         MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, ep, (size_t)rc)) != 0)
+			         MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, ep,
+			         (size_t)rc)) != 0)
 				goto fail;
 		}
 	}

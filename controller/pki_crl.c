@@ -38,7 +38,8 @@ static int write_time(unsigned char **p, unsigned char *start, int64_t t)
 		tag = MBEDTLS_ASN1_GENERALIZED_TIME;
 	}
 	size_t bl = strlen(buf);
-	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(p, start, (const unsigned char *)buf, bl));
+	MBEDTLS_ASN1_CHK_ADD(
+	    len, mbedtls_asn1_write_raw_buffer(p, start, (const unsigned char *)buf, bl));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, bl));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(p, start, tag));
 	return (int)len;
@@ -61,11 +62,12 @@ static int write_sig_alg(unsigned char **p, unsigned char *start)
 {
 	size_t len = 0;
 	int ret;
-	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(p, start, MBEDTLS_OID_ECDSA_SHA256,
-	                                                 MBEDTLS_OID_SIZE(MBEDTLS_OID_ECDSA_SHA256)));
+	MBEDTLS_ASN1_CHK_ADD(len,
+	                     mbedtls_asn1_write_oid(p, start, MBEDTLS_OID_ECDSA_SHA256,
+	                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_ECDSA_SHA256)));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
-	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONSTRUCTED |
-	                                                             MBEDTLS_ASN1_SEQUENCE));
+	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(
+	                              p, start, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
 	return (int)len;
 }
 
@@ -91,16 +93,17 @@ static int write_tbs(unsigned char **p, unsigned char *start, const mbedtls_x509
 	MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_len(p, start, sub));
 	MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_tag(p, start, SEQ));
 	MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_len(p, start, sub));
-	MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-	                                                               MBEDTLS_ASN1_CONSTRUCTED | 0));
+	MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_tag(p, start,
+	                                                 MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+	                                                     MBEDTLS_ASN1_CONSTRUCTED | 0));
 	len += sub;
 	if (n > 0) {
 		size_t list = 0;
 		for (size_t i = n; i-- > 0;) {
 			size_t e = 0;
 			MBEDTLS_ASN1_CHK_ADD(e, write_time(p, start, entries[i].revoked_at));
-			MBEDTLS_ASN1_CHK_ADD(e, write_uint_bytes(p, start, entries[i].serial,
-			                                         FLT_PKI_SERIAL_LEN));
+			MBEDTLS_ASN1_CHK_ADD(
+			    e, write_uint_bytes(p, start, entries[i].serial, FLT_PKI_SERIAL_LEN));
 			MBEDTLS_ASN1_CHK_ADD(e, mbedtls_asn1_write_len(p, start, e));
 			MBEDTLS_ASN1_CHK_ADD(e, mbedtls_asn1_write_tag(p, start, SEQ));
 			list += e;
@@ -111,8 +114,8 @@ static int write_tbs(unsigned char **p, unsigned char *start, const mbedtls_x509
 	}
 	MBEDTLS_ASN1_CHK_ADD(len, write_time(p, start, next_update));
 	MBEDTLS_ASN1_CHK_ADD(len, write_time(p, start, this_update));
-	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(p, start, ca->subject_raw.p,
-	                                                        ca->subject_raw.len));
+	MBEDTLS_ASN1_CHK_ADD(
+	    len, mbedtls_asn1_write_raw_buffer(p, start, ca->subject_raw.p, ca->subject_raw.len));
 	MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(p, start));
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_int(p, start, 1)); /* v2 */
 	MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));

@@ -146,8 +146,8 @@ flt_err pki_crl_current(const char *data_dir, struct flt_registry *reg, int64_t 
 	if ((e = pki_read(data_dir, FLT_PKI_CA_KEY, &cakey)) != FLT_OK ||
 	    (e = pki_read(data_dir, FLT_PKI_CA_CERT, &cacert)) != FLT_OK)
 		goto out;
-	e = flt_pki_crl_build(cakey, cacert, (uint64_t)number, now, FLT_PKI_CRL_NEXT_UPDATE, ents, n,
-	                      pem, &len);
+	e = flt_pki_crl_build(cakey, cacert, (uint64_t)number, now, FLT_PKI_CRL_NEXT_UPDATE, ents,
+	                      n, pem, &len);
 out:
 	pki_wipe_free(cakey);
 	flt_free(cacert);
@@ -169,8 +169,10 @@ flt_err flt_pki_ca_init(const char *data_dir, struct flt_registry *reg, int64_t 
 		return e;
 	if (stat(path, &sb) == 0)
 		return FLT_ECONFLICT;
-	struct flt_cert_spec ca = {.kind = FLT_CERT_CA, .cn = "flotilla fleet CA",
-	                           .not_before = now - 300, .not_after = now + FLT_PKI_CA_VALIDITY_S};
+	struct flt_cert_spec ca = {.kind = FLT_CERT_CA,
+	                           .cn = "flotilla fleet CA",
+	                           .not_before = now - 300,
+	                           .not_after = now + FLT_PKI_CA_VALIDITY_S};
 	if ((e = flt_pki_serial_new(ca.serial)) != FLT_OK ||
 	    (e = flt_pki_key_new(&cakey, &len)) != FLT_OK ||
 	    (e = flt_pki_cert_issue(cakey, NULL, cakey, &ca, &cacert, &len)) != FLT_OK)
@@ -182,8 +184,10 @@ flt_err flt_pki_ca_init(const char *data_dir, struct flt_registry *reg, int64_t 
 	if ((e = write_in(dir, FLT_PKI_CA_CERT, cacert, 0644)) != FLT_OK ||
 	    (e = write_in(dir, FLT_PKI_CA_KEY, cakey, 0600)) != FLT_OK)
 		goto out;
-	struct flt_cert_spec cs = {.kind = FLT_CERT_CLIENT, .cn = FLT_CONTROLLER_IDENTITY,
-	                           .not_before = now - 300, .not_after = now + FLT_PKI_CA_VALIDITY_S};
+	struct flt_cert_spec cs = {.kind = FLT_CERT_CLIENT,
+	                           .cn = FLT_CONTROLLER_IDENTITY,
+	                           .not_before = now - 300,
+	                           .not_after = now + FLT_PKI_CA_VALIDITY_S};
 	if ((e = pki_issue_with_ca(data_dir, reg, &cs, "controller", &ckey, &ccert)) != FLT_OK)
 		goto out;
 	if ((e = write_in(dir, FLT_PKI_CTRL_CERT, ccert, 0644)) != FLT_OK ||
@@ -257,13 +261,14 @@ static flt_err agent_conf(const struct flt_provision_opts *o, char **out)
 	char *s = flt_malloc(cap);
 	if (!s)
 		return FLT_ENOMEM;
-	int n = snprintf(s, cap,
-	                 "# flotilla-agent configuration written by `flotilla device provision`.\n"
-	                 "[device]\nid = %s\n\n"
-	                 "[mqtt]\nbroker = %s\n"
-	                 "ca_file = %s/ca.pem\ncert_file = %s/device.pem\nkey_file = %s/device.key\n\n"
-	                 "[trust]\nroot_keys = %s/root-keys.pem\n",
-	                 o->device_id, broker, dir, dir, dir, dir);
+	int n =
+	    snprintf(s, cap,
+	             "# flotilla-agent configuration written by `flotilla device provision`.\n"
+	             "[device]\nid = %s\n\n"
+	             "[mqtt]\nbroker = %s\n"
+	             "ca_file = %s/ca.pem\ncert_file = %s/device.pem\nkey_file = %s/device.key\n\n"
+	             "[trust]\nroot_keys = %s/root-keys.pem\n",
+	             o->device_id, broker, dir, dir, dir, dir);
 	if (n < 0 || (size_t)n >= cap) {
 		flt_free(s);
 		return FLT_EINVAL;
@@ -307,7 +312,9 @@ flt_err flt_pki_provision(const char *data_dir, struct flt_registry *reg,
 		goto rollback;
 	}
 	struct flt_cert_spec spec = {
-	    .kind = FLT_CERT_CLIENT, .cn = o->device_id, .not_before = now - 300,
+	    .kind = FLT_CERT_CLIENT,
+	    .cn = o->device_id,
+	    .not_before = now - 300,
 	    .not_after = now + (o->validity_s ? o->validity_s : FLT_PKI_DEVICE_VALIDITY_S)};
 	if ((e = pki_issue_with_ca(data_dir, reg, &spec, "device", &key, &cert)) != FLT_OK)
 		goto rollback;
@@ -345,8 +352,8 @@ out:
 	return e;
 }
 
-flt_err flt_pki_revoke_device(const char *data_dir, struct flt_registry *reg,
-                              const char *device_id, int64_t now, size_t *ncerts)
+flt_err flt_pki_revoke_device(const char *data_dir, struct flt_registry *reg, const char *device_id,
+                              int64_t now, size_t *ncerts)
 {
 	char dir[PATH_MAX_], bdir[PATH_MAX_];
 	char *crl = NULL, *acl = NULL;

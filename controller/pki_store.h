@@ -32,7 +32,6 @@ FLT_WUR flt_err pki_table_exists(struct flt_registry *reg, const char *table, bo
 FLT_WUR flt_err pki_broker_dir(struct flt_registry *reg, char *out, size_t cap);
 /* Writes a file into the broker folder, readable by the mosquitto user when
  * running as root (group mosquitto, `mode`), else owner-only or `mode`. */
-FLT_WUR flt_err broker_write_file(const char *dir, const char *name, const char *data,
-                                  mode_t mode);
+FLT_WUR flt_err broker_write_file(const char *dir, const char *name, const char *data, mode_t mode);
 
 #endif

@@ -115,7 +115,8 @@ static flt_err resolve_target(struct flt_registry *r, const char *name, const ch
 		memcpy(k, target + 4, kl);
 		k[kl] = '\0';
 		snprintf(v, sizeof(v), "%s", eq + 1);
-		if ((e = reg_stmt(r, REG_Q_RO_TARGET_TAG, &st)) || (e = reg_bind(r, st, "tt", k, v)))
+		if ((e = reg_stmt(r, REG_Q_RO_TARGET_TAG, &st)) ||
+		    (e = reg_bind(r, st, "tt", k, v)))
 			return e;
 		return add_rows(r, st, devs, n, &dcap);
 	}
@@ -140,7 +141,8 @@ static flt_err resolve_target(struct flt_registry *r, const char *name, const ch
 			    (e = reg_bind(r, st, "t", id)) || (e = add_rows(r, st, devs, n, &dcap)))
 				return e;
 			if (*n == before) {
-				snprintf(why, cap, "no device '%s'; see 'flotilla device list'", id);
+				snprintf(why, cap, "no device '%s'; see 'flotilla device list'",
+				         id);
 				return FLT_ENOTFOUND;
 			}
 			p += l;
@@ -176,10 +178,11 @@ flt_err rollout_create(struct flt_registry *r, const struct rollout_params *p, i
 		int64_t other = 0;
 		if (!strcmp(p->action, "install")) {
 			struct flt_state *st = NULL;
-			if (d->state_json &&
-			    flt_state_parse(d->state_json, strlen(d->state_json), &st, NULL) != FLT_OK)
+			if (d->state_json && flt_state_parse(d->state_json, strlen(d->state_json),
+			                                     &st, NULL) != FLT_OK)
 				st = NULL;
-			bool ok = serve_device_can_run(r, p->version_id, st, d->why, sizeof(d->why));
+			bool ok =
+			    serve_device_can_run(r, p->version_id, st, d->why, sizeof(d->why));
 			flt_state_free(st);
 			if (ok)
 				d->why[0] = '\0';
@@ -189,10 +192,11 @@ flt_err rollout_create(struct flt_registry *r, const struct rollout_params *p, i
 		e = reg_query_int(r, REG_Q_RO_ACTIVE_FOR_DEVICE, &other, "ttt", p->kind, p->name,
 		                  d->id);
 		if (e == FLT_OK && !p->supersede) {
-			snprintf(why, cap,
-			         "device %s is in active rollout %lld of %s; wait, abort it, or pass "
-			         "--supersede",
-			         d->id, (long long)other, p->name);
+			snprintf(
+			    why, cap,
+			    "device %s is in active rollout %lld of %s; wait, abort it, or pass "
+			    "--supersede",
+			    d->id, (long long)other, p->name);
 			e = FLT_ECONFLICT;
 			goto out;
 		}
@@ -237,10 +241,10 @@ flt_err rollout_create(struct flt_registry *r, const struct rollout_params *p, i
 			k++;
 			int64_t other = 0;
 			if (p->supersede &&
-			    reg_query_int(r, REG_Q_RO_ACTIVE_FOR_DEVICE, &other, "ttt", p->kind, p->name,
-			                  d->id) == FLT_OK &&
-			    (e = reg_exec(r, REG_Q_RO_SUPERSEDE_DEVICE, "itti", other, d->id, ridtext,
-			                  now_ms)) != FLT_OK)
+			    reg_query_int(r, REG_Q_RO_ACTIVE_FOR_DEVICE, &other, "ttt", p->kind,
+			                  p->name, d->id) == FLT_OK &&
+			    (e = reg_exec(r, REG_Q_RO_SUPERSEDE_DEVICE, "itti", other, d->id,
+			                  ridtext, now_ms)) != FLT_OK)
 				goto out;
 		}
 		if ((e = reg_exec(r, REG_Q_RO_DEVICE_INSERT, "itiTT", rid, d->id, w,

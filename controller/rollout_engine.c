@@ -193,9 +193,9 @@ static flt_err start_wave(struct flt_registry *r, const struct ro *ro, struct rd
 		if ((e = new_depid(r, ro->id, x->depid, sizeof(x->depid))))
 			break;
 		if (!strcmp(ro->action, "install"))
-			e = reg_exec(r, REG_Q_RO_DESIRED_SET, "tttitidiii", x->id, ro->kind, ro->name,
-			             ro->version_id, x->depid, ro->probation_s, ro->max_error_rate,
-			             ro->max_crashes, ro->id, now);
+			e = reg_exec(r, REG_Q_RO_DESIRED_SET, "tttitidiii", x->id, ro->kind,
+			             ro->name, ro->version_id, x->depid, ro->probation_s,
+			             ro->max_error_rate, ro->max_crashes, ro->id, now);
 		else
 			e = reg_exec(r, REG_Q_RO_DESIRED_RM, "ttt", x->id, ro->kind, ro->name);
 		if (!e)
@@ -223,7 +223,8 @@ static void observe(const struct ro *ro, const struct rdev *x, char *state, size
 	    flt_state_parse(x->state_json, strlen(x->state_json), &st, NULL) != FLT_OK)
 		return;
 	for (size_t i = 0; i < st->n_releases; i++)
-		if (st->releases[i].kind == FLT_KIND_MODEL && !strcmp(st->releases[i].name, ro->name))
+		if (st->releases[i].kind == FLT_KIND_MODEL &&
+		    !strcmp(st->releases[i].name, ro->name))
 			rel = &st->releases[i];
 	if (!strcmp(ro->action, "remove")) {
 		if (!rel || rel->active == 0)
@@ -277,12 +278,14 @@ static flt_err step_rollout(struct flt_registry *r, int64_t rid, int64_t now, bo
 			}
 			if (strcmp(state, x->state) || strcmp(reason, x->reason)) {
 				bool fin = rollout_state_final(state);
-				if ((e = reg_exec(r, REG_Q_RO_DEVICE_SET, "ittTI", rid, x->id, state,
-				                  reason[0] ? reason : NULL, fin ? &now : NULL)))
+				if ((e = reg_exec(r, REG_Q_RO_DEVICE_SET, "ittTI", rid, x->id,
+				                  state, reason[0] ? reason : NULL,
+				                  fin ? &now : NULL)))
 					goto out;
 				if (fin)
-					flt_log_info("rollout %lld: device %s %s%s%s", (long long)rid,
-					             x->id, state, reason[0] ? ": " : "", reason);
+					flt_log_info("rollout %lld: device %s %s%s%s",
+					             (long long)rid, x->id, state,
+					             reason[0] ? ": " : "", reason);
 				snprintf(x->state, sizeof(x->state), "%s", state);
 				snprintf(x->reason, sizeof(x->reason), "%s", reason);
 			}
@@ -293,7 +296,8 @@ static flt_err step_rollout(struct flt_registry *r, int64_t rid, int64_t now, bo
 			wave_done = false;
 	}
 	if (failures > ro.max_failures) {
-		snprintf(halt, hcap, "FAILURE_LIMIT: %lld device(s) failed, more than the %lld allowed",
+		snprintf(halt, hcap,
+		         "FAILURE_LIMIT: %lld device(s) failed, more than the %lld allowed",
 		         (long long)failures, (long long)ro.max_failures);
 	} else if (wave_done) {
 		if (ro.cur_wave + 1 < ro.n_waves) {
@@ -418,8 +422,8 @@ flt_err rollout_stop(struct flt_registry *r, int64_t id, const char *state, cons
 			char dep[FLT_IDENT_MAX + 1];
 			if ((e = new_depid(r, id, dep, sizeof(dep))) ||
 			    (e = reg_exec(r, REG_Q_RO_DESIRED_SET, "tttitidiii", x->id, ro.kind,
-			                  ro.name, x->prev_vid, dep, x->prev_prob, ro.max_error_rate,
-			                  ro.max_crashes, id, now)))
+			                  ro.name, x->prev_vid, dep, x->prev_prob,
+			                  ro.max_error_rate, ro.max_crashes, id, now)))
 				goto out;
 			snprintf(why, sizeof(why), "HALTED: reinstated");
 		} else if (x->has_prev) {
@@ -436,9 +440,11 @@ flt_err rollout_stop(struct flt_registry *r, int64_t id, const char *state, cons
 		if (e)
 			goto out;
 		if (committed)
-			e = reg_exec(r, REG_Q_RO_DEVICE_SET, "ittti", id, x->id, "rolled_back", why, now);
+			e = reg_exec(r, REG_Q_RO_DEVICE_SET, "ittti", id, x->id, "rolled_back", why,
+			             now);
 		else if (!rollout_state_final(x->state))
-			e = reg_exec(r, REG_Q_RO_DEVICE_SET, "ittti", id, x->id, "cancelled", why, now);
+			e = reg_exec(r, REG_Q_RO_DEVICE_SET, "ittti", id, x->id, "cancelled", why,
+			             now);
 		if (e)
 			goto out;
 	}

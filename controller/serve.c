@@ -55,8 +55,8 @@ static const struct flt_conf_opt serve_opts[] = {
      "chunks queued for one device at most"},
     {"chunks.queue_total", FLT_CONF_INT, C(chunks_total), "16384", 1, 10000000, NULL, 0,
      "chunks queued in total at most"},
-    {"retention.telemetry", FLT_CONF_DURATION, C(telemetry_keep_s), "30d", 60, 3650 * 86400LL,
-     NULL, 0, "raw telemetry kept this long, then rolled up per hour"},
+    {"retention.telemetry", FLT_CONF_DURATION, C(telemetry_keep_s), "30d", 60, 3650 * 86400LL, NULL,
+     0, "raw telemetry kept this long, then rolled up per hour"},
     {"retention.events", FLT_CONF_DURATION, C(events_keep_s), "90d", 60, 3650 * 86400LL, NULL, 0,
      "events kept this long"},
 };
@@ -143,8 +143,9 @@ static void reload_keys_if_changed(struct serve *s)
 		return;
 	flt_err e = flt_keystore_load(s->data_dir, &fresh);
 	if (e) {
-		flt_log_err("the key list changed but cannot be loaded (%s); still using the old keys",
-		            flt_strerror(e));
+		flt_log_err(
+		    "the key list changed but cannot be loaded (%s); still using the old keys",
+		    flt_strerror(e));
 		return;
 	}
 	s->kl_ino = ino, s->kl_size = size, s->kl_mtime_ns = mt;
@@ -199,7 +200,7 @@ static void clear_revoked(struct serve *s, const char *dev)
 			return;
 		}
 	}
-	char (*nc)[FLT_IDENT_MAX + 1] = flt_realloc(s->cleared, (s->n_cleared + 1) * sizeof(*nc));
+	char(*nc)[FLT_IDENT_MAX + 1] = flt_realloc(s->cleared, (s->n_cleared + 1) * sizeof(*nc));
 	if (!nc)
 		return;
 	s->cleared = nc;
@@ -299,7 +300,8 @@ static flt_err reconcile_device(struct serve *s, const char *dev, int64_t dev_pa
 		snprintf(x->kind, sizeof(x->kind), "%s", (const char *)sqlite3_column_text(st, 0));
 		snprintf(x->name, sizeof(x->name), "%s", (const char *)sqlite3_column_text(st, 1));
 		x->version_id = sqlite3_column_int64(st, 2);
-		snprintf(x->depid, sizeof(x->depid), "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(x->depid, sizeof(x->depid), "%s",
+		         (const char *)sqlite3_column_text(st, 3));
 		x->probation_s = sqlite3_column_int64(st, 4);
 		x->max_error_rate = sqlite3_column_double(st, 5);
 		x->max_crashes = sqlite3_column_int64(st, 6);
@@ -316,7 +318,8 @@ static flt_err reconcile_device(struct serve *s, const char *dev, int64_t dev_pa
 		char why[256] = "";
 		int64_t env_id = 0;
 		if (strcmp(w[i].kind, "model")) {
-			set_skip(s, dev, &w[i], "MODEL_INCOMPATIBLE: only model releases are served yet");
+			set_skip(s, dev, &w[i],
+			         "MODEL_INCOMPATIBLE: only model releases are served yet");
 			continue;
 		}
 		if (!serve_device_can_run(s->reg, w[i].version_id, fs, why, sizeof(why))) {
@@ -372,16 +375,18 @@ static flt_err reconcile_device(struct serve *s, const char *dev, int64_t dev_pa
 		goto out;
 	if (dev_packet > 0 &&
 	    flt_mqtt_publish_packet_size(strlen(topic), elen, 1) > (uint64_t)dev_packet) {
-		flt_log_err("device %s: desired state of %zu bytes exceeds the %lld-byte packets it "
-		            "accepts; not sent",
-		            dev, elen, (long long)dev_packet);
+		flt_log_err(
+		    "device %s: desired state of %zu bytes exceeds the %lld-byte packets it "
+		    "accepts; not sent",
+		    dev, elen, (long long)dev_packet);
 		e = FLT_ELIMIT;
 		goto out;
 	}
 	e = flt_mqtt_publish(s->mq, topic, envtext, elen, 1, true, FLT_MQTT_PURPOSE_STATE, NULL);
 	if (e) {
 		flt_log_err("device %s: desired state not published: %s%s", dev, flt_strerror(e),
-		            e == FLT_ELIMIT ? " (larger than the broker's maximum packet size)" : "");
+		            e == FLT_ELIMIT ? " (larger than the broker's maximum packet size)"
+		                            : "");
 		goto out;
 	}
 	serve_db_idle(s->reg);
@@ -428,7 +433,8 @@ static void reconcile_all(struct serve *s)
 	if (!s->connected)
 		return;
 	if (kl && kl->expires_at - now_s() < s->conf.keylist_margin_s) {
-		e = flt_keystore_reissue_keylist(s->ks, s->reg, now_s(), s->conf.keylist_validity_s);
+		e = flt_keystore_reissue_keylist(s->ks, s->reg, now_s(),
+		                                 s->conf.keylist_validity_s);
 		if (e)
 			flt_log_err("cannot re-issue the key list before it expires: %s",
 			            flt_strerror(e));
@@ -473,21 +479,22 @@ static void reconcile_all(struct serve *s)
 			size_t klen = 0;
 			const char *kj = flt_keystore_keylist_json(s->ks, &klen);
 			if (!serve_topic(topic, sizeof(topic), d->id, "down/keys") &&
-			    flt_mqtt_publish(s->mq, topic, kj, klen, 1, true, FLT_MQTT_PURPOSE_STATE,
-			                     NULL) == FLT_OK &&
+			    flt_mqtt_publish(s->mq, topic, kj, klen, 1, true,
+			                     FLT_MQTT_PURPOSE_STATE, NULL) == FLT_OK &&
 			    reg_exec(s->reg, REG_Q_DEV_SET_KEYS_SERIAL, "ti", d->id,
 			             (int64_t)kl->serial) != FLT_OK)
 				flt_log_warn("device %s: key list serial not recorded", d->id);
 		}
 		if (republish && d->envelope &&
 		    !serve_topic(topic, sizeof(topic), d->id, "down/desired")) {
-			if (flt_mqtt_publish(s->mq, topic, d->envelope, strlen(d->envelope), 1, true,
-			                     FLT_MQTT_PURPOSE_STATE, NULL) != FLT_OK)
+			if (flt_mqtt_publish(s->mq, topic, d->envelope, strlen(d->envelope), 1,
+			                     true, FLT_MQTT_PURPOSE_STATE, NULL) != FLT_OK)
 				flt_log_warn("device %s: desired state not re-published", d->id);
 		}
 		if (republish && serve_publish_ack(s, d->id) != FLT_OK)
 			flt_log_warn("device %s: ack not re-published", d->id);
-		e = reconcile_device(s, d->id, d->max_packet, d->state, d->hash[0] ? d->hash : NULL);
+		e = reconcile_device(s, d->id, d->max_packet, d->state,
+		                     d->hash[0] ? d->hash : NULL);
 		if (e && e != FLT_ELIMIT)
 			flt_log_warn("device %s: desired state not updated: %s", d->id,
 			             flt_strerror(e));
@@ -734,7 +741,8 @@ int cmd_serve(int argc, char **argv)
 	s.data_dir = c.data_dir;
 	e = flt_keystore_load(c.data_dir, &s.ks);
 	if (e) {
-		rc = cli_fail(&c, e, "cannot load signing keys from %s/keys (%s); run 'flotilla keys "
+		rc = cli_fail(&c, e,
+		              "cannot load signing keys from %s/keys (%s); run 'flotilla keys "
 		              "init' first",
 		              c.data_dir, flt_strerror(e));
 		goto out;

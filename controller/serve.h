@@ -32,8 +32,7 @@ uint32_t serve_chunk_size_for(uint64_t max_packet, uint32_t cap);
  * transaction. *env_id (optional) gets the row id. FLT_ENOTFOUND (version
  * deleted or without bytes), FLT_EIO, FLT_ENOMEM, registry errors. */
 FLT_WUR flt_err release_sign(struct flt_registry *r, const flt_keystore *ks, int64_t version_id,
-                             uint32_t chunk_size, int64_t now, int64_t validity_s,
-                             int64_t *env_id);
+                             uint32_t chunk_size, int64_t now, int64_t validity_s, int64_t *env_id);
 
 /* An envelope for version_id usable now: not stale, valid beyond now +
  * margin_s, chunks at most max_chunk. *env_id, *chunk_size set; *envelope

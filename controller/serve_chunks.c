@@ -78,8 +78,9 @@ void serve_on_fetch(struct serve *s, const char *dev, const uint8_t *p, size_t l
 		return;
 	if (!row) {
 		sqlite3_reset(st);
-		flt_log_warn("device %s asked for artifact %.12s… which is not in its desired state",
-		             dev, f.artifact);
+		flt_log_warn(
+		    "device %s asked for artifact %.12s… which is not in its desired state", dev,
+		    f.artifact);
 		return;
 	}
 	j = flt_calloc(1, sizeof(*j));
@@ -186,19 +187,21 @@ void serve_send_chunks(struct serve *s)
 	}
 	while (s->jobs) {
 		struct serve_chunk_job *j = s->jobs;
-		flt_err e = j->chunk_size + (size_t)FLT_CHUNK_HEADER_LEN > cap ? FLT_ELIMIT
-		                                                             : send_one(s, j, buf, cap);
+		flt_err e = j->chunk_size + (size_t)FLT_CHUNK_HEADER_LEN > cap
+		                ? FLT_ELIMIT
+		                : send_one(s, j, buf, cap);
 		if (e == FLT_EBUSY || e == FLT_ENOCONN)
 			return; /* window full or connection lost: continue later */
 		if (e == FLT_ELIMIT) {
 			/* The envelope's chunks no longer fit what the broker takes: say so,
 			 * retire the envelope so the next pass re-signs with smaller chunks,
 			 * and drop the job. Never resend the same oversized publish. */
-			flt_log_err("chunks of %u bytes for artifact %.12s… exceed the broker's maximum "
-			            "packet size (%u bytes): envelope %lld retired, it will be re-signed "
-			            "with smaller chunks",
-			            j->chunk_size, j->sha, flt_mqtt_publish_limit(s->mq),
-			            (long long)j->env_id);
+			flt_log_err(
+			    "chunks of %u bytes for artifact %.12s… exceed the broker's maximum "
+			    "packet size (%u bytes): envelope %lld retired, it will be re-signed "
+			    "with smaller chunks",
+			    j->chunk_size, j->sha, flt_mqtt_publish_limit(s->mq),
+			    (long long)j->env_id);
 			serve_db_idle(s->reg);
 			if (reg_exec(s->reg, REG_Q_REL_ENVELOPE_STALE, "i", j->env_id) == FLT_OK)
 				s->dirty = true;

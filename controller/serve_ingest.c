@@ -49,8 +49,8 @@ static flt_err dep_update_release(struct flt_registry *r, const char *dev,
 }
 
 /* Closes open deployments of models the device no longer runs. */
-static flt_err dep_close_missing(struct flt_registry *r, const char *dev,
-                                 const struct flt_state *s, int64_t now)
+static flt_err dep_close_missing(struct flt_registry *r, const char *dev, const struct flt_state *s,
+                                 int64_t now)
 {
 	sqlite3_stmt *st = NULL;
 	int row = 0;
@@ -137,8 +137,8 @@ void serve_on_status(struct serve *s, const char *dev, const uint8_t *p, size_t 
 		return;
 	e = reg_exec(s->reg, REG_Q_DEV_UPSERT_SEEN, "ti", dev, now);
 	if (!e)
-		e = reg_exec(s->reg, REG_Q_DEV_SET_STATUS, "tii", dev, (int64_t)(stt.online ? 1 : 0),
-		             now);
+		e = reg_exec(s->reg, REG_Q_DEV_SET_STATUS, "tii", dev,
+		             (int64_t)(stt.online ? 1 : 0), now);
 	if (!e)
 		e = reg_commit(s->reg);
 	else
@@ -151,8 +151,8 @@ void serve_on_status(struct serve *s, const char *dev, const uint8_t *p, size_t 
 	}
 }
 
-void serve_queue_stream(struct serve *s, const char *dev, enum flt_stream stream,
-                        const uint8_t *p, size_t len)
+void serve_queue_stream(struct serve *s, const char *dev, enum flt_stream stream, const uint8_t *p,
+                        size_t len)
 {
 	struct serve_stream_msg *m = NULL;
 	flt_err e;
@@ -371,8 +371,9 @@ void serve_flush_streams(struct serve *s)
 			continue;
 		flt_err pe = serve_publish_ack(s, m->dev);
 		if (pe)
-			flt_log_warn("device %s: ack not published (%s); sent again with the next batch",
-			             m->dev, flt_strerror(pe));
+			flt_log_warn(
+			    "device %s: ack not published (%s); sent again with the next batch",
+			    m->dev, flt_strerror(pe));
 	}
 	stream_msg_free(list);
 }

@@ -11,10 +11,10 @@
 #include "serve.h"
 
 struct serve_conf {
-	char *broker;           /* mqtt.broker */
-	char *ca_file;          /* mqtt.ca_file (ssl:// only) */
-	char *cert_file;        /* mqtt.cert_file */
-	char *key_file;         /* mqtt.key_file */
+	char *broker;               /* mqtt.broker */
+	char *ca_file;              /* mqtt.ca_file (ssl:// only) */
+	char *cert_file;            /* mqtt.cert_file */
+	char *key_file;             /* mqtt.key_file */
 	uint64_t broker_max_packet; /* mqtt.max_packet: assumed when CONNACK names none */
 	int64_t poll_ms;            /* serve.poll_ms: registry change check */
 	int64_t flush_ms;           /* serve.flush_ms: ingest batching */
@@ -59,15 +59,15 @@ struct serve {
 	flt_keystore *ks;
 	struct flt_mqtt *mq;
 	bool connected;
-	bool republish;    /* after a (re)connect: re-send every retained topic */
-	bool dirty;        /* reconcile desired state on the next tick */
+	bool republish; /* after a (re)connect: re-send every retained topic */
+	bool dirty;     /* reconcile desired state on the next tick */
 	int64_t data_version;
 	struct serve_stream_msg *pending, **pending_tail;
 	size_t n_pending;
 	int64_t pending_since_ms;
 	struct serve_chunk_job *jobs;
 	uint64_t jobs_queued;
-	uint64_t ingested_items; /* for tests and the bench: items stored */
+	uint64_t ingested_items;            /* for tests and the bench: items stored */
 	char (*cleared)[FLT_IDENT_MAX + 1]; /* revoked devices whose topics were cleared */
 	size_t n_cleared;
 	int64_t kl_ino, kl_size, kl_mtime_ns; /* keys/keylist.json as last loaded */
@@ -81,8 +81,8 @@ bool serve_device_revoked(struct serve *s, const char *dev);
 /* serve_ingest.c */
 void serve_on_state(struct serve *s, const char *dev, const uint8_t *p, size_t len);
 void serve_on_status(struct serve *s, const char *dev, const uint8_t *p, size_t len);
-void serve_queue_stream(struct serve *s, const char *dev, enum flt_stream stream,
-                        const uint8_t *p, size_t len);
+void serve_queue_stream(struct serve *s, const char *dev, enum flt_stream stream, const uint8_t *p,
+                        size_t len);
 /* Stores every queued batch in one transaction, then publishes the acks. */
 void serve_flush_streams(struct serve *s);
 /* Publishes the retained ack of one device from its stream heads. */

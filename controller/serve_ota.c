@@ -42,7 +42,8 @@ static flt_err load(struct flt_registry *r, int kind, const char *name, uint64_t
 	m->version = version;
 	if (kind == FLT_KIND_FIRMWARE) {
 		if ((e = reg_stmt(r, REG_Q_OTA_FIRMWARE_GET, &st)) ||
-		    (e = reg_bind(r, st, "ti", name, (int64_t)version)) || (e = reg_step(r, st, &row)))
+		    (e = reg_bind(r, st, "ti", name, (int64_t)version)) ||
+		    (e = reg_step(r, st, &row)))
 			goto out;
 		if (!row) {
 			e = FLT_ENOTFOUND;
@@ -57,7 +58,8 @@ static flt_err load(struct flt_registry *r, int kind, const char *name, uint64_t
 		m->n_boards = 1;
 	} else if (kind == FLT_KIND_AGENT) {
 		if ((e = reg_stmt(r, REG_Q_OTA_AGENT_GET, &st)) ||
-		    (e = reg_bind(r, st, "ti", name, (int64_t)version)) || (e = reg_step(r, st, &row)))
+		    (e = reg_bind(r, st, "ti", name, (int64_t)version)) ||
+		    (e = reg_step(r, st, &row)))
 			goto out;
 		if (!row) {
 			e = FLT_ENOTFOUND;
@@ -76,9 +78,9 @@ out:
 	return e;
 }
 
-flt_err serve_ota_sign(struct flt_registry *r, const flt_keystore *ks, int kind,
-                       const char *name, uint64_t version, uint32_t chunk_size, int64_t now,
-                       int64_t validity_s, char **envelope)
+flt_err serve_ota_sign(struct flt_registry *r, const flt_keystore *ks, int kind, const char *name,
+                       uint64_t version, uint32_t chunk_size, int64_t now, int64_t validity_s,
+                       char **envelope)
 {
 	struct flt_manifest *m = NULL;
 	uint8_t *art = NULL, *idx = NULL, idx_sha[FLT_SHA256_LEN];

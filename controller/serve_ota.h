@@ -18,7 +18,7 @@
  * such release), FLT_EINVAL (bad arguments, no release key), FLT_EIO (blob
  * unreadable), FLT_ENOMEM, registry errors. */
 FLT_WUR flt_err serve_ota_sign(struct flt_registry *r, const flt_keystore *ks, int kind,
-                               const char *name, uint64_t version, uint32_t chunk_size,
-                               int64_t now, int64_t validity_s, char **envelope);
+                               const char *name, uint64_t version, uint32_t chunk_size, int64_t now,
+                               int64_t validity_s, char **envelope);
 
 #endif

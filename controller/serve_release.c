@@ -67,8 +67,7 @@ static flt_err col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
 }
 
 /* One side of the stored signature (sig_json) into manifest tensors. */
-static flt_err sig_side(const cJSON *root, const char *side, struct flt_tensor_sig **out,
-                        size_t *n)
+static flt_err sig_side(const cJSON *root, const char *side, struct flt_tensor_sig **out, size_t *n)
 {
 	struct flt_rt_value_info *v = NULL;
 	size_t nv = 0;
@@ -140,7 +139,8 @@ static flt_err load_manifest(struct flt_registry *r, int64_t version_id, struct 
 	m->artifact_size = (uint64_t)sqlite3_column_int64(st, 5);
 	m->peak_memory = (uint64_t)sqlite3_column_int64(st, 6);
 	snprintf(m->arch, sizeof(m->arch), "any");
-	if (sqlite3_column_type(st, 7) != SQLITE_NULL && sqlite3_column_type(st, 10) != SQLITE_NULL) {
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL &&
+	    sqlite3_column_type(st, 10) != SQLITE_NULL) {
 		m->has_golden = true;
 		if ((e = col_text(st, 7, m->golden_sha256, sizeof(m->golden_sha256))) != FLT_OK)
 			return e;
@@ -320,7 +320,8 @@ static bool op_supported(const struct flt_state *st, const char *domain, const c
 static bool op_known(const struct flt_state *st, const char *domain, const char *op)
 {
 	for (size_t i = 0; i < st->n_operators; i++)
-		if (!strcmp(st->operators[i].domain, domain) && !strcmp(st->operators[i].op_type, op))
+		if (!strcmp(st->operators[i].domain, domain) &&
+		    !strcmp(st->operators[i].op_type, op))
 			return true;
 	return false;
 }
@@ -356,8 +357,8 @@ bool serve_device_can_run(struct flt_registry *r, int64_t version_id, const stru
 				if (!strcmp(m->opsets[j].domain, o->domain))
 					opset = m->opsets[j].version;
 			if (!op_known(st, o->domain, o->op_type)) {
-				snprintf(why, cap, "OPERATOR_UNSUPPORTED: runtime lacks %s%s%s", o->domain,
-				         o->domain[0] ? "." : "", o->op_type);
+				snprintf(why, cap, "OPERATOR_UNSUPPORTED: runtime lacks %s%s%s",
+				         o->domain, o->domain[0] ? "." : "", o->op_type);
 				ok = false;
 				goto out;
 			}

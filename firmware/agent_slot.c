@@ -64,9 +64,9 @@ flt_err flt_agentslot_load(const char *dir, struct flt_agentslot_state *out)
 			st.starts_left = (int)n;
 		} else {
 			uint64_t *dst = !strcmp(k, "version_a")     ? &st.version[0]
-					: !strcmp(k, "version_b")   ? &st.version[1]
-					: !strcmp(k, "rolled_back") ? &st.rolled_back
-								    : NULL;
+			                : !strcmp(k, "version_b")   ? &st.version[1]
+			                : !strcmp(k, "rolled_back") ? &st.rolled_back
+			                                            : NULL;
 			unsigned long long n = strtoull(v, &end, 10);
 			ok = dst && *v && *v != '-' && !*end;
 			if (ok)
@@ -87,12 +87,12 @@ static flt_err state_save(const char *dir, const struct flt_agentslot_state *st)
 	char path[FLT_SLOT_PATH_MAX + 16], buf[256];
 	state_path(dir, path, sizeof(path));
 	int n = snprintf(buf, sizeof(buf),
-			 "active=%c\npending=%c\nstarts_left=%d\nversion_a=%llu\nversion_b=%llu\n"
-			 "rolled_back=%llu\n",
-			 flt_slot_letter(st->active),
-			 st->pending == FLT_SLOT_NONE ? '-' : flt_slot_letter(st->pending),
-			 st->starts_left, (unsigned long long)st->version[0],
-			 (unsigned long long)st->version[1], (unsigned long long)st->rolled_back);
+	                 "active=%c\npending=%c\nstarts_left=%d\nversion_a=%llu\nversion_b=%llu\n"
+	                 "rolled_back=%llu\n",
+	                 flt_slot_letter(st->active),
+	                 st->pending == FLT_SLOT_NONE ? '-' : flt_slot_letter(st->pending),
+	                 st->starts_left, (unsigned long long)st->version[0],
+	                 (unsigned long long)st->version[1], (unsigned long long)st->rolled_back);
 	return flt_file_write_atomic(path, buf, (size_t)n, 0644, "agentslot.state");
 }
 
@@ -104,7 +104,7 @@ static flt_err copy_file(const char *src, const char *dst, flt_sha256_ctx *h)
 	if (e)
 		return e;
 	if ((e = flt_fio_open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755, &out,
-			      "agentslot.bin.open")) != FLT_OK)
+	                      "agentslot.bin.open")) != FLT_OK)
 		goto out;
 	for (;;) {
 		size_t got = 0;
@@ -124,7 +124,7 @@ out:
 }
 
 flt_err flt_agentslot_install(const char *dir, const char *src, uint64_t version,
-			      const char *sha256_hex, int starts)
+                              const char *sha256_hex, int starts)
 {
 	struct flt_agentslot_state st;
 	char bin[FLT_SLOT_PATH_MAX + 64], tmp[FLT_SLOT_PATH_MAX + 80], sub[FLT_SLOT_PATH_MAX + 16];
@@ -176,7 +176,7 @@ flt_err flt_agentslot_install(const char *dir, const char *src, uint64_t version
 	if ((e = state_save(dir, &st)) != FLT_OK)
 		return e;
 	flt_log_info("agent %llu installed in slot %c; pending with %d starts",
-		     (unsigned long long)version, flt_slot_letter(target), starts);
+	             (unsigned long long)version, flt_slot_letter(target), starts);
 	return FLT_OK;
 }
 
@@ -196,7 +196,7 @@ flt_err flt_agentslot_confirm(const char *dir, int slot)
 	if ((e = state_save(dir, &st)) != FLT_OK)
 		return e;
 	flt_log_info("agent %llu in slot %c confirmed", (unsigned long long)st.version[slot],
-		     flt_slot_letter(slot));
+	             flt_slot_letter(slot));
 	return FLT_OK;
 }
 
@@ -218,7 +218,7 @@ flt_err flt_agentslot_next_start(const char *dir, int *slot, uint64_t *rolled_ba
 			st.rolled_back = rb;
 			st.pending = FLT_SLOT_NONE;
 			flt_log_warn("agent %llu never confirmed; back to the agent in slot %c",
-				     (unsigned long long)rb, flt_slot_letter(st.active));
+			             (unsigned long long)rb, flt_slot_letter(st.active));
 		}
 		if ((e = state_save(dir, &st)) != FLT_OK)
 			return e;

@@ -16,8 +16,8 @@
 	} while (0)
 
 flt_err flt_fw_admit(const struct flt_manifest *m, const char *board, const char *arch,
-		     uint64_t agent_version, uint64_t firmware_version, enum flt_reason *reason,
-		     char *msg, size_t msglen)
+                     uint64_t agent_version, uint64_t firmware_version, enum flt_reason *reason,
+                     char *msg, size_t msglen)
 {
 	if (!m || !board || !arch || !reason)
 		return FLT_EINVAL;
@@ -46,7 +46,8 @@ flt_err flt_fw_admit(const struct flt_manifest *m, const char *board, const char
 	}
 	char want[sizeof(FLT_AGENT_RELEASE_PREFIX) + 64];
 	snprintf(want, sizeof(want), "%s%s", FLT_AGENT_RELEASE_PREFIX, arch);
-	if (strcmp(m->name, want) || (m->arch[0] && strcmp(m->arch, "any") && strcmp(m->arch, arch)))
+	if (strcmp(m->name, want) ||
+	    (m->arch[0] && strcmp(m->arch, "any") && strcmp(m->arch, arch)))
 		REFUSE(FLT_REASON_WRONG_ARCH, "release %s is not for %s", m->name, arch);
 	if (m->version <= agent_version)
 		REFUSE(FLT_REASON_VERSION_LOWER, "agent %llu is not newer than the running %llu",

@@ -164,27 +164,27 @@ static flt_err state_save(struct flt_fw *fw)
 	const struct fw_state *st = &fw->st;
 	char buf[8192];
 	size_t off = 0;
-	int n = snprintf(buf, sizeof(buf),
-			 "committed_slot=%c\ncommitted_version=%llu\nslot_a_version=%llu\n"
-			 "slot_b_version=%llu\nphase=%s\n",
-			 st->committed_slot == FLT_SLOT_NONE ? '-' : flt_slot_letter(st->committed_slot),
-			 (unsigned long long)st->committed_version,
-			 (unsigned long long)st->slot_version[0],
-			 (unsigned long long)st->slot_version[1], phase_names[st->phase]);
+	int n = snprintf(
+	    buf, sizeof(buf),
+	    "committed_slot=%c\ncommitted_version=%llu\nslot_a_version=%llu\n"
+	    "slot_b_version=%llu\nphase=%s\n",
+	    st->committed_slot == FLT_SLOT_NONE ? '-' : flt_slot_letter(st->committed_slot),
+	    (unsigned long long)st->committed_version, (unsigned long long)st->slot_version[0],
+	    (unsigned long long)st->slot_version[1], phase_names[st->phase]);
 	off = (size_t)n;
 	if (st->phase != PH_NONE) {
 		n = snprintf(buf + off, sizeof(buf) - off,
-			     "pending_slot=%c\npending_version=%llu\npending_size=%llu\n"
-			     "pending_name=%s\npending_deployment=%s\npending_sha256=%s\n",
-			     flt_slot_letter(st->pending_slot),
-			     (unsigned long long)st->pending_version,
-			     (unsigned long long)st->pending_size, st->pending_name, st->pending_deploy,
-			     st->pending_sha);
+		             "pending_slot=%c\npending_version=%llu\npending_size=%llu\n"
+		             "pending_name=%s\npending_deployment=%s\npending_sha256=%s\n",
+		             flt_slot_letter(st->pending_slot),
+		             (unsigned long long)st->pending_version,
+		             (unsigned long long)st->pending_size, st->pending_name,
+		             st->pending_deploy, st->pending_sha);
 		off += (size_t)n;
 	}
 	for (size_t i = 0; i < st->n_bad && off < sizeof(buf); i++) {
 		n = snprintf(buf + off, sizeof(buf) - off, "bad=%llu %s\n",
-			     (unsigned long long)st->bad[i].version, st->bad[i].deploy);
+		             (unsigned long long)st->bad[i].version, st->bad[i].deploy);
 		off += (size_t)n;
 	}
 	if (off >= sizeof(buf))
@@ -271,9 +271,9 @@ static flt_err rolled_back(struct flt_fw *fw, int booted, struct flt_fw_report *
 		return e;
 	add_bad(st, st->pending_version, st->pending_deploy);
 	flt_log_warn("firmware %llu (deployment %s) did not confirm in slot %c; back on slot %c, "
-		     "marked bad",
-		     (unsigned long long)st->pending_version, st->pending_deploy,
-		     flt_slot_letter(st->pending_slot), flt_slot_letter(booted));
+	             "marked bad",
+	             (unsigned long long)st->pending_version, st->pending_deploy,
+	             flt_slot_letter(st->pending_slot), flt_slot_letter(booted));
 	clear_pending(st);
 	st->committed_slot = booted;
 	return state_save(fw);
@@ -296,8 +296,8 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb, struct f
 		 * version was cleared before its first byte. */
 		if (st->phase == PH_WRITING)
 			flt_log_warn("firmware %llu write into slot %c was interrupted; abandoned",
-				     (unsigned long long)st->pending_version,
-				     flt_slot_letter(st->pending_slot));
+			             (unsigned long long)st->pending_version,
+			             flt_slot_letter(st->pending_slot));
 		clear_pending(st);
 		if (st->committed_slot != booted) {
 			st->committed_slot = booted;
@@ -316,7 +316,7 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb, struct f
 	copy_str(r.name, sizeof(r.name), st->pending_name);
 	if (booted == st->pending_slot) {
 		bool ok = cb && (!cb->broker_reachable || cb->broker_reachable(cb->arg)) &&
-			  cb->self_test && cb->self_test(cb->arg);
+		          cb->self_test && cb->self_test(cb->arg);
 		if (!ok) {
 			/* Not marked good: each further boot spends a try until the
 			 * bootloader falls back. */
@@ -332,8 +332,8 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb, struct f
 		clear_pending(st);
 		if ((e = state_save(fw)) != FLT_OK)
 			return e;
-		flt_log_info("firmware %llu confirmed in slot %c",
-			     (unsigned long long)r.version, flt_slot_letter(booted));
+		flt_log_info("firmware %llu confirmed in slot %c", (unsigned long long)r.version,
+		             flt_slot_letter(booted));
 		r.outcome = FLT_FW_CONFIRMED;
 		*rep = r;
 		return FLT_OK;
@@ -368,16 +368,15 @@ flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb, struct f
 }
 
 flt_err flt_fw_begin(struct flt_fw *fw, const char *name, uint64_t version,
-		     const char *deployment_id, uint64_t size, const char *sha256_hex,
-		     enum flt_reason *reason)
+                     const char *deployment_id, uint64_t size, const char *sha256_hex,
+                     enum flt_reason *reason)
 {
 	struct fw_state *st = &fw->st;
 	int booted = FLT_SLOT_NONE;
 	flt_err e;
 	*reason = FLT_REASON_NONE;
 	if (version == 0 || size == 0 || !deploy_valid(deployment_id) || !deploy_valid(name) ||
-	    !sha256_hex ||
-	    !flt_is_sha256_hex(sha256_hex))
+	    !sha256_hex || !flt_is_sha256_hex(sha256_hex))
 		return FLT_EINVAL;
 	if (flt_fw_is_bad(fw, version, deployment_id)) {
 		*reason = FLT_REASON_MARKED_BAD;
@@ -456,11 +455,12 @@ flt_err flt_fw_finish(struct flt_fw *fw, enum flt_reason *reason)
 	}
 	/* Re-read from the slot: what counts is what it holds, not what we sent. */
 	if ((e = flt_slot_read_hash(fw->slot, st->pending_slot, st->pending_size, got)) != FLT_OK ||
-	    (e = flt_hex_decode(st->pending_sha, FLT_SHA256_HEX_LEN, want, sizeof(want))) != FLT_OK ||
+	    (e = flt_hex_decode(st->pending_sha, FLT_SHA256_HEX_LEN, want, sizeof(want))) !=
+	        FLT_OK ||
 	    !flt_ct_equal(got, want, sizeof(got))) {
 		if (!e || e == FLT_EVERIFY) {
 			flt_log_err("slot %c does not hold the image just written (hash mismatch)",
-				    flt_slot_letter(st->pending_slot));
+			            flt_slot_letter(st->pending_slot));
 			e = FLT_EVERIFY;
 			*reason = FLT_REASON_FILE_HASH_MISMATCH;
 		} else {

@@ -26,9 +26,9 @@ struct flt_slot_writer {
 
 /* Explicit: a static link keeps every backend listed here. */
 static const struct flt_slot_ops *const backends[] = {
-	&slot_dir_ops,
-	&slot_uboot_ops,
-	&slot_command_ops,
+    &slot_dir_ops,
+    &slot_uboot_ops,
+    &slot_command_ops,
 };
 
 char flt_slot_letter(int slot)
@@ -42,8 +42,9 @@ int flt_slot_parse(const char *s)
 		return FLT_SLOT_NONE;
 	while (*s == ' ' || *s == '\t' || *s == '\n')
 		s++;
-	int slot = (*s == 'A' || *s == 'a') ? FLT_SLOT_A : (*s == 'B' || *s == 'b') ? FLT_SLOT_B
-											: FLT_SLOT_NONE;
+	int slot = (*s == 'A' || *s == 'a')   ? FLT_SLOT_A
+	           : (*s == 'B' || *s == 'b') ? FLT_SLOT_B
+	                                      : FLT_SLOT_NONE;
 	if (slot == FLT_SLOT_NONE)
 		return slot;
 	s++;
@@ -67,7 +68,7 @@ flt_err flt_slot_open(const struct flt_slot_cfg *cfg, struct flt_slot **out)
 	const struct flt_slot_ops *ops = flt_slot_backend(cfg->backend);
 	if (!ops) {
 		flt_log_err("unknown slot backend '%s' (dir, uboot, command)",
-			    cfg->backend ? cfg->backend : "(none)");
+		            cfg->backend ? cfg->backend : "(none)");
 		return FLT_EINVAL;
 	}
 	struct flt_slot *s = flt_calloc(1, sizeof(*s));
@@ -122,7 +123,7 @@ flt_err flt_slot_write_open(struct flt_slot *s, int slot, uint64_t size, struct 
 		return e;
 	if (booted == slot) {
 		flt_log_err("refusing to write slot %c: it is the running system",
-			    flt_slot_letter(slot));
+		            flt_slot_letter(slot));
 		return FLT_EBUSY;
 	}
 	struct flt_slot_writer *sw = flt_calloc(1, sizeof(*sw));
@@ -191,7 +192,8 @@ flt_err slot_hash_fd(int fd, uint64_t size, uint8_t out[FLT_SHA256_LEN], const c
 	flt_err e = FLT_OK;
 	flt_sha256_init(&ctx);
 	while (off < size) {
-		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf), got = 0;
+		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf),
+		       got = 0;
 		if ((e = flt_fio_pread(fd, buf, want, (off_t)off, &got, fp)) != FLT_OK)
 			break;
 		if (got < want) {
@@ -271,7 +273,7 @@ flt_err flt_slot_run(const char *const *argv, char *out, size_t outlen, int *sta
 }
 
 flt_err flt_slot_run_line(const char *cmd, const char *arg1, const char *arg2, char *out,
-			  size_t outlen, int *status)
+                          size_t outlen, int *status)
 {
 	char buf[FLT_SLOT_PATH_MAX];
 	const char *argv[34];

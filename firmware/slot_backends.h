@@ -19,7 +19,7 @@ struct slot_file_writer {
 	char fp_write[64], fp_fsync[64];
 };
 flt_err slot_file_writer_open(const char *path, bool truncate, const char *fp,
-			      struct slot_file_writer **out);
+                              struct slot_file_writer **out);
 flt_err slot_file_writer_write(void *w, const void *buf, size_t len);
 flt_err slot_file_writer_finish(void *w);
 void slot_file_writer_abort(void *w);

@@ -23,7 +23,7 @@ static flt_err cmd_open(const struct flt_slot_cfg *cfg, void **priv)
 {
 	if (!cfg->install_cmd || !cfg->booted_cmd || !cfg->staging) {
 		flt_log_err("the command backend needs slot.install_cmd, slot.booted_cmd and "
-			    "slot.staging");
+		            "slot.staging");
 		return FLT_EINVAL;
 	}
 	struct cmd_priv *p = flt_calloc(1, sizeof(*p));
@@ -95,8 +95,8 @@ static flt_err cmd_write_finish(void *w)
 	if (!e)
 		e = flt_slot_run_line(cw->cfg->install_cmd, cw->cfg->staging, NULL, NULL, 0, &st);
 	if (!e && st != 0) {
-		flt_log_err("'%s %s' failed with status %d", cw->cfg->install_cmd,
-			    cw->cfg->staging, st);
+		flt_log_err("'%s %s' failed with status %d", cw->cfg->install_cmd, cw->cfg->staging,
+		            st);
 		e = FLT_EIO;
 	}
 	flt_free(cw);
@@ -156,17 +156,17 @@ static flt_err cmd_set_next(void *priv, int slot, int tries)
 }
 
 const struct flt_slot_ops slot_command_ops = {
-	.name = "command",
-	.open = cmd_open,
-	.close = cmd_close,
-	.booted = cmd_booted,
-	.get_boot = cmd_get_boot,
-	.write_open = cmd_write_open,
-	.write = cmd_write,
-	.write_finish = cmd_write_finish,
-	.write_abort = cmd_write_abort,
-	.read_hash = cmd_read_hash,
-	.mark_good = cmd_mark_good,
-	.mark_bad = cmd_mark_bad,
-	.set_next = cmd_set_next,
+    .name = "command",
+    .open = cmd_open,
+    .close = cmd_close,
+    .booted = cmd_booted,
+    .get_boot = cmd_get_boot,
+    .write_open = cmd_write_open,
+    .write = cmd_write,
+    .write_finish = cmd_write_finish,
+    .write_abort = cmd_write_abort,
+    .read_hash = cmd_read_hash,
+    .mark_good = cmd_mark_good,
+    .mark_bad = cmd_mark_bad,
+    .set_next = cmd_set_next,
 };

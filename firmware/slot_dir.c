@@ -92,11 +92,11 @@ static flt_err state_write(const char *dir, const struct dir_state *st)
 {
 	char path[FLT_SLOT_PATH_MAX + 16], buf[128];
 	state_path(dir, path, sizeof(path));
-	int n = snprintf(buf, sizeof(buf), "order=%c%s%c\ntries_a=%d\ntries_b=%d\nbooted=%c\n",
-			 flt_slot_letter(st->boot.order[0]),
-			 st->boot.order[1] == FLT_SLOT_NONE ? "" : " ",
-			 st->boot.order[1] == FLT_SLOT_NONE ? ' ' : flt_slot_letter(st->boot.order[1]),
-			 st->boot.tries[0], st->boot.tries[1], flt_slot_letter(st->booted));
+	int n = snprintf(
+	    buf, sizeof(buf), "order=%c%s%c\ntries_a=%d\ntries_b=%d\nbooted=%c\n",
+	    flt_slot_letter(st->boot.order[0]), st->boot.order[1] == FLT_SLOT_NONE ? "" : " ",
+	    st->boot.order[1] == FLT_SLOT_NONE ? ' ' : flt_slot_letter(st->boot.order[1]),
+	    st->boot.tries[0], st->boot.tries[1], flt_slot_letter(st->booted));
 	return flt_file_write_atomic(path, buf, (size_t)n, 0644, "slot.dir.state");
 }
 
@@ -241,17 +241,17 @@ flt_err flt_slot_dir_simulate_boot(const char *dir, int *slot)
 }
 
 const struct flt_slot_ops slot_dir_ops = {
-	.name = "dir",
-	.open = dir_open,
-	.close = dir_close,
-	.booted = dir_booted,
-	.get_boot = dir_get_boot,
-	.write_open = dir_write_open,
-	.write = slot_file_writer_write,
-	.write_finish = slot_file_writer_finish,
-	.write_abort = slot_file_writer_abort,
-	.read_hash = dir_read_hash,
-	.mark_good = dir_mark_good,
-	.mark_bad = dir_mark_bad,
-	.set_next = dir_set_next,
+    .name = "dir",
+    .open = dir_open,
+    .close = dir_close,
+    .booted = dir_booted,
+    .get_boot = dir_get_boot,
+    .write_open = dir_write_open,
+    .write = slot_file_writer_write,
+    .write_finish = slot_file_writer_finish,
+    .write_abort = slot_file_writer_abort,
+    .read_hash = dir_read_hash,
+    .mark_good = dir_mark_good,
+    .mark_bad = dir_mark_bad,
+    .set_next = dir_set_next,
 };

@@ -9,13 +9,13 @@
 #include "slot_backends.h"
 
 flt_err slot_file_writer_open(const char *path, bool truncate, const char *fp,
-			      struct slot_file_writer **out)
+                              struct slot_file_writer **out)
 {
 	char name[64];
 	int fd = -1;
 	snprintf(name, sizeof(name), "%s.open", fp);
-	flt_err e = flt_fio_open(path, O_WRONLY | O_CREAT | (truncate ? O_TRUNC : 0), 0644, &fd,
-				 name);
+	flt_err e =
+	    flt_fio_open(path, O_WRONLY | O_CREAT | (truncate ? O_TRUNC : 0), 0644, &fd, name);
 	if (e)
 		return e;
 	struct slot_file_writer *w = flt_calloc(1, sizeof(*w));

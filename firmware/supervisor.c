@@ -27,17 +27,19 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: flotilla-supervisor run [--dir DIR] [--runs N] [--backoff S] [-- AGENT-ARGS...]\n"
-		   "       flotilla-supervisor confirm [--dir DIR] [--slot A|B]\n"
-		   "       flotilla-supervisor firmware-boot [-c FIRMWARE.CONF]\n"
-		   "  run      start the agent from its slot under DIR (default %s), restart it\n"
-		   "           when it exits; a new agent that does not confirm within its starts\n"
-		   "           is replaced by the previous one. --runs stops after N starts (tests).\n"
-		   "  confirm  mark the agent in SLOT (default $%s) healthy.\n"
-		   "  firmware-boot  once per boot: confirm a new firmware slot (broker_check and\n"
-		   "           self_test commands) and mark it good, or notice the fallback; writes\n"
-		   "           <state_dir>/boot-report; exit 3 when it rebooted (or must) to retry.\n",
-		DEFAULT_DIR, FLT_AGENTSLOT_ENV_SLOT);
+	fprintf(f,
+	        "usage: flotilla-supervisor run [--dir DIR] [--runs N] [--backoff S] [-- "
+	        "AGENT-ARGS...]\n"
+	        "       flotilla-supervisor confirm [--dir DIR] [--slot A|B]\n"
+	        "       flotilla-supervisor firmware-boot [-c FIRMWARE.CONF]\n"
+	        "  run      start the agent from its slot under DIR (default %s), restart it\n"
+	        "           when it exits; a new agent that does not confirm within its starts\n"
+	        "           is replaced by the previous one. --runs stops after N starts (tests).\n"
+	        "  confirm  mark the agent in SLOT (default $%s) healthy.\n"
+	        "  firmware-boot  once per boot: confirm a new firmware slot (broker_check and\n"
+	        "           self_test commands) and mark it good, or notice the fallback; writes\n"
+	        "           <state_dir>/boot-report; exit 3 when it rebooted (or must) to retry.\n",
+	        DEFAULT_DIR, FLT_AGENTSLOT_ENV_SLOT);
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -126,7 +128,8 @@ static int run(const char *dir, long runs, long backoff, char **agent_args, int 
 		if (code < 0)
 			return 1;
 		/* Back off on crash loops, up to 32 times the base. */
-		delay = code == 0 ? 0 : (delay ? (delay < backoff * 32 ? delay * 2 : delay) : backoff);
+		delay =
+		    code == 0 ? 0 : (delay ? (delay < backoff * 32 ? delay * 2 : delay) : backoff);
 	}
 	return 0;
 }
@@ -166,7 +169,7 @@ static int firmware_boot(const char *conf_path)
 	struct flt_fw_confirm cb = {check_broker, check_self_test, &conf};
 	if ((e = flt_fw_open(&cfg, &fw)) != FLT_OK || (e = flt_fw_boot(fw, &cb, &rep)) != FLT_OK) {
 		fprintf(stderr, "flotilla-supervisor: firmware boot check failed: %s\n",
-			flt_strerror(e));
+		        flt_strerror(e));
 		goto out;
 	}
 	if ((e = flt_fw_write_report(conf.state_dir, &rep)) != FLT_OK)
@@ -237,13 +240,13 @@ int flt_supervisor_main(int argc, char **argv)
 		int slot = flt_slot_parse(slot_s);
 		if (slot == FLT_SLOT_NONE) {
 			fprintf(stderr, "flotilla-supervisor: confirm needs --slot A|B or $%s\n",
-				FLT_AGENTSLOT_ENV_SLOT);
+			        FLT_AGENTSLOT_ENV_SLOT);
 			return 2;
 		}
 		flt_err e = flt_agentslot_confirm(dir, slot);
 		if (e) {
 			fprintf(stderr, "flotilla-supervisor: cannot confirm slot %c in '%s': %s\n",
-				flt_slot_letter(slot), dir, flt_strerror(e));
+			        flt_slot_letter(slot), dir, flt_strerror(e));
 			return 1;
 		}
 		return 0;

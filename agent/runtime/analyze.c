@@ -93,7 +93,8 @@ flt_err flt_rt_analyze(const void *buf, size_t len, struct flt_rt_analysis **out
 		const struct onnx_node *n = &m->nodes[i];
 		size_t k;
 		for (k = 0; k < a->n_ops; k++)
-			if (!strcmp(a->ops[k].domain, n->domain) && !strcmp(a->ops[k].op_type, n->op_type))
+			if (!strcmp(a->ops[k].domain, n->domain) &&
+			    !strcmp(a->ops[k].op_type, n->op_type))
 				break;
 		if (k == a->n_ops) {
 			int64_t ov = onnx_model_opset(m, n->domain);
@@ -105,7 +106,7 @@ flt_err flt_rt_analyze(const void *buf, size_t len, struct flt_rt_analysis **out
 				goto nomem;
 			}
 			a->ops[k].supported = op_find(n->domain, n->op_type, ov) != NULL &&
-					      !(n->domain[0] == 0 && ov > ONNX_OPSET_MAX);
+			                      !(n->domain[0] == 0 && ov > ONNX_OPSET_MAX);
 			a->n_ops++;
 		}
 		a->ops[k].count++;

@@ -9,7 +9,7 @@
 #include "plan.h"
 
 __attribute__((format(printf, 4, 5))) static flt_err fail(char *err, size_t errlen, flt_err e,
-							   const char *fmt, ...)
+                                                          const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -72,7 +72,7 @@ void flt_rt_model_free(struct flt_rt_model *m)
 }
 
 flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts *opts,
-			  struct flt_rt_model **out, char *err, size_t errlen)
+                          struct flt_rt_model **out, char *err, size_t errlen)
 {
 	struct onnx_model *onnx = NULL;
 	struct flt_rt_model *m = NULL;
@@ -89,21 +89,22 @@ flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts 
 	if (opts && opts->max_arena_bytes && m->arena_bytes > opts->max_arena_bytes) {
 		size_t need = m->arena_bytes;
 		flt_rt_model_free(m);
-		return fail(err, errlen, FLT_ELIMIT, "the model needs a %zu-byte arena, limit is %zu",
-			    need, opts->max_arena_bytes);
+		return fail(err, errlen, FLT_ELIMIT,
+		            "the model needs a %zu-byte arena, limit is %zu", need,
+		            opts->max_arena_bytes);
 	}
 	if ((e = plan_make_contexts(m, conc))) {
 		size_t arena = m->arena_bytes;
 		flt_rt_model_free(m);
 		return fail(err, errlen, e, "out of memory for %u run contexts of %zu bytes",
-			    (unsigned)conc, arena);
+		            (unsigned)conc, arena);
 	}
 	*out = m;
 	return FLT_OK;
 }
 
 flt_err flt_rt_model_load_file(const char *path, const struct flt_rt_opts *opts,
-			       struct flt_rt_model **out, char *err, size_t errlen)
+                               struct flt_rt_model **out, char *err, size_t errlen)
 {
 	struct flt_file_map map = {0};
 	struct flt_rt_model *m = NULL;
@@ -185,15 +186,16 @@ static void ctx_give(struct flt_rt_model *m, struct rt_ctx *c)
 
 /* Picks the plan for the inputs' batch and checks every input against it. */
 static flt_err pick_plan(struct flt_rt_model *m, const struct flt_rt_tensor *in,
-			 const struct rt_plan **out, uint32_t *out_batch, char *err, size_t errlen)
+                         const struct rt_plan **out, uint32_t *out_batch, char *err, size_t errlen)
 {
 	uint32_t batch = 1;
 	for (size_t i = 0; i < m->n_inputs; i++) {
 		if (m->batched[i] && in[i].rank > 0) {
 			if (in[i].dims[0] < 1 || (uint64_t)in[i].dims[0] > m->max_batch)
 				return fail(err, errlen, FLT_EINVAL,
-					    "input '%s': batch %lld outside 1..%u", m->in_info[i].name,
-					    (long long)in[i].dims[0], (unsigned)m->max_batch);
+				            "input '%s': batch %lld outside 1..%u",
+				            m->in_info[i].name, (long long)in[i].dims[0],
+				            (unsigned)m->max_batch);
 			batch = (uint32_t)in[i].dims[0];
 			break;
 		}
@@ -207,8 +209,8 @@ static flt_err pick_plan(struct flt_rt_model *m, const struct flt_rt_tensor *in,
 		if (!p && (e = plan_input_shape(m, i, batch, &dyn, err, errlen)))
 			return e;
 		if (in[i].dtype != t->dtype)
-			return fail(err, errlen, FLT_EINVAL, "input '%s': type %s, expected %s", name,
-				    onnx_dtype_name(in[i].dtype), onnx_dtype_name(t->dtype));
+			return fail(err, errlen, FLT_EINVAL, "input '%s': type %s, expected %s",
+			            name, onnx_dtype_name(in[i].dtype), onnx_dtype_name(t->dtype));
 		int same = in[i].rank == t->rank;
 		for (int32_t d = 0; same && d < t->rank; d++)
 			same = in[i].dims[d] == t->dims[d];
@@ -217,18 +219,19 @@ static flt_err pick_plan(struct flt_rt_model *m, const struct flt_rt_tensor *in,
 			size_t u = 0, g = 0;
 			want[0] = got[0] = 0;
 			for (int32_t d = 0; d < t->rank && u < sizeof(want); d++)
-				u += (size_t)snprintf(want + u, sizeof(want) - u, "%s%lld", d ? "x" : "",
-						      (long long)t->dims[d]);
-			for (int32_t d = 0; d < in[i].rank && d < FLT_RT_MAX_RANK && g < sizeof(got); d++)
-				g += (size_t)snprintf(got + g, sizeof(got) - g, "%s%lld", d ? "x" : "",
-						      (long long)in[i].dims[d]);
-			return fail(err, errlen, FLT_EINVAL, "input '%s': shape [%s], expected [%s]", name,
-				    got, want);
+				u += (size_t)snprintf(want + u, sizeof(want) - u, "%s%lld",
+				                      d ? "x" : "", (long long)t->dims[d]);
+			for (int32_t d = 0;
+			     d < in[i].rank && d < FLT_RT_MAX_RANK && g < sizeof(got); d++)
+				g += (size_t)snprintf(got + g, sizeof(got) - g, "%s%lld",
+				                      d ? "x" : "", (long long)in[i].dims[d]);
+			return fail(err, errlen, FLT_EINVAL,
+			            "input '%s': shape [%s], expected [%s]", name, got, want);
 		}
 		size_t need = t->nelem * onnx_dtype_size(t->dtype);
 		if (in[i].size < need || (need && !in[i].data))
-			return fail(err, errlen, FLT_EINVAL, "input '%s': %zu bytes, %zu expected", name,
-				    in[i].size, need);
+			return fail(err, errlen, FLT_EINVAL, "input '%s': %zu bytes, %zu expected",
+			            name, in[i].size, need);
 	}
 	*out = p;
 	*out_batch = batch;
@@ -238,16 +241,16 @@ static flt_err pick_plan(struct flt_rt_model *m, const struct flt_rt_tensor *in,
 /* Copies one computed tensor to the caller's output (allocating it when the
  * caller left data NULL). */
 static flt_err put_output(const struct flt_rt_model *m, size_t i, const struct rt_tensor *t,
-			  struct flt_rt_tensor *o, char *err, size_t errlen)
+                          struct flt_rt_tensor *o, char *err, size_t errlen)
 {
 	size_t n = t->nelem * onnx_dtype_size(t->dtype);
 	if (!o->data) {
 		if (!(o->data = flt_malloc(n ? n : 1)))
 			return fail(err, errlen, FLT_ENOMEM, "out of memory for output '%s'",
-				    m->out_info[i].name);
+			            m->out_info[i].name);
 	} else if (o->size < n) {
 		return fail(err, errlen, FLT_ELIMIT, "output '%s' needs %zu bytes, %zu given",
-			    m->out_info[i].name, n, o->size);
+		            m->out_info[i].name, n, o->size);
 	}
 	if (n)
 		memcpy(o->data, t->data, n);
@@ -259,7 +262,7 @@ static flt_err put_output(const struct flt_rt_model *m, size_t i, const struct r
 }
 
 flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, size_t n_inputs,
-		   struct flt_rt_tensor *outputs, size_t n_outputs, char *err, size_t errlen)
+                   struct flt_rt_tensor *outputs, size_t n_outputs, char *err, size_t errlen)
 {
 	const struct rt_plan *p = NULL;
 	struct rt_ctx *c = NULL;
@@ -271,7 +274,7 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 	if (!m || n_inputs != m->n_inputs || n_outputs != m->n_outputs || (n_inputs && !inputs) ||
 	    (n_outputs && !outputs))
 		return fail(err, errlen, FLT_EINVAL, "model takes %zu inputs and gives %zu outputs",
-			    m ? m->n_inputs : 0, m ? m->n_outputs : 0);
+		            m ? m->n_inputs : 0, m ? m->n_outputs : 0);
 	uint32_t batch = 1;
 	if ((e = pick_plan(m, inputs, &p, &batch, err, errlen)))
 		return e;
@@ -280,7 +283,8 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 		c = ctx_take(m); /* the pool still bounds concurrency */
 		if (!(e = plan_eval(m, &dp, batch, inputs, err, errlen))) {
 			for (size_t i = 0; i < m->n_outputs && !e; i++)
-				e = put_output(m, i, &dp.vals[m->outputs[i]], &outputs[i], err, errlen);
+				e = put_output(m, i, &dp.vals[m->outputs[i]], &outputs[i], err,
+				               errlen);
 			plan_release(&dp);
 		}
 		goto out;
@@ -289,8 +293,9 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 		const struct rt_tensor *t = &p->vals[m->outputs[i]];
 		size_t need = t->nelem * onnx_dtype_size(t->dtype);
 		if (outputs[i].data && outputs[i].size < need)
-			return fail(err, errlen, FLT_ELIMIT, "output '%s' needs %zu bytes, %zu given",
-				    m->out_info[i].name, need, outputs[i].size);
+			return fail(err, errlen, FLT_ELIMIT,
+			            "output '%s' needs %zu bytes, %zu given", m->out_info[i].name,
+			            need, outputs[i].size);
 	}
 
 	c = ctx_take(m);
@@ -310,14 +315,21 @@ flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, s
 		for (size_t k = 0; k < st->n_out; k++)
 			c->out_ptrs[k] = st->out[k] == RT_NONE ? NULL : &c->vals[st->out[k]];
 		msg[0] = 0;
-		struct op_ctx oc = {
-			.node = st->node, .opset = st->opset, .n_in = st->n_in, .n_out = st->n_out,
-			.in = c->in_ptrs, .out = c->out_ptrs, .scratch_bytes = p->scratch_bytes[s],
-			.scratch = p->scratch_bytes[s] ? c->arena + p->scratch_off[s] : NULL,
-			.state = p->state[s], .err = msg, .errlen = sizeof(msg)};
+		struct op_ctx oc = {.node = st->node,
+		                    .opset = st->opset,
+		                    .n_in = st->n_in,
+		                    .n_out = st->n_out,
+		                    .in = c->in_ptrs,
+		                    .out = c->out_ptrs,
+		                    .scratch_bytes = p->scratch_bytes[s],
+		                    .scratch =
+		                        p->scratch_bytes[s] ? c->arena + p->scratch_off[s] : NULL,
+		                    .state = p->state[s],
+		                    .err = msg,
+		                    .errlen = sizeof(msg)};
 		if ((e = st->op->run(&oc))) {
-			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
-				 msg[0] ? msg : flt_strerror(e));
+			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name,
+			         st->node->op_type, msg[0] ? msg : flt_strerror(e));
 			goto out;
 		}
 	}

@@ -11,7 +11,7 @@
 
 /* Bounds on what a real model needs; anything larger is treated as corrupt. */
 #define MAX_DIMS_LIST 64
-#define MAX_ARRAY (1u << 24)
+#define MAX_ARRAY     (1u << 24)
 
 struct pb {
 	const uint8_t *p, *end;
@@ -20,8 +20,8 @@ struct pb {
 struct pb_field {
 	uint32_t num;
 	int wt;
-	uint64_t v;            /* varint / fixed value */
-	const uint8_t *data;   /* wire type 2 */
+	uint64_t v;          /* varint / fixed value */
+	const uint8_t *data; /* wire type 2 */
 	size_t len;
 };
 
@@ -80,8 +80,7 @@ static int pb_next(struct pb *b, struct pb_field *f)
 	f->len = 0;
 	f->v = 0;
 	switch (f->wt) {
-	case 0:
-		return pb_varint(b, &f->v) < 0 ? -1 : 1;
+	case 0: return pb_varint(b, &f->v) < 0 ? -1 : 1;
 	case 1:
 		if (b->end - b->p < 8)
 			return -1;
@@ -107,8 +106,7 @@ static int pb_next(struct pb *b, struct pb_field *f)
 		b->p += n;
 		return 1;
 	}
-	default:
-		return -1; /* groups are not used by ONNX */
+	default: return -1; /* groups are not used by ONNX */
 	}
 }
 
@@ -153,7 +151,7 @@ static flt_err grow(struct rd *r, void **arr, size_t *n, size_t *cap, size_t ele
 }
 
 static flt_err push_str(struct rd *r, char ***arr, size_t *n, size_t *cap, const struct pb_field *f,
-			const char *what)
+                        const char *what)
 {
 	flt_err e = grow(r, (void **)arr, n, cap, sizeof(char *));
 	if (e)
@@ -166,8 +164,8 @@ static flt_err push_str(struct rd *r, char ***arr, size_t *n, size_t *cap, const
 }
 
 /* Repeated scalar (packed or not) decoded into a growable array of int64 or float. */
-static flt_err push_ints(struct rd *r, int64_t **arr, size_t *n, size_t *cap, const struct pb_field *f,
-			 const char *what)
+static flt_err push_ints(struct rd *r, int64_t **arr, size_t *n, size_t *cap,
+                         const struct pb_field *f, const char *what)
 {
 	flt_err e;
 	if (f->wt == 0) {
@@ -197,8 +195,8 @@ static float f32_from_bits(uint32_t u)
 	return x;
 }
 
-static flt_err push_floats(struct rd *r, float **arr, size_t *n, size_t *cap, const struct pb_field *f,
-			   const char *what)
+static flt_err push_floats(struct rd *r, float **arr, size_t *n, size_t *cap,
+                           const struct pb_field *f, const char *what)
 {
 	flt_err e;
 	if (f->wt == 5) {
@@ -221,7 +219,7 @@ static flt_err push_floats(struct rd *r, float **arr, size_t *n, size_t *cap, co
 }
 
 static flt_err push_doubles(struct rd *r, double **arr, size_t *n, size_t *cap,
-			    const struct pb_field *f, const char *what)
+                            const struct pb_field *f, const char *what)
 {
 	flt_err e;
 	if (f->wt == 1) {
@@ -243,10 +241,20 @@ static flt_err push_doubles(struct rd *r, double **arr, size_t *n, size_t *cap,
 size_t onnx_dtype_size(int32_t dtype)
 {
 	switch (dtype) {
-	case ONNX_FLOAT: case ONNX_INT32: case ONNX_UINT32: return 4;
-	case ONNX_UINT8: case ONNX_INT8: case ONNX_BOOL: return 1;
-	case ONNX_UINT16: case ONNX_INT16: case ONNX_FLOAT16: case ONNX_BFLOAT16: return 2;
-	case ONNX_INT64: case ONNX_DOUBLE: case ONNX_UINT64: case ONNX_COMPLEX64: return 8;
+	case ONNX_FLOAT:
+	case ONNX_INT32:
+	case ONNX_UINT32: return 4;
+	case ONNX_UINT8:
+	case ONNX_INT8:
+	case ONNX_BOOL: return 1;
+	case ONNX_UINT16:
+	case ONNX_INT16:
+	case ONNX_FLOAT16:
+	case ONNX_BFLOAT16: return 2;
+	case ONNX_INT64:
+	case ONNX_DOUBLE:
+	case ONNX_UINT64:
+	case ONNX_COMPLEX64: return 8;
 	case ONNX_COMPLEX128: return 16;
 	default: return 0;
 	}
@@ -254,9 +262,10 @@ size_t onnx_dtype_size(int32_t dtype)
 
 const char *onnx_dtype_name(int32_t dtype)
 {
-	static const char *names[] = {"undefined", "float", "uint8", "int8", "uint16", "int16",
-				      "int32", "int64", "string", "bool", "float16", "double",
-				      "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+	static const char *names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+	                              "int16",      "int32",   "int64",  "string", "bool",
+	                              "float16",    "double",  "uint32", "uint64", "complex64",
+	                              "complex128", "bfloat16"};
 	if (dtype >= 0 && dtype < (int32_t)(sizeof(names) / sizeof(names[0])))
 		return names[dtype];
 	return "unknown";
@@ -265,7 +274,8 @@ const char *onnx_dtype_name(int32_t dtype)
 static size_t dtype_align(int32_t dtype)
 {
 	switch (onnx_dtype_size(dtype)) {
-	case 8: case 16: return alignof(int64_t) > alignof(double) ? alignof(int64_t) : alignof(double);
+	case 8:
+	case 16: return alignof(int64_t) > alignof(double) ? alignof(int64_t) : alignof(double);
 	case 4: return alignof(float);
 	case 2: return alignof(uint16_t);
 	default: return 1;
@@ -293,7 +303,7 @@ static void tensor_clear(struct onnx_tensor *t)
 /* Parses a TensorProto into t. With copy_all, data never points into the
  * buffer (standalone tensor files are freed after reading). */
 static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct onnx_tensor *t,
-			   int copy_all)
+                           int copy_all)
 {
 	struct pb b = {p, p + len};
 	struct pb_field f;
@@ -352,7 +362,7 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 	}
 	if (n_dims > FLT_RT_MAX_RANK) {
 		e = rd_fail(r, "tensor '%s' has rank %zu (at most %d supported)", t->name, n_dims,
-			    FLT_RT_MAX_RANK);
+		            FLT_RT_MAX_RANK);
 		goto out;
 	}
 	t->rank = (int32_t)n_dims;
@@ -385,7 +395,7 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 	if (has_raw) {
 		if (raw_len != t->nbytes) {
 			e = rd_fail(r, "tensor '%s': raw_data has %zu bytes, %zu expected", t->name,
-				    raw_len, t->nbytes);
+			            raw_len, t->nbytes);
 			goto out;
 		}
 		if (!copy_all && t->nbytes && ((uintptr_t)raw % dtype_align(t->dtype)) == 0) {
@@ -422,19 +432,29 @@ static flt_err read_tensor(struct rd *r, const uint8_t *p, size_t len, struct on
 		case ONNX_FLOAT: memcpy(d, &f32[i], 4); break;
 		case ONNX_DOUBLE: memcpy(d, &f64[i], 8); break;
 		case ONNX_COMPLEX64: memcpy(d, &f32[2 * i], 8); break;
-		case ONNX_INT64: case ONNX_UINT64: memcpy(d, &i64[i], 8); break;
-		case ONNX_INT32: case ONNX_UINT32: {
+		case ONNX_INT64:
+		case ONNX_UINT64: memcpy(d, &i64[i], 8); break;
+		case ONNX_INT32:
+		case ONNX_UINT32: {
 			uint32_t u = (uint32_t)i64[i];
 			memcpy(d, &u, 4);
 			break;
 		}
-		case ONNX_INT16: case ONNX_UINT16: case ONNX_FLOAT16: case ONNX_BFLOAT16: {
+		case ONNX_INT16:
+		case ONNX_UINT16:
+		case ONNX_FLOAT16:
+		case ONNX_BFLOAT16: {
 			uint16_t u = (uint16_t)i64[i];
 			memcpy(d, &u, 2);
 			break;
 		}
-		case ONNX_INT8: case ONNX_UINT8: case ONNX_BOOL: *(uint8_t *)d = (uint8_t)i64[i]; break;
-		default: e = rd_fail(r, "tensor '%s': unsupported data type %d", t->name, (int)t->dtype); goto out;
+		case ONNX_INT8:
+		case ONNX_UINT8:
+		case ONNX_BOOL: *(uint8_t *)d = (uint8_t)i64[i]; break;
+		default:
+			e = rd_fail(r, "tensor '%s': unsupported data type %d", t->name,
+			            (int)t->dtype);
+			goto out;
 		}
 	}
 out:
@@ -469,7 +489,7 @@ static flt_err read_shape(struct rd *r, const uint8_t *p, size_t len, struct flt
 			return rd_fail(r, "shape dim: wrong wire type");
 		if (vi->rank >= FLT_RT_MAX_RANK)
 			return rd_fail(r, "value '%s' has rank > %d", vi->name ? vi->name : "",
-				       FLT_RT_MAX_RANK);
+			               FLT_RT_MAX_RANK);
 		int k = vi->rank++;
 		vi->dims[k] = -1;
 		struct pb db = {f.data, f.data + f.len};
@@ -478,7 +498,8 @@ static flt_err read_shape(struct rd *r, const uint8_t *p, size_t len, struct flt
 		while ((drc = pb_next(&db, &df)) > 0) {
 			if (df.num == 1 && df.wt == 0)
 				vi->dims[k] = (int64_t)df.v < 0 ? -1 : (int64_t)df.v;
-			else if (df.num == 2 && (e = set_str(r, &vi->dim_params[k], &df, "dim_param")))
+			else if (df.num == 2 &&
+			         (e = set_str(r, &vi->dim_params[k], &df, "dim_param")))
 				return e;
 		}
 		if (drc < 0)
@@ -489,7 +510,8 @@ static flt_err read_shape(struct rd *r, const uint8_t *p, size_t len, struct flt
 	return FLT_OK;
 }
 
-static flt_err read_value_info(struct rd *r, const uint8_t *p, size_t len, struct flt_rt_value_info *vi)
+static flt_err read_value_info(struct rd *r, const uint8_t *p, size_t len,
+                               struct flt_rt_value_info *vi)
 {
 	struct pb b = {p, p + len};
 	struct pb_field f;
@@ -516,7 +538,7 @@ static flt_err read_value_info(struct rd *r, const uint8_t *p, size_t len, struc
 					if (xf.num == 1 && xf.wt == 0)
 						vi->dtype = (int32_t)xf.v;
 					else if (xf.num == 2 && xf.wt == 2 &&
-						 (e = read_shape(r, xf.data, xf.len, vi)))
+					         (e = read_shape(r, xf.data, xf.len, vi)))
 						goto out;
 				}
 				if (xrc < 0) {
@@ -597,9 +619,13 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 				a->t = NULL;
 			}
 			break;
-		case 7: e = push_floats(r, &a->floats, &a->n_floats, &c_f, &f, "attribute floats"); break;
+		case 7:
+			e = push_floats(r, &a->floats, &a->n_floats, &c_f, &f, "attribute floats");
+			break;
 		case 8: e = push_ints(r, &a->ints, &a->n_ints, &c_i, &f, "attribute ints"); break;
-		case 9: e = push_str(r, &a->strings, &a->n_strings, &c_s, &f, "attribute strings"); break;
+		case 9:
+			e = push_str(r, &a->strings, &a->n_strings, &c_s, &f, "attribute strings");
+			break;
 		default: break; /* graphs, sparse tensors: not used by supported ops */
 		}
 		if (e)
@@ -611,11 +637,16 @@ static flt_err read_attr(struct rd *r, const uint8_t *p, size_t len, struct onnx
 		e = rd_fail(r, "attribute without a name");
 	/* Pre-IR-3 files leave type unset: infer it from what is present. */
 	if (!e && a->type == ONNX_ATTR_UNDEFINED) {
-		if (a->t) a->type = ONNX_ATTR_TENSOR;
-		else if (a->n_floats) a->type = ONNX_ATTR_FLOATS;
-		else if (a->n_ints) a->type = ONNX_ATTR_INTS;
-		else if (a->s) a->type = ONNX_ATTR_STRING;
-		else if (a->n_strings) a->type = ONNX_ATTR_STRINGS;
+		if (a->t)
+			a->type = ONNX_ATTR_TENSOR;
+		else if (a->n_floats)
+			a->type = ONNX_ATTR_FLOATS;
+		else if (a->n_ints)
+			a->type = ONNX_ATTR_INTS;
+		else if (a->s)
+			a->type = ONNX_ATTR_STRING;
+		else if (a->n_strings)
+			a->type = ONNX_ATTR_STRINGS;
 	}
 out:
 	if (e)
@@ -651,7 +682,9 @@ static flt_err read_node(struct rd *r, const uint8_t *p, size_t len, struct onnx
 	while ((rc = pb_next(&b, &f)) > 0) {
 		switch (f.num) {
 		case 1: e = push_str(r, &n->inputs, &n->n_inputs, &c_in, &f, "node input"); break;
-		case 2: e = push_str(r, &n->outputs, &n->n_outputs, &c_out, &f, "node output"); break;
+		case 2:
+			e = push_str(r, &n->outputs, &n->n_outputs, &c_out, &f, "node output");
+			break;
 		case 3: e = set_str(r, &n->name, &f, "node name"); break;
 		case 4: e = set_str(r, &n->op_type, &f, "node op_type"); break;
 		case 7: e = set_str(r, &n->domain, &f, "node domain"); break;
@@ -660,7 +693,8 @@ static flt_err read_node(struct rd *r, const uint8_t *p, size_t len, struct onnx
 				e = rd_fail(r, "node attribute: wrong wire type");
 				break;
 			}
-			if ((e = grow(r, (void **)&n->attrs, &n->n_attrs, &c_at, sizeof(*n->attrs))))
+			if ((e = grow(r, (void **)&n->attrs, &n->n_attrs, &c_at,
+			              sizeof(*n->attrs))))
 				break;
 			if ((e = read_attr(r, f.data, f.len, &n->attrs[n->n_attrs])))
 				break;
@@ -700,28 +734,32 @@ static flt_err read_graph(struct rd *r, const uint8_t *p, size_t len, struct onn
 			continue;
 		switch (f.num) {
 		case 1:
-			if ((e = grow(r, (void **)&m->nodes, &m->n_nodes, &c_nodes, sizeof(*m->nodes))))
+			if ((e = grow(r, (void **)&m->nodes, &m->n_nodes, &c_nodes,
+			              sizeof(*m->nodes))))
 				return e;
 			if ((e = read_node(r, f.data, f.len, &m->nodes[m->n_nodes])))
 				return e;
 			m->n_nodes++;
 			break;
 		case 5:
-			if ((e = grow(r, (void **)&m->inits, &m->n_inits, &c_inits, sizeof(*m->inits))))
+			if ((e = grow(r, (void **)&m->inits, &m->n_inits, &c_inits,
+			              sizeof(*m->inits))))
 				return e;
 			if ((e = read_tensor(r, f.data, f.len, &m->inits[m->n_inits], 0)))
 				return e;
 			m->n_inits++;
 			break;
 		case 11:
-			if ((e = grow(r, (void **)&m->inputs, &m->n_inputs, &c_in, sizeof(*m->inputs))))
+			if ((e = grow(r, (void **)&m->inputs, &m->n_inputs, &c_in,
+			              sizeof(*m->inputs))))
 				return e;
 			if ((e = read_value_info(r, f.data, f.len, &m->inputs[m->n_inputs])))
 				return e;
 			m->n_inputs++;
 			break;
 		case 12:
-			if ((e = grow(r, (void **)&m->outputs, &m->n_outputs, &c_out, sizeof(*m->outputs))))
+			if ((e = grow(r, (void **)&m->outputs, &m->n_outputs, &c_out,
+			              sizeof(*m->outputs))))
 				return e;
 			if ((e = read_value_info(r, f.data, f.len, &m->outputs[m->n_outputs])))
 				return e;
@@ -758,7 +796,8 @@ void onnx_model_free(struct onnx_model *m)
 	flt_free(m);
 }
 
-flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, char *err, size_t errlen)
+flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, char *err,
+                        size_t errlen)
 {
 	struct rd r = {err, errlen};
 	struct onnx_model *m = NULL;
@@ -810,14 +849,16 @@ flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, ch
 				e = rd_fail(&r, "opset_import: wrong wire type");
 				goto out;
 			}
-			if ((e = grow(&r, (void **)&m->opsets, &m->n_opsets, &c_ops, sizeof(*m->opsets))))
+			if ((e = grow(&r, (void **)&m->opsets, &m->n_opsets, &c_ops,
+			              sizeof(*m->opsets))))
 				goto out;
 			struct flt_rt_opset *o = &m->opsets[m->n_opsets++]; /* owned from here */
 			struct pb ob = {f.data, f.data + f.len};
 			struct pb_field of;
 			int orc;
 			while ((orc = pb_next(&ob, &of)) > 0) {
-				if (of.num == 1 && (e = set_str(&r, &o->domain, &of, "opset domain")))
+				if (of.num == 1 &&
+				    (e = set_str(&r, &o->domain, &of, "opset domain")))
 					goto out;
 				if (of.num == 2 && of.wt == 0)
 					o->version = (int64_t)of.v;
@@ -834,9 +875,7 @@ flt_err onnx_read_model(const void *buf, size_t len, struct onnx_model **out, ch
 				o->domain[0] = 0;
 			break;
 		}
-		case 25:
-			m->has_functions = 1;
-			break;
+		case 25: m->has_functions = 1; break;
 		default: break;
 		}
 	}
@@ -869,7 +908,8 @@ out:
 	return e;
 }
 
-flt_err onnx_read_tensor(const void *buf, size_t len, struct onnx_tensor **out, char *err, size_t errlen)
+flt_err onnx_read_tensor(const void *buf, size_t len, struct onnx_tensor **out, char *err,
+                         size_t errlen)
 {
 	struct rd r = {err, errlen};
 	struct onnx_tensor *t;
@@ -914,7 +954,7 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 }
 
 flt_err onnx_write_tensor(const char *name, int32_t dtype, int32_t rank, const int64_t *dims,
-			  const void *data, size_t nbytes, uint8_t **out, size_t *out_len)
+                          const void *data, size_t nbytes, uint8_t **out, size_t *out_len)
 {
 	size_t nlen = name ? strlen(name) : 0;
 	if (rank < 0 || rank > FLT_RT_MAX_RANK || nbytes > SIZE_MAX - 256 - nlen)

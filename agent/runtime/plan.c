@@ -71,7 +71,7 @@ static int map_put(struct name_map *m, const char *k, uint32_t v)
 /* ---- messages ----------------------------------------------------------- */
 
 __attribute__((format(printf, 4, 5))) static flt_err fail(char *err, size_t errlen, flt_err e,
-							   const char *fmt, ...)
+                                                          const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -83,7 +83,7 @@ __attribute__((format(printf, 4, 5))) static flt_err fail(char *err, size_t errl
 }
 
 static void append(char *buf, size_t buflen, size_t *used, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void append(char *buf, size_t buflen, size_t *used, const char *fmt, ...)
 {
 	if (!buf || *used >= buflen)
@@ -118,7 +118,8 @@ size_t plan_unsupported(const struct onnx_model *onnx, char *buf, size_t buflen)
 		int64_t ov = onnx_model_opset(onnx, n->domain);
 		if (op_find(n->domain, n->op_type, ov))
 			continue;
-		append(buf, buflen, &used, "%s%s%s%s%s (node '%s'%s)", count ? (nops ? ", " : "; ") : "",
+		append(buf, buflen, &used, "%s%s%s%s%s (node '%s'%s)",
+		       count ? (nops ? ", " : "; ") : "",
 		       nops ? "" : "unsupported operators: ", n->domain, n->domain[0] ? "." : "",
 		       n->op_type, n->name, ov ? "" : ", domain not imported");
 		count++;
@@ -208,14 +209,16 @@ static size_t tensor_bytes(const struct rt_tensor *t)
 }
 
 flt_err plan_input_shape(struct flt_rt_model *m, size_t i, uint32_t batch, struct rt_tensor *t,
-			 char *err, size_t errlen)
+                         char *err, size_t errlen)
 {
 	const struct flt_rt_value_info *vi = &m->in_info[i];
 	if (vi->dtype != ONNX_FLOAT && vi->dtype != ONNX_INT64)
-		return fail(err, errlen, FLT_EUNSUPPORTED, "graph input '%s' has type %s (float and int64 supported)",
-			    vi->name, onnx_dtype_name(vi->dtype));
+		return fail(err, errlen, FLT_EUNSUPPORTED,
+		            "graph input '%s' has type %s (float and int64 supported)", vi->name,
+		            onnx_dtype_name(vi->dtype));
 	if (vi->rank < 0)
-		return fail(err, errlen, FLT_EUNSUPPORTED, "graph input '%s' has no shape", vi->name);
+		return fail(err, errlen, FLT_EUNSUPPORTED, "graph input '%s' has no shape",
+		            vi->name);
 	t->dtype = vi->dtype;
 	t->rank = vi->rank;
 	uint64_t n = 1;
@@ -225,11 +228,13 @@ flt_err plan_input_shape(struct flt_rt_model *m, size_t i, uint32_t batch, struc
 			v = batch;
 		if (v < 0)
 			return fail(err, errlen, FLT_EUNSUPPORTED,
-				    "graph input '%s' dimension %d ('%s') is symbolic; only the batch dimension may be",
-				    vi->name, (int)d, vi->dim_params[d] ? vi->dim_params[d] : "?");
+			            "graph input '%s' dimension %d ('%s') is symbolic; only the "
+			            "batch dimension may be",
+			            vi->name, (int)d, vi->dim_params[d] ? vi->dim_params[d] : "?");
 		t->dims[d] = v;
 		if (v && n > SIZE_MAX / 8 / (uint64_t)v)
-			return fail(err, errlen, FLT_ELIMIT, "graph input '%s' too large", vi->name);
+			return fail(err, errlen, FLT_ELIMIT, "graph input '%s' too large",
+			            vi->name);
 		n *= (uint64_t)v;
 	}
 	t->nelem = (size_t)n;
@@ -238,7 +243,7 @@ flt_err plan_input_shape(struct flt_rt_model *m, size_t i, uint32_t batch, struc
 }
 
 static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batch,
-			const struct flt_rt_tensor *bind, int *needs_data, char *err, size_t errlen)
+                        const struct flt_rt_tensor *bind, int *needs_data, char *err, size_t errlen)
 {
 	flt_err e = FLT_OK;
 	uint32_t *last = NULL;
@@ -258,8 +263,8 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 	last = flt_calloc(m->n_vals, sizeof(*last));
 	inp = flt_calloc(m->max_io + 1, sizeof(*inp));
 	outp = flt_calloc(m->max_io + 1, sizeof(*outp));
-	if (!p->vals || !p->off || !p->folded || !p->scratch_off || !p->scratch_bytes || !p->state || !p->owned ||
-	    !last || !inp || !outp) {
+	if (!p->vals || !p->off || !p->folded || !p->scratch_off || !p->scratch_bytes ||
+	    !p->state || !p->owned || !last || !inp || !outp) {
 		e = fail(err, errlen, FLT_ENOMEM, "out of memory planning the model");
 		goto out;
 	}
@@ -291,18 +296,24 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 			if (inp[k] && !inp[k]->data)
 				all_const = 0;
 			if (inp[k] && !onnx_dtype_size(inp[k]->dtype)) {
-				e = fail(err, errlen, FLT_EUNSUPPORTED, "node '%s' (%s): input '%s' has type %s",
-					 st->node->name, st->node->op_type, st->node->inputs[k],
-					 onnx_dtype_name(inp[k]->dtype));
+				e = fail(err, errlen, FLT_EUNSUPPORTED,
+				         "node '%s' (%s): input '%s' has type %s", st->node->name,
+				         st->node->op_type, st->node->inputs[k],
+				         onnx_dtype_name(inp[k]->dtype));
 				goto out;
 			}
 		}
 		for (size_t k = 0; k < st->n_out; k++)
 			outp[k] = st->out[k] == RT_NONE ? NULL : &p->vals[st->out[k]];
 		msg[0] = 0;
-		struct op_ctx c = {.node = st->node, .opset = st->opset, .n_in = st->n_in,
-				   .n_out = st->n_out, .in = inp, .out = outp, .err = msg,
-				   .errlen = sizeof(msg)};
+		struct op_ctx c = {.node = st->node,
+		                   .opset = st->opset,
+		                   .n_in = st->n_in,
+		                   .n_out = st->n_out,
+		                   .in = inp,
+		                   .out = outp,
+		                   .err = msg,
+		                   .errlen = sizeof(msg)};
 		e = st->op->infer(&c);
 		if (c.state) {
 			/* owned at once, so every exit below frees it with the plan */
@@ -312,14 +323,15 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 		if (e) {
 			if (needs_data)
 				*needs_data = c.needs_data;
-			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
-				 msg[0] ? msg : flt_strerror(e));
+			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name,
+			         st->node->op_type, msg[0] ? msg : flt_strerror(e));
 			goto out;
 		}
 		for (size_t k = 0; k < st->n_out; k++)
 			if (outp[k] && !outp[k]->dtype) {
-				e = fail(err, errlen, FLT_EINTERNAL, "node '%s' (%s): output %zu has no type",
-					 st->node->name, st->node->op_type, k);
+				e = fail(err, errlen, FLT_EINTERNAL,
+				         "node '%s' (%s): output %zu has no type", st->node->name,
+				         st->node->op_type, k);
 				goto out;
 			}
 		p->scratch_bytes[s] = c.scratch_bytes;
@@ -339,14 +351,15 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 			if (!bind && folded_bytes > RT_FOLD_LIMIT) {
 				flt_free(scratch);
 				e = fail(err, errlen, FLT_ELIMIT,
-					 "node '%s' (%s): constants folded at load exceed %u MiB",
-					 st->node->name, st->node->op_type, RT_FOLD_LIMIT >> 20);
+				         "node '%s' (%s): constants folded at load exceed %u MiB",
+				         st->node->name, st->node->op_type, RT_FOLD_LIMIT >> 20);
 				goto out;
 			}
 			outp[k]->data = flt_malloc(tensor_bytes(outp[k]));
 			if (!outp[k]->data) {
 				flt_free(scratch);
-				e = fail(err, errlen, FLT_ENOMEM, "out of memory folding constants");
+				e = fail(err, errlen, FLT_ENOMEM,
+				         "out of memory folding constants");
 				goto out;
 			}
 			p->owned[p->n_owned++] = outp[k]->data;
@@ -355,8 +368,8 @@ static flt_err plan_one(struct flt_rt_model *m, struct rt_plan *p, uint32_t batc
 		e = st->op->run(&c);
 		flt_free(scratch);
 		if (e) {
-			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name, st->node->op_type,
-				 msg[0] ? msg : flt_strerror(e));
+			e = fail(err, errlen, e, "node '%s' (%s): %s", st->node->name,
+			         st->node->op_type, msg[0] ? msg : flt_strerror(e));
 			goto out;
 		}
 		p->folded[s] = 1;
@@ -448,8 +461,8 @@ static flt_err copy_vi(struct flt_rt_value_info *dst, const struct flt_rt_value_
 
 void flt_rt_model_free(struct flt_rt_model *m);
 
-flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_model **out, char *err,
-		   size_t errlen)
+flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_model **out,
+                   char *err, size_t errlen)
 {
 	struct flt_rt_model *m = NULL;
 	struct name_map map = {0};
@@ -508,11 +521,13 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 		if (!t->name[0])
 			continue;
 		if (map_put(&map, t->name, (uint32_t)m->n_vals)) {
-			e = fail(err, errlen, FLT_EINVAL, "initializer '%s' defined twice", t->name);
+			e = fail(err, errlen, FLT_EINVAL, "initializer '%s' defined twice",
+			         t->name);
 			goto out;
 		}
 		if (t->external) {
-			e = fail(err, errlen, FLT_EUNSUPPORTED, "initializer '%s' uses external data", t->name);
+			e = fail(err, errlen, FLT_EUNSUPPORTED,
+			         "initializer '%s' uses external data", t->name);
 			goto out;
 		}
 		m->names[m->n_vals] = t->name;
@@ -525,8 +540,8 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 		if (map_get(&map, vi->name) != RT_NONE)
 			continue; /* an input with an initializer: a constant here */
 		if (!vi->name[0] || map_put(&map, vi->name, (uint32_t)m->n_vals)) {
-			e = fail(err, errlen, FLT_EINVAL, "graph input '%s' is unnamed or defined twice",
-				 vi->name);
+			e = fail(err, errlen, FLT_EINVAL,
+			         "graph input '%s' is unnamed or defined twice", vi->name);
 			goto out;
 		}
 		if ((e = copy_vi(&m->in_info[m->n_inputs], vi))) {
@@ -538,7 +553,7 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 		m->inputs[m->n_inputs] = (uint32_t)m->n_vals;
 		/* dim 0 is the batch when symbolic, or when 1 and a larger batch is asked for */
 		m->batched[m->n_inputs] =
-			vi->rank > 0 && (vi->dims[0] < 0 || (max_batch > 1 && vi->dims[0] == 1));
+		    vi->rank > 0 && (vi->dims[0] < 0 || (max_batch > 1 && vi->dims[0] == 1));
 		if (m->batched[m->n_inputs])
 			m->in_info[m->n_inputs].dims[0] = 1;
 		m->n_inputs++;
@@ -550,8 +565,9 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 			if (!n->outputs[k][0])
 				continue;
 			if (map_put(&map, n->outputs[k], (uint32_t)m->n_vals)) {
-				e = fail(err, errlen, FLT_EINVAL, "node '%s' (%s): value '%s' defined twice",
-					 n->name, n->op_type, n->outputs[k]);
+				e = fail(err, errlen, FLT_EINVAL,
+				         "node '%s' (%s): value '%s' defined twice", n->name,
+				         n->op_type, n->outputs[k]);
 				goto out;
 			}
 			m->names[m->n_vals] = n->outputs[k];
@@ -564,7 +580,8 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 		for (size_t i = 0; i < m->n_inputs; i++)
 			any |= m->batched[i];
 		if (!any) {
-			e = fail(err, errlen, FLT_EINCOMPAT, "no graph input has a batch dimension");
+			e = fail(err, errlen, FLT_EINCOMPAT,
+			         "no graph input has a batch dimension");
 			goto out;
 		}
 	}
@@ -572,7 +589,7 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 		uint32_t v = map_get(&map, onnx->outputs[i].name);
 		if (v == RT_NONE) {
 			e = fail(err, errlen, FLT_EINVAL, "graph output '%s' is never produced",
-				 onnx->outputs[i].name);
+			         onnx->outputs[i].name);
 			goto out;
 		}
 		m->outputs[m->n_outputs] = v;
@@ -633,8 +650,9 @@ flt_err plan_build(struct onnx_model *onnx, uint32_t max_batch, struct flt_rt_mo
 			}
 			uint32_t v = map_get(&map, n->inputs[k]);
 			if (v == RT_NONE) {
-				e = fail(err, errlen, FLT_EINVAL, "node '%s' (%s): input '%s' is never defined",
-					 n->name, n->op_type, n->inputs[k]);
+				e = fail(err, errlen, FLT_EINVAL,
+				         "node '%s' (%s): input '%s' is never defined", n->name,
+				         n->op_type, n->inputs[k]);
 				goto out;
 			}
 			st->in[k] = v;
@@ -745,7 +763,7 @@ out:
 }
 
 flt_err plan_eval(struct flt_rt_model *m, struct rt_plan *p, uint32_t batch,
-		  const struct flt_rt_tensor *inputs, char *err, size_t errlen)
+                  const struct flt_rt_tensor *inputs, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
 	flt_err e = plan_one(m, p, batch, inputs, NULL, err, errlen);

@@ -6,7 +6,7 @@
 #include "onnx.h"
 
 flt_err flt_rt_tensor_decode(const void *buf, size_t len, struct flt_rt_tensor *out, char **name,
-			     char *err, size_t errlen)
+                             char *err, size_t errlen)
 {
 	struct onnx_tensor *t = NULL;
 	flt_err e = onnx_read_tensor(buf, len, &t, err, errlen);
@@ -36,7 +36,7 @@ flt_err flt_rt_tensor_decode(const void *buf, size_t len, struct flt_rt_tensor *
 }
 
 flt_err flt_rt_tensor_encode(const char *name, const struct flt_rt_tensor *t, uint8_t **out,
-			     size_t *out_len)
+                             size_t *out_len)
 {
 	return onnx_write_tensor(name, t->dtype, t->rank, t->dims, t->data, t->size, out, out_len);
 }

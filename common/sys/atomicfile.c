@@ -42,7 +42,7 @@ static void fpname(char *buf, size_t n, const char *fp, const char *dflt, const 
 }
 
 flt_err flt_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			      const char *fp)
+                              const char *fp)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX], name[160];
 	const char *base;
@@ -54,7 +54,8 @@ flt_err flt_file_write_atomic(const char *path, const void *data, size_t len, mo
 		return FLT_EINVAL;
 	for (int tries = 0;; tries++) {
 		unsigned n = atomic_fetch_add(&tmp_counter, 1);
-		int k = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%ld-%u", dir, base, (long)getpid(), n);
+		int k =
+		    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%ld-%u", dir, base, (long)getpid(), n);
 		if (k < 0 || (size_t)k >= sizeof(tmp))
 			return FLT_EINVAL;
 		fpname(name, sizeof(name), fp, "atomic", "open");
@@ -127,8 +128,7 @@ size_t flt_file_remove_stale_temps(const char *path)
 	return removed;
 }
 
-flt_err flt_file_read_all(const char *path, size_t max, uint8_t **out, size_t *lenp,
-			  const char *fp)
+flt_err flt_file_read_all(const char *path, size_t max, uint8_t **out, size_t *lenp, const char *fp)
 {
 	char name[160];
 	int fd = -1;

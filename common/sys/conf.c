@@ -16,7 +16,7 @@
 #define CONF_NAME_MAX 128
 
 __attribute__((format(printf, 3, 4))) static void errf(char *err, size_t errlen, const char *fmt,
-							...)
+                                                       ...)
 {
 	va_list ap;
 	if (!err || !errlen)
@@ -117,10 +117,22 @@ flt_err flt_conf_parse_size(const char *s, uint64_t *out)
 	if (e)
 		return e;
 	switch (lower(*p)) {
-	case 'k': mult = (uint64_t)1 << 10; p++; break;
-	case 'm': mult = (uint64_t)1 << 20; p++; break;
-	case 'g': mult = (uint64_t)1 << 30; p++; break;
-	case 't': mult = (uint64_t)1 << 40; p++; break;
+	case 'k':
+		mult = (uint64_t)1 << 10;
+		p++;
+		break;
+	case 'm':
+		mult = (uint64_t)1 << 20;
+		p++;
+		break;
+	case 'g':
+		mult = (uint64_t)1 << 30;
+		p++;
+		break;
+	case 't':
+		mult = (uint64_t)1 << 40;
+		p++;
+		break;
 	default: break;
 	}
 	if (mult > 1 && lower(p[0]) == 'i' && lower(p[1]) == 'b')
@@ -150,9 +162,18 @@ flt_err flt_conf_parse_duration(const char *s, int64_t *seconds)
 	switch (*p) {
 	case '\0': break;
 	case 's': p++; break;
-	case 'm': mult = 60; p++; break;
-	case 'h': mult = 3600; p++; break;
-	case 'd': mult = 86400; p++; break;
+	case 'm':
+		mult = 60;
+		p++;
+		break;
+	case 'h':
+		mult = 3600;
+		p++;
+		break;
+	case 'd':
+		mult = 86400;
+		p++;
+		break;
 	default: return FLT_EINVAL;
 	}
 	if (*p)
@@ -215,7 +236,7 @@ static void choices_text(const struct flt_conf_opt *o, char *buf, size_t n)
 
 /* Applies text VAL to O's field; WHERE ("file:12") prefixes messages. */
 static flt_err apply_value(const struct flt_conf_opt *o, void *cfg, const char *val,
-			   const char *where, char *err, size_t errlen)
+                           const char *where, char *err, size_t errlen)
 {
 	unsigned char *field = (unsigned char *)cfg + o->offset;
 	flt_err e = FLT_OK;
@@ -223,8 +244,8 @@ static flt_err apply_value(const struct flt_conf_opt *o, void *cfg, const char *
 	switch (o->type) {
 	case FLT_CONF_PATH:
 		if (!*val) {
-			errf(err, errlen, "%s: key '%s': expected a path, got an empty value", where,
-			     o->name);
+			errf(err, errlen, "%s: key '%s': expected a path, got an empty value",
+			     where, o->name);
 			return FLT_EPARSE;
 		}
 		for (const char *p = val; *p; p++) {
@@ -405,8 +426,8 @@ flt_err flt_conf_init(const struct flt_conf_schema *s, void *cfg, char *err, siz
 	return FLT_OK;
 }
 
-flt_err flt_conf_parse_buf(const struct flt_conf_schema *s, void *cfg, const char *buf,
-			   size_t len, const char *source, char *err, size_t errlen)
+flt_err flt_conf_parse_buf(const struct flt_conf_schema *s, void *cfg, const char *buf, size_t len,
+                           const char *source, char *err, size_t errlen)
 {
 	char line[CONF_LINE_MAX + 1], val[CONF_LINE_MAX + 1];
 	char section[CONF_NAME_MAX] = "", key[2 * CONF_NAME_MAX + 1], where[300];
@@ -476,7 +497,7 @@ flt_err flt_conf_parse_buf(const struct flt_conf_schema *s, void *cfg, const cha
 			goto out;
 		}
 		snprintf(key, sizeof(key), "%s%s%.*s", section, section[0] ? "." : "",
-			 (int)(kb - ka), ka);
+		         (int)(kb - ka), ka);
 		long idx = find_opt(s, key);
 		if (idx < 0) {
 			errf(err, errlen, "%s: unknown key '%s'", where, key);
@@ -506,8 +527,8 @@ out:
 	return e;
 }
 
-flt_err flt_conf_parse_file(const struct flt_conf_schema *s, void *cfg, const char *path,
-			    char *err, size_t errlen)
+flt_err flt_conf_parse_file(const struct flt_conf_schema *s, void *cfg, const char *path, char *err,
+                            size_t errlen)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -516,7 +537,9 @@ flt_err flt_conf_parse_file(const struct flt_conf_schema *s, void *cfg, const ch
 	case FLT_OK: break;
 	case FLT_ENOTFOUND: errf(err, errlen, "config file '%s' not found", path); return e;
 	case FLT_ELIMIT: errf(err, errlen, "config file '%s' is larger than 1 MiB", path); return e;
-	case FLT_EINVAL: errf(err, errlen, "config file '%s' is not a regular file", path); return e;
+	case FLT_EINVAL:
+		errf(err, errlen, "config file '%s' is not a regular file", path);
+		return e;
 	default:
 		errf(err, errlen, "cannot read config file '%s': %s", path, flt_strerror(e));
 		return e;
@@ -527,7 +550,7 @@ flt_err flt_conf_parse_file(const struct flt_conf_schema *s, void *cfg, const ch
 }
 
 flt_err flt_conf_set(const struct flt_conf_schema *s, void *cfg, const char *kv, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	char key[CONF_NAME_MAX], where[CONF_NAME_MAX + 32];
 	char *val = NULL;
@@ -569,8 +592,7 @@ out:
 	return e;
 }
 
-flt_err flt_conf_check(const struct flt_conf_schema *s, const void *cfg, char *err,
-		       size_t errlen)
+flt_err flt_conf_check(const struct flt_conf_schema *s, const void *cfg, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < s->nopts; i++) {
 		const struct flt_conf_opt *o = &s->opts[i];
@@ -590,7 +612,7 @@ flt_err flt_conf_check(const struct flt_conf_schema *s, const void *cfg, char *e
 }
 
 flt_err flt_conf_load(const struct flt_conf_schema *s, void *cfg, const char *path,
-		      const char *const *sets, size_t nsets, char *err, size_t errlen)
+                      const char *const *sets, size_t nsets, char *err, size_t errlen)
 {
 	void *tmp = flt_malloc(s->size);
 	flt_err e;
@@ -619,7 +641,7 @@ flt_err flt_conf_load(const struct flt_conf_schema *s, void *cfg, const char *pa
 }
 
 flt_err flt_conf_reload(const struct flt_conf_schema *s, void *cfg, const char *path,
-			const char *const *sets, size_t nsets, char *err, size_t errlen)
+                        const char *const *sets, size_t nsets, char *err, size_t errlen)
 {
 	void *fresh = flt_malloc(s->size);
 	flt_err e;
@@ -662,8 +684,8 @@ void flt_conf_print_help(const struct flt_conf_schema *s, FILE *out)
 		if (o->type == FLT_CONF_ENUM)
 			choices_text(o, list, sizeof(list));
 		fprintf(out, "  %-28s %s%s%s%s%s%s%s\n", o->name, type_name(o->type),
-			list[0] ? " " : "", list, o->def ? " (default " : "", o->def ? o->def : "",
-			o->def ? ")" : "", o->flags & FLT_CONF_REQUIRED ? " required" : "");
+		        list[0] ? " " : "", list, o->def ? " (default " : "", o->def ? o->def : "",
+		        o->def ? ")" : "", o->flags & FLT_CONF_REQUIRED ? " required" : "");
 		if (o->help)
 			fprintf(out, "      %s\n", o->help);
 	}

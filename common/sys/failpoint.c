@@ -18,7 +18,7 @@
 
 #include "fio_track.h"
 
-#define FP_MAX 64
+#define FP_MAX      64
 #define FP_NAME_MAX 128
 
 enum fp_action { FP_OFF = 0, FP_ERROR, FP_ENOSPC, FP_CRASH, FP_POWERCUT };
@@ -41,8 +41,8 @@ static pthread_once_t env_once = PTHREAD_ONCE_INIT;
 
 static const char *const action_names[] = {"off", "error", "enospc", "crash", "powercut"};
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
+                                                         ...)
 {
 	va_list ap;
 	if (!err || !errlen)
@@ -168,8 +168,7 @@ struct item {
 };
 
 /* Splits LIST into items; checks each. Returns count or -1 with ERR set. */
-static long split_items(const char *list, struct item *items, size_t max, char *err,
-			size_t errlen)
+static long split_items(const char *list, struct item *items, size_t max, char *err, size_t errlen)
 {
 	long n = 0;
 	const char *p = list;
@@ -184,7 +183,8 @@ static long split_items(const char *list, struct item *items, size_t max, char *
 		while (b > a && is_space(b[-1]))
 			b--;
 		char shown[FP_NAME_MAX + 32];
-		size_t slen = (size_t)(b - a) < sizeof(shown) - 1 ? (size_t)(b - a) : sizeof(shown) - 1;
+		size_t slen =
+		    (size_t)(b - a) < sizeof(shown) - 1 ? (size_t)(b - a) : sizeof(shown) - 1;
 		memcpy(shown, a, slen);
 		shown[slen] = '\0';
 		if (a < b) {
@@ -200,16 +200,18 @@ static long split_items(const char *list, struct item *items, size_t max, char *
 				sa++;
 			if (!name_ok(a, (size_t)(ne - a))) {
 				seterr(err, errlen,
-				       "'%s': bad failpoint name (use [A-Za-z0-9._-], optional trailing *)%s",
+				       "'%s': bad failpoint name (use [A-Za-z0-9._-], optional "
+				       "trailing *)%s",
 				       shown, "");
 				return -1;
 			}
 			struct fp tmp;
 			if (!spec_parse(sa, (size_t)(b - sa), &tmp)) {
-				seterr(err, errlen,
-				       "'%s': bad action (expected off|error|enospc|crash|powercut, "
-				       "optionally @N or @N+ with N >= 1)%s",
-				       shown, "");
+				seterr(
+				    err, errlen,
+				    "'%s': bad action (expected off|error|enospc|crash|powercut, "
+				    "optionally @N or @N+ with N >= 1)%s",
+				    shown, "");
 				return -1;
 			}
 			if ((size_t)n == max) {
@@ -356,7 +358,8 @@ static void die_now(const char *name, const char *what)
 	char msg[256];
 	int n = snprintf(msg, sizeof(msg), "failpoint %s: %s, process killed\n", name, what);
 	if (n > 0)
-		(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+		(void)!write(STDERR_FILENO, msg,
+		             (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 	kill(getpid(), SIGKILL);
 	_exit(137);
 }
@@ -377,7 +380,8 @@ flt_err flt_fp_check(const char *name)
 			size_t l = strlen(fps[i].name);
 			if (fps[i].name[l - 1] != '*')
 				continue;
-			if ((!best_prefix || l - 1 > best) && strncmp(fps[i].name, name, l - 1) == 0) {
+			if ((!best_prefix || l - 1 > best) &&
+			    strncmp(fps[i].name, name, l - 1) == 0) {
 				best_prefix = &fps[i];
 				best = l - 1;
 			}

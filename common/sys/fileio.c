@@ -25,9 +25,9 @@
 #include "fio_track.h"
 
 #define UNDO_MAX_BYTES ((size_t)128 << 20)
-#define FILES_MAX 256
-#define FD_OPS_MAX 256
-#define OPS_MAX 4096
+#define FILES_MAX      256
+#define FD_OPS_MAX     256
+#define OPS_MAX        4096
 
 struct undo {
 	struct undo *next; /* older record */
@@ -43,7 +43,7 @@ struct frec {
 	dev_t dev;
 	ino_t ino;
 	int fd;
-	off_t durable; /* length at the last sync */
+	off_t durable;     /* length at the last sync */
 	struct undo *undo; /* newest first */
 };
 
@@ -470,7 +470,7 @@ void fio_track_powercut(void)
 	pthread_mutex_lock(&tr_lock);
 	if (lossy) {
 		static const char msg[] =
-			"failpoint: power-cut simulation incomplete (tracking limits hit)\n";
+		    "failpoint: power-cut simulation incomplete (tracking limits hit)\n";
 		(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	}
 	/* Contents first, through our descriptors, whatever names the inodes have. */
@@ -640,12 +640,12 @@ flt_err flt_fio_pwrite(int fd, const void *buf, size_t len, off_t off, const cha
 }
 
 static flt_err read_loop(int fd, unsigned char *p, size_t len, off_t off, bool positional,
-			 size_t *got)
+                         size_t *got)
 {
 	size_t done = 0;
 	while (done < len) {
 		ssize_t k = positional ? pread(fd, p + done, len - done, off + (off_t)done)
-				       : read(fd, p + done, len - done);
+		                       : read(fd, p + done, len - done);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)

@@ -55,7 +55,7 @@ void flt_vlog(enum flt_log_level lvl, const char *module, const char *fmt, va_li
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per line so concurrent threads do not interleave mid-line. */
 	fprintf(stderr, "%s.%03ldZ %-5s %s: %s\n", tbuf, ts.tv_nsec / 1000000L,
-		names[lvl <= FLT_LOG_DEBUG ? lvl : 0], module, msg);
+	        names[lvl <= FLT_LOG_DEBUG ? lvl : 0], module, msg);
 }
 
 void flt_log(enum flt_log_level lvl, const char *module, const char *fmt, ...)

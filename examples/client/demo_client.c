@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#define IMG 64 /* 1x1x8x8 float32 */
-#define MAX_IMAGES 100000
+#define IMG          64 /* 1x1x8x8 float32 */
+#define MAX_IMAGES   100000
 #define MAX_VERSIONS 16
 
 struct opts {
@@ -101,11 +101,12 @@ static int file_exists(const char *p)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: flotilla-demo-client --socket PATH --model NAME --x FILE --y FILE\n"
-			"                            [--until FILE [--min-passes N]]\n"
-			"Classifies every image of X (N x 1x8x8 float32) through the agent and prints\n"
-			"one JSON line: requests, failures, accuracy per answering version, swap time.\n"
-			"With --until it loops over the split until FILE exists.\n");
+	fprintf(stderr,
+	        "usage: flotilla-demo-client --socket PATH --model NAME --x FILE --y FILE\n"
+	        "                            [--until FILE [--min-passes N]]\n"
+	        "Classifies every image of X (N x 1x8x8 float32) through the agent and prints\n"
+	        "one JSON line: requests, failures, accuracy per answering version, swap time.\n"
+	        "With --until it loops over the split until FILE exists.\n");
 }
 
 int main(int argc, char **argv)
@@ -156,8 +157,9 @@ int main(int argc, char **argv)
 		goto out;
 	n = ys;
 	if (n == 0 || n > MAX_IMAGES || xs != n * IMG * sizeof(float)) {
-		fprintf(stderr, "demo-client: %s holds %zu bytes, expected %zu images of 8x8 float32\n",
-			o.x_file, xs, n);
+		fprintf(stderr,
+		        "demo-client: %s holds %zu bytes, expected %zu images of 8x8 float32\n",
+		        o.x_file, xs, n);
 		goto out;
 	}
 	if (flotilla_connect(o.socket, 10000, &c) != FLOTILLA_OK) {
@@ -167,9 +169,12 @@ int main(int argc, char **argv)
 	t0 = now_ms();
 	for (;;) {
 		for (i = 0; i < n; i++) {
-			struct flotilla_tensor in = {.name = "input", .dtype = FLOTILLA_FLOAT,
-						     .rank = 4, .dims = {1, 1, 8, 8},
-						     .data = x + i * IMG, .size = IMG * sizeof(float)};
+			struct flotilla_tensor in = {.name = "input",
+			                             .dtype = FLOTILLA_FLOAT,
+			                             .rank = 4,
+			                             .dims = {1, 1, 8, 8},
+			                             .data = x + i * IMG,
+			                             .size = IMG * sizeof(float)};
 			struct flotilla_result *r = NULL;
 			size_t k;
 			int s = flotilla_infer(c, o.model, 0, &in, 1, &r);
@@ -179,7 +184,7 @@ int main(int argc, char **argv)
 				failures++;
 				if (!first_error[0])
 					snprintf(first_error, sizeof(first_error), "%s: %s",
-						 flotilla_strstatus(s), flotilla_last_error(c));
+					         flotilla_strstatus(s), flotilla_last_error(c));
 				continue;
 			}
 			for (k = 0; k < nt && t[k].version != r->version; k++)

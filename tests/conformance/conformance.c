@@ -104,27 +104,29 @@ static int io_ok(int32_t dt)
 
 /* Returns NULL if every value is within tolerance, else a static reason. */
 static const char *compare(const struct flt_rt_tensor *got, const struct flt_rt_tensor *want,
-			   double rtol, double atol, char *why, size_t wlen)
+                           double rtol, double atol, char *why, size_t wlen)
 {
 	if (got->dtype != want->dtype) {
 		snprintf(why, wlen, "dtype %s, expected %s", flt_rt_dtype_name(got->dtype),
-			 flt_rt_dtype_name(want->dtype));
+		         flt_rt_dtype_name(want->dtype));
 		return why;
 	}
 	int same = got->rank == want->rank;
 	for (int32_t d = 0; same && d < got->rank; d++)
 		same = got->dims[d] == want->dims[d];
 	if (!same || got->size != want->size) {
-		snprintf(why, wlen, "shape differs (rank %d vs %d)", (int)got->rank, (int)want->rank);
+		snprintf(why, wlen, "shape differs (rank %d vs %d)", (int)got->rank,
+		         (int)want->rank);
 		return why;
 	}
 	size_t n = want->size / flt_rt_dtype_size(want->dtype);
 	for (size_t i = 0; i < n; i++) {
 		if (want->dtype == FLT_RT_INT64) {
-			int64_t a = ((const int64_t *)got->data)[i], b = ((const int64_t *)want->data)[i];
+			int64_t a = ((const int64_t *)got->data)[i],
+			        b = ((const int64_t *)want->data)[i];
 			if (a != b) {
-				snprintf(why, wlen, "element %zu: %lld, expected %lld", i, (long long)a,
-					 (long long)b);
+				snprintf(why, wlen, "element %zu: %lld, expected %lld", i,
+				         (long long)a, (long long)b);
 				return why;
 			}
 			continue;
@@ -178,10 +180,11 @@ static void run_case(const char *group_dir, const char *name, struct stats *st)
 		}
 	for (size_t i = 0; i < an->n_inputs + an->n_outputs; i++) {
 		const struct flt_rt_value_info *vi =
-			i < an->n_inputs ? &an->inputs[i] : &an->outputs[i - an->n_inputs];
+		    i < an->n_inputs ? &an->inputs[i] : &an->outputs[i - an->n_inputs];
 		if (!io_ok(vi->dtype) && !(ml_outputs && i >= an->n_inputs)) {
-			printf("SKIP %s: graph %s '%s' is %s\n", name, i < an->n_inputs ? "input" : "output",
-			       vi->name, flt_rt_dtype_name(vi->dtype));
+			printf("SKIP %s: graph %s '%s' is %s\n", name,
+			       i < an->n_inputs ? "input" : "output", vi->name,
+			       flt_rt_dtype_name(vi->dtype));
 			st->skip++;
 			goto out;
 		}
@@ -217,14 +220,14 @@ static void run_case(const char *group_dir, const char *name, struct stats *st)
 			uint8_t *tb = NULL;
 			size_t tl = 0;
 			snprintf(path, sizeof(path), "%s/%s/%s/%s_%zu.pb", group_dir, name, sets[s],
-				 k < ni ? "input" : "output", k < ni ? k : k - ni);
+			         k < ni ? "input" : "output", k < ni ? k : k - ni);
 			if (read_file(path, &tb, &tl)) {
 				snprintf(why, sizeof(why), "cannot read %s", path);
 				result = why;
 				break;
 			}
 			e = flt_rt_tensor_decode(tb, tl, k < ni ? &in[k] : &want[k - ni], NULL, err,
-						 sizeof(err));
+			                         sizeof(err));
 			flt_free(tb);
 			if (e) {
 				snprintf(why, sizeof(why), "%s: %s", path, err);
@@ -288,11 +291,12 @@ static int compare_dirs(const char *got_dir, const char *want_dir, double rtol, 
 			res = "expected tensor unreadable";
 		snprintf(path, sizeof(path), "%s/%s", got_dir, names[k]);
 		if (!res && (read_file(path, &gb, &gl) ||
-			     flt_rt_tensor_decode(gb, gl, &got, NULL, err, sizeof(err))))
+		             flt_rt_tensor_decode(gb, gl, &got, NULL, err, sizeof(err))))
 			res = "output missing or unreadable";
 		if (!res)
 			res = compare(&got, &want, rtol, atol, why, sizeof(why));
-		printf("%s %s%s%s\n", res ? "FAIL" : "PASS", names[k], res ? ": " : "", res ? res : "");
+		printf("%s %s%s%s\n", res ? "FAIL" : "PASS", names[k], res ? ": " : "",
+		       res ? res : "");
 		bad |= res != NULL;
 		flt_rt_tensor_release(&got);
 		flt_rt_tensor_release(&want);
@@ -329,7 +333,8 @@ int main(int argc, char **argv)
 			for (i++; i + 1 < argc; i += 2) {
 				if ((strcmp(argv[i], "--rtol") && strcmp(argv[i], "--atol")) ||
 				    parse_tol(argv[i + 1], argv[i][2] == 'r' ? &rtol : &atol)) {
-					fprintf(stderr, "conformance: bad --compare option '%s'\n", argv[i]);
+					fprintf(stderr, "conformance: bad --compare option '%s'\n",
+					        argv[i]);
 					return 2;
 				}
 			}
@@ -341,14 +346,18 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
 			filter = argv[++i];
 		} else {
-			fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
-				"       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
+			fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter "
+			                "SUBSTR] GROUP_DIR\n"
+			                "       conformance --compare GOT_DIR WANT_DIR [--rtol R] "
+			                "[--atol A]\n");
 			return 2;
 		}
 	}
 	if (i != argc - 1) {
-		fprintf(stderr, "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
-				"       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
+		fprintf(
+		    stderr,
+		    "usage: conformance [-v] [--ml] [--min-pass N] [--filter SUBSTR] GROUP_DIR\n"
+		    "       conformance --compare GOT_DIR WANT_DIR [--rtol R] [--atol A]\n");
 		return 2;
 	}
 	const char *dir = argv[i];
@@ -360,7 +369,8 @@ int main(int argc, char **argv)
 			run_case(dir, tests[k], &st);
 	free_list(tests, n);
 	const char *g = strrchr(dir, '/');
-	printf("%s: %d passed, %d failed, %d skipped\n", g ? g + 1 : dir, st.pass, st.fail, st.skip);
+	printf("%s: %d passed, %d failed, %d skipped\n", g ? g + 1 : dir, st.pass, st.fail,
+	       st.skip);
 	if (st.pass < min_pass) {
 		printf("only %d passed, at least %ld expected\n", st.pass, min_pass);
 		return 1;

@@ -21,19 +21,19 @@ struct fconf {
 static const char *const choices[] = {"a", "bb", "ccc", NULL};
 
 static const struct flt_conf_opt opts[] = {
-	{"s", FLT_CONF_STRING, offsetof(struct fconf, s), "x", 0, 0, NULL, 0, "string"},
-	{"sec.p", FLT_CONF_PATH, offsetof(struct fconf, p), "/tmp", 0, 0, NULL, 0, "path"},
-	{"sec.i", FLT_CONF_INT, offsetof(struct fconf, i), "3", -5, 1000, NULL, 0, "int"},
-	{"b", FLT_CONF_BOOL, offsetof(struct fconf, b), "on", 0, 0, NULL, 0, "bool"},
-	{"t.d", FLT_CONF_DURATION, offsetof(struct fconf, d), "1h", 0, 0, NULL, 0, "duration"},
-	{"t.z", FLT_CONF_SIZE, offsetof(struct fconf, z), "1K", 1, INT64_MAX, NULL, 0, "size"},
-	{"e", FLT_CONF_ENUM, offsetof(struct fconf, e), "bb", 0, 0, choices, 0, "enum"},
-	{"req", FLT_CONF_STRING, offsetof(struct fconf, req), NULL, 0, 0, NULL,
-	 FLT_CONF_REQUIRED, "required"},
+    {"s", FLT_CONF_STRING, offsetof(struct fconf, s), "x", 0, 0, NULL, 0, "string"},
+    {"sec.p", FLT_CONF_PATH, offsetof(struct fconf, p), "/tmp", 0, 0, NULL, 0, "path"},
+    {"sec.i", FLT_CONF_INT, offsetof(struct fconf, i), "3", -5, 1000, NULL, 0, "int"},
+    {"b", FLT_CONF_BOOL, offsetof(struct fconf, b), "on", 0, 0, NULL, 0, "bool"},
+    {"t.d", FLT_CONF_DURATION, offsetof(struct fconf, d), "1h", 0, 0, NULL, 0, "duration"},
+    {"t.z", FLT_CONF_SIZE, offsetof(struct fconf, z), "1K", 1, INT64_MAX, NULL, 0, "size"},
+    {"e", FLT_CONF_ENUM, offsetof(struct fconf, e), "bb", 0, 0, choices, 0, "enum"},
+    {"req", FLT_CONF_STRING, offsetof(struct fconf, req), NULL, 0, 0, NULL, FLT_CONF_REQUIRED,
+     "required"},
 };
 
 static const struct flt_conf_schema schema = {opts, sizeof(opts) / sizeof(opts[0]),
-					      sizeof(struct fconf)};
+                                              sizeof(struct fconf)};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (flt_conf_init(&schema, &c, err, sizeof(err)) != FLT_OK)
 		return 0;
-	if (flt_conf_parse_buf(&schema, &c, (const char *)data, size, "fuzz", err,
-			       sizeof(err)) == FLT_OK)
+	if (flt_conf_parse_buf(&schema, &c, (const char *)data, size, "fuzz", err, sizeof(err)) ==
+	    FLT_OK)
 		(void)!flt_conf_check(&schema, &c, err, sizeof(err));
 	/* The first line as a command-line override. */
 	const uint8_t *nl = memchr(data, '\n', size);

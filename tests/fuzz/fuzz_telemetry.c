@@ -3,4 +3,5 @@
 #include "flt/msg.h"
 #include "roundtrip.h"
 
-FLT_FUZZ_HEAP_CODEC(struct flt_telemetry_batch, flt_telemetry_parse, flt_telemetry_encode, flt_telemetry_free)
+FLT_FUZZ_HEAP_CODEC(struct flt_telemetry_batch, flt_telemetry_parse, flt_telemetry_encode,
+                    flt_telemetry_free)

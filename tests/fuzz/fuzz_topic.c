@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in[size] = '\0';
 	if (flt_topic_parse(in, &t) != FLT_OK)
 		return 0;
-	if (flt_topic_build(t.kind, t.device_id, t.sha256, out, sizeof(out)) != FLT_OK || strcmp(in, out) != 0)
+	if (flt_topic_build(t.kind, t.device_id, t.sha256, out, sizeof(out)) != FLT_OK ||
+	    strcmp(in, out) != 0)
 		abort();
 	return 0;
 }

@@ -27,7 +27,7 @@ static inline void flt_fuzz_err_check(const struct flt_json_err *e)
 		abort();
 }
 
-#define FLT_FUZZ_HEAP_CODEC(type, parse, encode, freefn)                                         \
+#define FLT_FUZZ_HEAP_CODEC(type, parse, encode, freefn)                                           \
 	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                               \
 	{                                                                                          \
 		type *a = NULL, *b = NULL;                                                         \
@@ -54,7 +54,7 @@ static inline void flt_fuzz_err_check(const struct flt_json_err *e)
 		return 0;                                                                          \
 	}
 
-#define FLT_FUZZ_VALUE_CODEC(type, parse, encode)                                                \
+#define FLT_FUZZ_VALUE_CODEC(type, parse, encode)                                                  \
 	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                               \
 	{                                                                                          \
 		type a, b;                                                                         \

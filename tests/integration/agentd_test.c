@@ -30,9 +30,9 @@
 #include "tt_proc.h"
 #include "tt_pub.h"
 
-#define WAIT_MS 30000
-#define MODEL_V1 TT_SRC_DIR "/examples/models/digits/v1.onnx"
-#define MODEL_V2 TT_SRC_DIR "/examples/models/digits/v2.onnx"
+#define WAIT_MS   30000
+#define MODEL_V1  TT_SRC_DIR "/examples/models/digits/v1.onnx"
+#define MODEL_V2  TT_SRC_DIR "/examples/models/digits/v2.onnx"
 #define GOLDEN_V1 TT_SRC_DIR "/examples/models/digits/golden-v1"
 #define GOLDEN_V2 TT_SRC_DIR "/examples/models/digits/golden"
 
@@ -64,7 +64,8 @@ static void env_down(struct env *e)
 	free(e->dir);
 }
 
-static void conf_for(struct env *e, const char *device, const char *extra, struct flt_agentd_conf *c)
+static void conf_for(struct env *e, const char *device, const char *extra,
+                     struct flt_agentd_conf *c)
 {
 	char s[10][700];
 	const char *sets[11];
@@ -137,12 +138,13 @@ static struct tt_proc *agent_spawn(struct env *e, const char *device, const char
 {
 	char conf[1024], body[2048], fpenv[512];
 	snprintf(conf, sizeof(conf), "%s/%s.conf", e->dir, device);
-	int n = snprintf(body, sizeof(body),
-			 "[device]\nid = %s\n[mqtt]\nbroker = %s\nbackoff_min_ms = 50\nbackoff_max_ms = 300\n"
-			 "[storage]\ndata_dir = %s/%s\ndisk_reserve = 0\n[trust]\nroot_keys = %s\n"
-			 "[install]\nrefetch_ms = 400\n[serving]\nsocket = %s/%s.sock\n[log]\nlevel = info\n"
-			 "[probation]\ndefault = 0\n",
-			 device, tt_mosq_uri(e->mosq), e->dir, device, e->roots, e->dir, device);
+	int n = snprintf(
+	    body, sizeof(body),
+	    "[device]\nid = %s\n[mqtt]\nbroker = %s\nbackoff_min_ms = 50\nbackoff_max_ms = 300\n"
+	    "[storage]\ndata_dir = %s/%s\ndisk_reserve = 0\n[trust]\nroot_keys = %s\n"
+	    "[install]\nrefetch_ms = 400\n[serving]\nsocket = %s/%s.sock\n[log]\nlevel = info\n"
+	    "[probation]\ndefault = 0\n",
+	    device, tt_mosq_uri(e->mosq), e->dir, device, e->roots, e->dir, device);
 	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
 	const char *argv[] = {TT_AGENT, "run", "-c", conf, NULL};
 	const char *envv[] = {NULL, NULL};
@@ -163,8 +165,11 @@ static void keys_for(struct env *e, const char *device)
 
 static char *release(struct env *e, const char *name, uint64_t v, char *sha)
 {
-	struct tt_release r = {.name = name, .version = v, .model_path = v == 1 ? MODEL_V1 : MODEL_V2,
-			       .golden_dir = v == 1 ? GOLDEN_V1 : GOLDEN_V2, .chunk_size = 1024};
+	struct tt_release r = {.name = name,
+	                       .version = v,
+	                       .model_path = v == 1 ? MODEL_V1 : MODEL_V2,
+	                       .golden_dir = v == 1 ? GOLDEN_V1 : GOLDEN_V2,
+	                       .chunk_size = 1024};
 	char *env = tt_pub_release(e->pub, &r, sha);
 	assert_non_null(env);
 	return env;
@@ -195,7 +200,8 @@ static void test_install_two_agents(void **state)
 	agent_up(&e, "dev-a", NULL, &a1);
 	agent_up(&e, "dev-b", NULL, &a2);
 	assert_true(tt_pub_wait_events(e.pub, "dev-a", "digits", "committed", NULL, 1, WAIT_MS));
-	assert_true(tt_pub_wait_events(e.pub, "dev-a", "classifier", "committed", NULL, 1, WAIT_MS));
+	assert_true(
+	    tt_pub_wait_events(e.pub, "dev-a", "classifier", "committed", NULL, 1, WAIT_MS));
 	assert_true(tt_pub_wait_events(e.pub, "dev-b", "digits", "committed", NULL, 1, WAIT_MS));
 	/* classifier removed from dev-a's desired state: unloaded and deleted */
 	assert_int_equal(tt_pub_desired(e.pub, "dev-a", "dev-a", 2, ents, 1, TT_SIGN_DIRECTOR), 0);
@@ -257,7 +263,8 @@ static void test_redelivery(void **state)
 	flt_agentd_counters(a.a, &c);
 	assert_int_equal(c.committed, 2);
 	/* each chunk written once although delivered twice */
-	assert_int_equal(c.chunks_written, tt_pub_chunk_count(e.pub, sha) + tt_pub_chunk_count(e.pub, sha1));
+	assert_int_equal(c.chunks_written,
+	                 tt_pub_chunk_count(e.pub, sha) + tt_pub_chunk_count(e.pub, sha1));
 	agent_free(&a);
 	free(v1);
 	free(v2);
@@ -274,20 +281,23 @@ struct refusal_ctx {
 /* Publishes a desired state with one entry NAME -> ENVELOPE and waits for its
  * failed event with REASON (the entry name carries a counter so every case
  * is a new deployment). */
-static void expect_refusal(struct refusal_ctx *r, const char *envelope, const char *name, const char *reason)
+static void expect_refusal(struct refusal_ctx *r, const char *envelope, const char *name,
+                           const char *reason)
 {
 	size_t committed = tt_pub_events(r->e.pub, "dev-x", name, "committed", NULL);
 	size_t probation = tt_pub_events(r->e.pub, "dev-x", name, "probation", NULL);
 	char dep[32];
 	snprintf(dep, sizeof(dep), "d%d", ++r->n);
 	struct tt_entry ent = {name, dep, envelope, 0, 0};
-	assert_int_equal(tt_pub_desired(r->e.pub, "dev-x", "dev-x", ++r->serial, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(
+	    tt_pub_desired(r->e.pub, "dev-x", "dev-x", ++r->serial, &ent, 1, TT_SIGN_DIRECTOR), 0);
 	assert_true(tt_pub_wait_events(r->e.pub, "dev-x", name, "failed", reason, 1, WAIT_MS));
 	assert_int_equal(tt_pub_events(r->e.pub, "dev-x", name, "committed", NULL), committed);
 	assert_int_equal(tt_pub_events(r->e.pub, "dev-x", name, "probation", NULL), probation);
 }
 
-static char *bad_release(struct refusal_ctx *r, const char *name, uint64_t v, struct tt_release *tmpl, char *sha)
+static char *bad_release(struct refusal_ctx *r, const char *name, uint64_t v,
+                         struct tt_release *tmpl, char *sha)
 {
 	tmpl->name = name;
 	tmpl->version = v;
@@ -366,7 +376,8 @@ static void test_refusals(void **state)
 	memset(&t, 0, sizeof(t));
 	env = bad_release(&r, "m-lower", 2, &t, NULL);
 	struct tt_entry ent = {"m-lower", "lw1", env, 0, 0};
-	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", ++r.serial, &ent, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(
+	    tt_pub_desired(r.e.pub, "dev-x", "dev-x", ++r.serial, &ent, 1, TT_SIGN_DIRECTOR), 0);
 	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "m-lower", "committed", NULL, 1, WAIT_MS));
 	free(env);
 	memset(&t, 0, sizeof(t));
@@ -389,12 +400,18 @@ static void test_refusals(void **state)
 	free(env);
 
 	/* desired states: for another device, then an old serial */
-	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-y", ++r.serial, NULL, 0, TT_SIGN_DIRECTOR), 0);
-	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "WRONG_DEVICE", 1, WAIT_MS));
-	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", 1, NULL, 0, TT_SIGN_DIRECTOR), 0);
-	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "OLD_SERIAL", 1, WAIT_MS));
-	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", ++r.serial, NULL, 0, TT_SIGN_UNTRUSTED), 0);
-	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "UNTRUSTED_KEY", 1, WAIT_MS));
+	assert_int_equal(
+	    tt_pub_desired(r.e.pub, "dev-x", "dev-y", ++r.serial, NULL, 0, TT_SIGN_DIRECTOR), 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "WRONG_DEVICE",
+	                               1, WAIT_MS));
+	assert_int_equal(tt_pub_desired(r.e.pub, "dev-x", "dev-x", 1, NULL, 0, TT_SIGN_DIRECTOR),
+	                 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "OLD_SERIAL", 1,
+	                               WAIT_MS));
+	assert_int_equal(
+	    tt_pub_desired(r.e.pub, "dev-x", "dev-x", ++r.serial, NULL, 0, TT_SIGN_UNTRUSTED), 0);
+	assert_true(tt_pub_wait_events(r.e.pub, "dev-x", "desired-state", "failed", "UNTRUSTED_KEY",
+	                               1, WAIT_MS));
 
 	assert_int_equal(tt_pub_events(r.e.pub, "dev-x", "m-lower", "committed", NULL), 1);
 	agent_down(&r.a);
@@ -414,13 +431,13 @@ static void test_refusal_disk(void **state)
 	char *env = release(&e, "digits", 1, NULL);
 	struct tt_entry ent = {"digits", "r1", env, 0, 0};
 	assert_int_equal(tt_pub_desired(e.pub, "dev-d", "dev-d", 1, &ent, 1, TT_SIGN_DIRECTOR), 0);
-	assert_true(tt_pub_wait_events(e.pub, "dev-d", "digits", "failed", "INSUFFICIENT_DISK", 1, WAIT_MS));
+	assert_true(tt_pub_wait_events(e.pub, "dev-d", "digits", "failed", "INSUFFICIENT_DISK", 1,
+	                               WAIT_MS));
 	agent_down(&a);
 	agent_free(&a);
 	free(env);
 	env_down(&e);
 }
-
 
 /* ---- crash and power-cut recovery (agent processes) ---- */
 
@@ -450,7 +467,8 @@ static void run_crash_case(const struct crash_case *cc, int idx)
 	int status = 0;
 	assert_int_equal(tt_proc_wait(p, 5000, &status), 0);
 	if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
-		fprintf(stderr, "case %s: agent did not die at the failpoint (status %d)\n", cc->failpoints, status);
+		fprintf(stderr, "case %s: agent did not die at the failpoint (status %d)\n",
+		        cc->failpoints, status);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	tt_proc_free(p);
 	uint64_t before = tt_pub_chunks_sent(e.pub, sha);
@@ -491,17 +509,12 @@ static void run_crash_case(const struct crash_case *cc, int idx)
 }
 
 static const struct crash_case crash_cases[] = {
-	{"install.chunk.write=crash@20", true},
-	{"install.chunk.write=powercut@30", true},
-	{"install.resume.rename=powercut@2", true},
-	{"install.hash.open=crash", false},
-	{"install.hash=powercut@1", false},
-	{"install.stage=crash", false},
-	{"install.switch.rename=crash", false},
-	{"install.switch.dirsync=powercut", false},
-	{"install.switched=crash", false},
-	{"install.commit.rename=crash", false},
-	{"install.commit.dirsync=powercut", false},
+    {"install.chunk.write=crash@20", true},     {"install.chunk.write=powercut@30", true},
+    {"install.resume.rename=powercut@2", true}, {"install.hash.open=crash", false},
+    {"install.hash=powercut@1", false},         {"install.stage=crash", false},
+    {"install.switch.rename=crash", false},     {"install.switch.dirsync=powercut", false},
+    {"install.switched=crash", false},          {"install.commit.rename=crash", false},
+    {"install.commit.dirsync=powercut", false},
 };
 
 static void test_crash_recovery(void **state)
@@ -597,15 +610,20 @@ static void test_probation_crash_rollback(void **state)
 	assert_true(tt_wait_until(proc_gone, p, WAIT_MS));
 	tt_proc_free(p);
 	p = agent_spawn(&e, "dev-p", NULL);
-	assert_true(tt_pub_wait_events(e.pub, "dev-p", "digits", "rolled_back", "CRASHES", 1, WAIT_MS));
+	assert_true(
+	    tt_pub_wait_events(e.pub, "dev-p", "digits", "rolled_back", "CRASHES", 1, WAIT_MS));
 	/* the same version under the same deployment, re-signed: refused as
 	 * marked bad. Signing is deterministic (RFC 6979) and manifest times
 	 * have 1 s resolution, so a re-sign within the same second would give
 	 * the very same envelope, which the agent rightly treats as the
 	 * deployment it already finished (silence). A different expiry makes the
 	 * re-signed envelope differ whatever the timing. */
-	struct tt_release r2b = {.name = "digits", .version = 2, .model_path = MODEL_V2, .golden_dir = GOLDEN_V2,
-				 .chunk_size = 1024, .expires_in = 2 * 86400};
+	struct tt_release r2b = {.name = "digits",
+	                         .version = 2,
+	                         .model_path = MODEL_V2,
+	                         .golden_dir = GOLDEN_V2,
+	                         .chunk_size = 1024,
+	                         .expires_in = 2 * 86400};
 	char *v2b = tt_pub_release(e.pub, &r2b, NULL);
 	assert_non_null(v2b);
 	assert_string_not_equal(v2b, v2);
@@ -651,8 +669,10 @@ static void test_probation_conf_bounds(void **state)
 	char *v1 = release(&e, "digits", 1, NULL);
 	struct tt_entry none = {"digits", "r1", v1, 0, 0};
 	struct tt_entry longp = {"digits", "r1", v1, 3600, 0};
-	assert_int_equal(tt_pub_desired(e.pub, "dev-pd", "dev-pd", 1, &none, 1, TT_SIGN_DIRECTOR), 0);
-	assert_int_equal(tt_pub_desired(e.pub, "dev-pm", "dev-pm", 1, &longp, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(tt_pub_desired(e.pub, "dev-pd", "dev-pd", 1, &none, 1, TT_SIGN_DIRECTOR),
+	                 0);
+	assert_int_equal(tt_pub_desired(e.pub, "dev-pm", "dev-pm", 1, &longp, 1, TT_SIGN_DIRECTOR),
+	                 0);
 	agent_up(&e, "dev-pd", "probation.default=1h", &a1);
 	agent_up(&e, "dev-pm", "probation.max=1s", &a2);
 	/* bounded to 1 s: commits although the entry asked for an hour */
@@ -683,11 +703,13 @@ static void test_queue_reset_reported(void **state)
 	snprintf(path, sizeof(path), "%s/dev-qr", e.dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/dev-qr/queue.db", e.dir);
-	static const char junk[] = "this is not an SQLite database, just junk bytes that fill a page";
+	static const char junk[] =
+	    "this is not an SQLite database, just junk bytes that fill a page";
 	assert_int_equal(tt_write_file(path, junk, sizeof(junk)), 0);
 	struct agent_thr a;
 	agent_up(&e, "dev-qr", NULL, &a);
-	assert_true(tt_pub_wait_events(e.pub, "dev-qr", "telemetry-queue", "failed", "QUEUE_RESET", 1, WAIT_MS));
+	assert_true(tt_pub_wait_events(e.pub, "dev-qr", "telemetry-queue", "failed", "QUEUE_RESET",
+	                               1, WAIT_MS));
 	agent_down(&a);
 	struct flt_agentd_counters c;
 	flt_agentd_counters(a.a, &c);
@@ -724,12 +746,14 @@ static void test_clock_unsynced_reported(void **state)
 	char *key = NULL, *ca = NULL, *cert = NULL;
 	size_t len = 0;
 	assert_int_equal(flt_pki_key_new(&key, &len), FLT_OK);
-	struct flt_cert_spec cs = {.kind = FLT_CERT_CA, .cn = "clock-ca", .not_before = later,
-				   .not_after = later + 86400};
+	struct flt_cert_spec cs = {
+	    .kind = FLT_CERT_CA, .cn = "clock-ca", .not_before = later, .not_after = later + 86400};
 	assert_int_equal(flt_pki_serial_new(cs.serial), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(key, NULL, key, &cs, &ca, &len), FLT_OK);
-	struct flt_cert_spec ds = {.kind = FLT_CERT_CLIENT, .cn = "dev-clk", .not_before = later,
-				   .not_after = later + 86400};
+	struct flt_cert_spec ds = {.kind = FLT_CERT_CLIENT,
+	                           .cn = "dev-clk",
+	                           .not_before = later,
+	                           .not_after = later + 86400};
 	assert_int_equal(flt_pki_serial_new(ds.serial), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(key, ca, key, &ds, &cert, &len), FLT_OK);
 	write_pem(e.dir, "clk-ca.pem", ca);
@@ -739,13 +763,19 @@ static void test_clock_unsynced_reported(void **state)
 	 * handshake fails on the device (FLT_EAUTH) */
 	int64_t now = (int64_t)time(NULL);
 	char *bca = NULL, *bcert = NULL;
-	struct flt_cert_spec bs = {.kind = FLT_CERT_CA, .cn = "broker-ca", .not_before = now - 3600,
-				   .not_after = now + 86400};
+	struct flt_cert_spec bs = {.kind = FLT_CERT_CA,
+	                           .cn = "broker-ca",
+	                           .not_before = now - 3600,
+	                           .not_after = now + 86400};
 	assert_int_equal(flt_pki_serial_new(bs.serial), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(key, NULL, key, &bs, &bca, &len), FLT_OK);
 	static const char *const names[] = {"127.0.0.1"};
-	struct flt_cert_spec ss = {.kind = FLT_CERT_SERVER, .cn = "broker", .names = names, .nnames = 1,
-				   .not_before = now - 3600, .not_after = now + 86400};
+	struct flt_cert_spec ss = {.kind = FLT_CERT_SERVER,
+	                           .cn = "broker",
+	                           .names = names,
+	                           .nnames = 1,
+	                           .not_before = now - 3600,
+	                           .not_after = now + 86400};
 	assert_int_equal(flt_pki_serial_new(ss.serial), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(key, bca, key, &ss, &bcert, &len), FLT_OK);
 	write_pem(e.dir, "broker-ca.pem", bca);
@@ -832,13 +862,16 @@ static bool closed_by_agent(int fd)
 	return poll(&p, 1, 200) > 0 && recv(fd, &b, 1, 0) == 0;
 }
 
-static void write_serving_conf(struct env *e, const char *path, const char *sock, const char *serving)
+static void write_serving_conf(struct env *e, const char *path, const char *sock,
+                               const char *serving)
 {
 	char body[2048];
-	int n = snprintf(body, sizeof(body),
-			 "[device]\nid = dev-hup\n[mqtt]\nbroker = %s\n[storage]\ndata_dir = %s/dev-hup\n"
-			 "disk_reserve = 0\n[trust]\nroot_keys = %s\n[serving]\nsocket = %s\n%s[log]\nlevel = info\n",
-			 tt_mosq_uri(e->mosq), e->dir, e->roots, sock, serving);
+	int n = snprintf(
+	    body, sizeof(body),
+	    "[device]\nid = dev-hup\n[mqtt]\nbroker = %s\n[storage]\ndata_dir = %s/dev-hup\n"
+	    "disk_reserve = 0\n[trust]\nroot_keys = %s\n[serving]\nsocket = %s\n%s[log]\nlevel = "
+	    "info\n",
+	    tt_mosq_uri(e->mosq), e->dir, e->roots, sock, serving);
 	assert_int_equal(tt_write_file(path, body, (size_t)n), 0);
 }
 
@@ -923,16 +956,21 @@ static void test_offline_install_cli(void **state)
 	snprintf(conf, sizeof(conf), "%s/off.conf", e.dir);
 	char body[2048];
 	int n = snprintf(body, sizeof(body),
-			 "[device]\nid = dev-off\n[mqtt]\nbroker = tcp://127.0.0.1:1\n[storage]\ndata_dir = %s/off\n"
-			 "disk_reserve = 0\n[trust]\nroot_keys = %s\n[serving]\nsocket = none\n[log]\nlevel = warn\n",
-			 e.dir, e.roots);
+	                 "[device]\nid = dev-off\n[mqtt]\nbroker = "
+	                 "tcp://127.0.0.1:1\n[storage]\ndata_dir = %s/off\n"
+	                 "disk_reserve = 0\n[trust]\nroot_keys = %s\n[serving]\nsocket = "
+	                 "none\n[log]\nlevel = warn\n",
+	                 e.dir, e.roots);
 	assert_int_equal(tt_write_file(conf, body, (size_t)n), 0);
 	struct tt_keylist_opts ko = {.serial = 1};
 	char *kl = tt_pub_keylist(e.pub, NULL, &ko);
 	snprintf(keys, sizeof(keys), "%s/keys.json", e.dir);
 	assert_int_equal(tt_write_file(keys, kl, strlen(kl)), 0);
-	struct tt_release r = {.name = "digits", .version = 2, .model_path = MODEL_V2, .golden_dir = GOLDEN_V2,
-			       .golden_sha_out = gsha};
+	struct tt_release r = {.name = "digits",
+	                       .version = 2,
+	                       .model_path = MODEL_V2,
+	                       .golden_dir = GOLDEN_V2,
+	                       .golden_sha_out = gsha};
 	char *env = tt_pub_release(e.pub, &r, NULL);
 	assert_non_null(env);
 	snprintf(envp, sizeof(envp), "%s/release.json", e.dir);
@@ -941,27 +979,38 @@ static void test_offline_install_cli(void **state)
 	assert_int_equal(tt_pub_export(e.pub, gsha, golden), 0);
 
 	/* golden vectors missing: a usage-level refusal */
-	const char *noarg[] = {TT_AGENT, "install", "-c", conf, envp, MODEL_V2, "--keys", keys, NULL};
+	const char *noarg[] = {TT_AGENT, "install", "-c", conf, envp,
+	                       MODEL_V2, "--keys",  keys, NULL};
 	assert_int_equal(run_cli(&e, noarg, out, sizeof(out)), 5);
-	const char *ok[] = {TT_AGENT, "install", "-c", conf, envp, MODEL_V2, "--golden", golden, "--keys", keys, NULL};
+	const char *ok[] = {TT_AGENT,   "install", "-c",     conf, envp, MODEL_V2,
+	                    "--golden", golden,    "--keys", keys, NULL};
 	assert_int_equal(run_cli(&e, ok, out, sizeof(out)), 0);
 	const char *st[] = {TT_AGENT, "status", "-c", conf, "-o", "json", NULL};
 	assert_int_equal(run_cli(&e, st, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "\"committed\":2"));
 	assert_null(strstr(out, "envelope"));
 	/* the wrong artifact for the envelope */
-	assert_int_equal(run_cli(&e, (const char *[]){TT_AGENT, "install", "-c", conf, envp, MODEL_V1, "--golden",
-						      golden, NULL}, out, sizeof(out)), 6);
+	assert_int_equal(run_cli(&e,
+	                         (const char *[]){TT_AGENT, "install", "-c", conf, envp, MODEL_V1,
+	                                          "--golden", golden, NULL},
+	                         out, sizeof(out)),
+	                 6);
 	assert_non_null(strstr(out, "FILE_HASH_MISMATCH"));
 	/* a lower version than the committed one */
 	char gsha1[65];
-	struct tt_release r1 = {.name = "digits", .version = 1, .model_path = MODEL_V1, .golden_dir = GOLDEN_V1,
-				.golden_sha_out = gsha1};
+	struct tt_release r1 = {.name = "digits",
+	                        .version = 1,
+	                        .model_path = MODEL_V1,
+	                        .golden_dir = GOLDEN_V1,
+	                        .golden_sha_out = gsha1};
 	char *env1 = tt_pub_release(e.pub, &r1, NULL);
 	assert_int_equal(tt_write_file(envp, env1, strlen(env1)), 0);
 	assert_int_equal(tt_pub_export(e.pub, gsha1, golden), 0);
-	assert_int_equal(run_cli(&e, (const char *[]){TT_AGENT, "install", "-c", conf, envp, MODEL_V1, "--golden",
-						      golden, NULL}, out, sizeof(out)), 6);
+	assert_int_equal(run_cli(&e,
+	                         (const char *[]){TT_AGENT, "install", "-c", conf, envp, MODEL_V1,
+	                                          "--golden", golden, NULL},
+	                         out, sizeof(out)),
+	                 6);
 	assert_non_null(strstr(out, "VERSION_LOWER"));
 	/* an unknown config key is an error naming it */
 	n = snprintf(body, sizeof(body), "[device]\nid = dev-off\nbogus = 1\n");
@@ -978,19 +1027,19 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_install_two_agents),
-		cmocka_unit_test(test_redelivery),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_refusal_disk),
-		cmocka_unit_test(test_broker_killed_mid_transfer),
-		cmocka_unit_test(test_agent_starts_offline),
-		cmocka_unit_test(test_offline_install_cli),
-		cmocka_unit_test(test_probation_crash_rollback),
-		cmocka_unit_test(test_crash_recovery),
-		cmocka_unit_test(test_probation_conf_bounds),
-		cmocka_unit_test(test_queue_reset_reported),
-		cmocka_unit_test(test_clock_unsynced_reported),
-		cmocka_unit_test(test_sighup_serving),
+	    cmocka_unit_test(test_install_two_agents),
+	    cmocka_unit_test(test_redelivery),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_refusal_disk),
+	    cmocka_unit_test(test_broker_killed_mid_transfer),
+	    cmocka_unit_test(test_agent_starts_offline),
+	    cmocka_unit_test(test_offline_install_cli),
+	    cmocka_unit_test(test_probation_crash_rollback),
+	    cmocka_unit_test(test_crash_recovery),
+	    cmocka_unit_test(test_probation_conf_bounds),
+	    cmocka_unit_test(test_queue_reset_reported),
+	    cmocka_unit_test(test_clock_unsynced_reported),
+	    cmocka_unit_test(test_sighup_serving),
 	};
 	if (getenv("AGENTD_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("AGENTD_TEST_FILTER"));

@@ -77,8 +77,8 @@ static int setup(void **state)
 	free(kl);
 	char conf[2048];
 	int n = snprintf(conf, sizeof(conf),
-			 "state_dir = %s\nreboot_cmd = \"\"\n[slot]\nbackend = dir\ndir = %s\n",
-			 f.fwstate, f.slots);
+	                 "state_dir = %s\nreboot_cmd = \"\"\n[slot]\nbackend = dir\ndir = %s\n",
+	                 f.fwstate, f.slots);
 	if (tt_write_file(f.fwconf, conf, (size_t)n))
 		return -1;
 	for (size_t i = 0; i < sizeof(f.img); i++)
@@ -112,7 +112,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-
 static bool step_until(struct fx *f, const char *name, const char *step, const char *reason)
 {
 	for (int i = 0; i < 800; i++) {
@@ -138,9 +137,13 @@ static void test_firmware_over_mqtt(void **state)
 {
 	struct fx *f = *state;
 	char sha[65];
-	struct tt_release r = {.name = "rpi4-image", .version = 3, .bytes = f->img,
-			       .nbytes = sizeof(f->img), .kind = FLT_KIND_FIRMWARE,
-			       .board = "rpi4", .chunk_size = 512};
+	struct tt_release r = {.name = "rpi4-image",
+	                       .version = 3,
+	                       .bytes = f->img,
+	                       .nbytes = sizeof(f->img),
+	                       .kind = FLT_KIND_FIRMWARE,
+	                       .board = "rpi4",
+	                       .chunk_size = 512};
 	char *env = tt_pub_release(f->pub, &r, sha);
 	assert_non_null(env);
 	uint32_t count = tt_pub_chunk_count(f->pub, sha);
@@ -149,7 +152,8 @@ static void test_firmware_over_mqtt(void **state)
 	free(tt_pub_keylist(f->pub, "ota-1", &ko));
 	struct tt_entry e = {.name = "rpi4-image", .deployment_id = "r7", .envelope = env};
 	const int kind = FLT_KIND_FIRMWARE;
-	assert_int_equal(tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, &e, &kind, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(
+	    tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, &e, &kind, 1, TT_SIGN_DIRECTOR), 0);
 	/* the chunk index, then over 32 chunks of the image: the resume map is
 	 * saved every 16 */
 	tt_pub_serve_limit(f->pub, 40);
@@ -220,16 +224,20 @@ static void test_agent_over_mqtt(void **state)
 	struct fx *f = *state;
 	char sha[65], name[64];
 	snprintf(name, sizeof(name), "%s%s", FLT_AGENT_RELEASE_PREFIX, FLT_ARCH);
-	struct tt_release r = {.name = name, .version = (uint64_t)FLT_AGENT_VERSION + 1,
-			       .bytes = f->img, .nbytes = sizeof(f->img), .kind = FLT_KIND_AGENT,
-			       .chunk_size = 2048};
+	struct tt_release r = {.name = name,
+	                       .version = (uint64_t)FLT_AGENT_VERSION + 1,
+	                       .bytes = f->img,
+	                       .nbytes = sizeof(f->img),
+	                       .kind = FLT_KIND_AGENT,
+	                       .chunk_size = 2048};
 	char *env = tt_pub_release(f->pub, &r, sha);
 	assert_non_null(env);
 	struct tt_keylist_opts ko = {.serial = 1};
 	free(tt_pub_keylist(f->pub, "ota-1", &ko));
 	struct tt_entry e = {.name = name, .deployment_id = "r8", .envelope = env};
 	const int kind = FLT_KIND_AGENT;
-	assert_int_equal(tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, &e, &kind, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(
+	    tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, &e, &kind, 1, TT_SIGN_DIRECTOR), 0);
 	assert_int_equal(flt_agentd_start(f->a), FLT_OK);
 	assert_true(step_until(f, name, "activating", NULL));
 	assert_int_equal(tt_pub_events(f->pub, "ota-1", name, "checking", NULL), 1);
@@ -268,16 +276,21 @@ static void test_agent_over_mqtt(void **state)
 static void test_firmware_hash_lie(void **state)
 {
 	struct fx *f = *state;
-	struct tt_release r = {.name = "rpi4-image", .version = 4, .bytes = f->img,
-			       .nbytes = sizeof(f->img), .kind = FLT_KIND_FIRMWARE,
-			       .board = "rpi4", .file_hash_lie = true};
+	struct tt_release r = {.name = "rpi4-image",
+	                       .version = 4,
+	                       .bytes = f->img,
+	                       .nbytes = sizeof(f->img),
+	                       .kind = FLT_KIND_FIRMWARE,
+	                       .board = "rpi4",
+	                       .file_hash_lie = true};
 	char *env = tt_pub_release(f->pub, &r, NULL);
 	assert_non_null(env);
 	struct tt_keylist_opts ko = {.serial = 1};
 	free(tt_pub_keylist(f->pub, "ota-1", &ko));
 	struct tt_entry e = {.name = "rpi4-image", .deployment_id = "r9", .envelope = env};
 	const int kind = FLT_KIND_FIRMWARE;
-	assert_int_equal(tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, &e, &kind, 1, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(
+	    tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, &e, &kind, 1, TT_SIGN_DIRECTOR), 0);
 	assert_int_equal(flt_agentd_start(f->a), FLT_OK);
 	assert_true(step_until(f, "rpi4-image", "failed", "FILE_HASH_MISMATCH"));
 	char p[700];
@@ -291,9 +304,9 @@ static void test_firmware_hash_lie(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_firmware_over_mqtt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_over_mqtt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_firmware_hash_lie, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_firmware_over_mqtt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_over_mqtt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_firmware_hash_lie, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,8 +59,8 @@ static int setup(void **state)
 	free(kl);
 	char conf[2048];
 	int n = snprintf(conf, sizeof(conf),
-			 "state_dir = %s\nreboot_cmd = \"\"\n[slot]\nbackend = dir\ndir = %s\n",
-			 f.fwstate, f.slots);
+	                 "state_dir = %s\nreboot_cmd = \"\"\n[slot]\nbackend = dir\ndir = %s\n",
+	                 f.fwstate, f.slots);
 	if (tt_write_file(f.fwconf, conf, (size_t)n))
 		return -1;
 	for (size_t i = 0; i < sizeof(f.img); i++)
@@ -129,8 +129,12 @@ static void test_firmware_installed_and_confirmed(void **state)
 	snprintf(env, sizeof(env), "%s/fw.env", f->dir);
 	snprintf(art, sizeof(art), "%s/fw.img", f->dir);
 	assert_int_equal(tt_write_file(art, f->img, sizeof(f->img)), 0);
-	struct tt_release r = {.name = "rpi4-image", .version = 3, .bytes = f->img,
-			       .nbytes = sizeof(f->img), .kind = FLT_KIND_FIRMWARE, .board = "imx8"};
+	struct tt_release r = {.name = "rpi4-image",
+	                       .version = 3,
+	                       .bytes = f->img,
+	                       .nbytes = sizeof(f->img),
+	                       .kind = FLT_KIND_FIRMWARE,
+	                       .board = "imx8"};
 	release(f, env, &r);
 	assert_int_equal(install(f, env, art), FLT_REASON_INCOMPATIBLE_BOARD);
 	r.board = "rpi4";
@@ -185,8 +189,11 @@ static void test_agent_release_to_inactive_slot(void **state)
 	snprintf(art, sizeof(art), "%s/flotilla-agent", f->dir);
 	assert_int_equal(tt_write_file(art, f->img, sizeof(f->img)), 0);
 	snprintf(name, sizeof(name), "%s%s", FLT_AGENT_RELEASE_PREFIX, other);
-	struct tt_release r = {.name = name, .version = (uint64_t)FLT_AGENT_VERSION + 1,
-			       .bytes = f->img, .nbytes = sizeof(f->img), .kind = FLT_KIND_AGENT};
+	struct tt_release r = {.name = name,
+	                       .version = (uint64_t)FLT_AGENT_VERSION + 1,
+	                       .bytes = f->img,
+	                       .nbytes = sizeof(f->img),
+	                       .kind = FLT_KIND_AGENT};
 	release(f, env, &r);
 	assert_int_equal(install(f, env, art), FLT_REASON_WRONG_ARCH);
 	snprintf(name, sizeof(name), "%s%s", FLT_AGENT_RELEASE_PREFIX, FLT_ARCH);
@@ -218,27 +225,38 @@ static void test_desired_state_refusals(void **state)
 	char name[64];
 	const char *other = strcmp(FLT_ARCH, "x86_64") ? "x86_64" : "armhf";
 	snprintf(name, sizeof(name), "%s%s", FLT_AGENT_RELEASE_PREFIX, other);
-	struct tt_release fr = {.name = "imx8-image", .version = 2, .bytes = f->img,
-				.nbytes = sizeof(f->img), .kind = FLT_KIND_FIRMWARE, .board = "imx8"};
-	struct tt_release ar = {.name = name, .version = 50, .bytes = f->img,
-				.nbytes = sizeof(f->img), .kind = FLT_KIND_AGENT};
+	struct tt_release fr = {.name = "imx8-image",
+	                        .version = 2,
+	                        .bytes = f->img,
+	                        .nbytes = sizeof(f->img),
+	                        .kind = FLT_KIND_FIRMWARE,
+	                        .board = "imx8"};
+	struct tt_release ar = {.name = name,
+	                        .version = 50,
+	                        .bytes = f->img,
+	                        .nbytes = sizeof(f->img),
+	                        .kind = FLT_KIND_AGENT};
 	char *fenv = tt_pub_release(f->pub, &fr, NULL), *aenv = tt_pub_release(f->pub, &ar, NULL);
 	assert_non_null(fenv);
 	assert_non_null(aenv);
 	struct tt_keylist_opts ko = {.serial = 1};
 	free(tt_pub_keylist(f->pub, "ota-1", &ko));
 	struct tt_entry e[2] = {
-		{.name = "imx8-image", .deployment_id = "r1", .envelope = fenv},
-		{.name = name, .deployment_id = "r1", .envelope = aenv},
+	    {.name = "imx8-image", .deployment_id = "r1", .envelope = fenv},
+	    {.name = name, .deployment_id = "r1", .envelope = aenv},
 	};
 	const int kinds[2] = {FLT_KIND_FIRMWARE, FLT_KIND_AGENT};
 	/* What flotilla-supervisor firmware-boot left after a fallback. */
-	struct flt_fw_report rep = {.outcome = FLT_FW_ROLLED_BACK, .name = "rpi4-image", .version = 3,
-				    .deployment_id = "r0", .reason = FLT_REASON_BOOT_FAILED,
-				    .slot = FLT_SLOT_A};
+	struct flt_fw_report rep = {.outcome = FLT_FW_ROLLED_BACK,
+	                            .name = "rpi4-image",
+	                            .version = 3,
+	                            .deployment_id = "r0",
+	                            .reason = FLT_REASON_BOOT_FAILED,
+	                            .slot = FLT_SLOT_A};
 	assert_int_equal(flt_file_mkdirs(f->fwstate, 0755, NULL), FLT_OK);
 	assert_int_equal(flt_fw_write_report(f->fwstate, &rep), FLT_OK);
-	assert_int_equal(tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, e, kinds, 2, TT_SIGN_DIRECTOR), 0);
+	assert_int_equal(
+	    tt_pub_desired_kinds(f->pub, "ota-1", "ota-1", 1, e, kinds, 2, TT_SIGN_DIRECTOR), 0);
 	assert_int_equal(flt_agentd_start(f->a), FLT_OK);
 	/* Step the agent until both refusals reached the publisher (bounded). */
 	for (int i = 0; i < 600; i++) {
@@ -248,9 +266,11 @@ static void test_desired_state_refusals(void **state)
 		    tt_pub_events(f->pub, "ota-1", "rpi4-image", "rolled_back", "BOOT_FAILED"))
 			break;
 	}
-	assert_int_equal(tt_pub_events(f->pub, "ota-1", "imx8-image", "failed", "INCOMPATIBLE_BOARD"), 1);
+	assert_int_equal(
+	    tt_pub_events(f->pub, "ota-1", "imx8-image", "failed", "INCOMPATIBLE_BOARD"), 1);
 	assert_int_equal(tt_pub_events(f->pub, "ota-1", name, "failed", "WRONG_ARCH"), 1);
-	assert_int_equal(tt_pub_events(f->pub, "ota-1", "rpi4-image", "rolled_back", "BOOT_FAILED"), 1);
+	assert_int_equal(tt_pub_events(f->pub, "ota-1", "rpi4-image", "rolled_back", "BOOT_FAILED"),
+	                 1);
 	char p[700];
 	snprintf(p, sizeof(p), "%s/boot-report.sent", f->fwstate);
 	size_t len = 0;
@@ -264,9 +284,9 @@ static void test_desired_state_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_firmware_installed_and_confirmed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_release_to_inactive_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_desired_state_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_firmware_installed_and_confirmed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_release_to_inactive_slot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_desired_state_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -377,7 +377,8 @@ static void test_register_refusals_change_nothing(void **state)
 	assert_int_not_equal(stat(dd, &sb), 0);
 
 	/* a parent or run model that cannot exist does not create a registry either */
-	EXPECT(3, FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent", "p:1"));
+	EXPECT(3,
+	       FL("model", "register", "onnx", "-n", "x", "-f", fx("abs.onnx"), "--parent", "p:1"));
 	EXPECT(3, FL("run", "log", "--experiment-id", "e", "--run-id", "r", "--model", "p:1"));
 	assert_int_not_equal(stat(dd, &sb), 0);
 

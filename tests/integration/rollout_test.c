@@ -85,8 +85,9 @@ static void start_serve(void)
 {
 	char setb[600], envb[600];
 	snprintf(setb, sizeof(setb), "mqtt.broker=%s", tt_mosq_uri(broker));
-	const char *argv[] = {bin, "serve", "--set", setb, "--set", "serve.poll_ms=50", "--set",
-	                      "serve.flush_ms=20", NULL};
+	const char *argv[] = {
+	    bin, "serve", "--set", setb, "--set", "serve.poll_ms=50", "--set", "serve.flush_ms=20",
+	    NULL};
 	snprintf(envb, sizeof(envb), "FLOTILLA_DATA_DIR=%s", dd);
 	const char *env[] = {envb, getenv("TT_SERVE_LOG") ? "FLOTILLA_LOG=debug" : NULL, NULL};
 	assert_int_equal(tt_proc_spawn(bin, argv, env, NULL, &serve), 0);
@@ -188,7 +189,8 @@ static void dev_in(long id, const char *dev, char *state, char *reason)
 	{
 		if (strcmp(cJSON_GetObjectItemCaseSensitive(x, "device")->valuestring, dev))
 			continue;
-		snprintf(state, 32, "%s", cJSON_GetObjectItemCaseSensitive(x, "state")->valuestring);
+		snprintf(state, 32, "%s",
+		         cJSON_GetObjectItemCaseSensitive(x, "state")->valuestring);
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(x, "reason");
 		if (cJSON_IsString(r))
 			snprintf(reason, 256, "%s", r->valuestring);
@@ -246,18 +248,18 @@ static void test_canary_waves_halt_and_resume(void **state)
 	(void)state;
 	char st[32], why[256];
 	/* 1. v1 everywhere: canary, then waves of one. */
-	long r1 = create((const char *const[]){"rollout", "create", "--model", "digits:1", "--target",
-	                                       "all", "--canary", "1", "--wave", "1", "--probation",
-	                                       "1", "--deadline", "60", "-o", "json", NULL});
+	long r1 = create((const char *const[]){
+	    "rollout", "create", "--model", "digits:1", "--target", "all", "--canary", "1",
+	    "--wave", "1", "--probation", "1", "--deadline", "60", "-o", "json", NULL});
 	wait_state(r1, "completed", 90000);
 	for (int i = 0; i < N_DEV; i++) {
 		dev_in(r1, devs[i], st, why);
 		assert_string_equal(st, "committed");
 	}
 	/* Conflict without --supersede while a rollout is active. */
-	long r2 = create((const char *const[]){"rollout", "create", "--model", "digits:3", "--target",
-	                                       "all", "--canary", "1", "--probation", "1",
-	                                       "--deadline", "60", "-o", "json", NULL});
+	long r2 = create((const char *const[]){"rollout", "create", "--model", "digits:3",
+	                                       "--target", "all", "--canary", "1", "--probation",
+	                                       "1", "--deadline", "60", "-o", "json", NULL});
 	assert_int_equal(FL("rollout", "create", "--model", "digits:2", "--target", "all"), 4);
 	/* 2. v3 fails its golden vectors on the canary: halted there. */
 	wait_state(r2, "halted", 90000);
@@ -274,9 +276,9 @@ static void test_canary_waves_halt_and_resume(void **state)
 	assert_int_equal(failed, 1);
 	assert_int_equal(cancelled, N_DEV - 1);
 	/* 3. v2 with serve killed -9 mid-rollout: resumes and completes. */
-	long r3 = create((const char *const[]){"rollout", "create", "--model", "digits:2", "--target",
-	                                       "all", "--canary", "1", "--wave", "1", "--probation",
-	                                       "2", "--deadline", "60", "-o", "json", NULL});
+	long r3 = create((const char *const[]){
+	    "rollout", "create", "--model", "digits:2", "--target", "all", "--canary", "1",
+	    "--wave", "1", "--probation", "2", "--deadline", "60", "-o", "json", NULL});
 	struct want w = {r3, "running"};
 	assert_true(tt_wait_until(rollout_in, &w, 10000));
 	tt_proc_kill(serve, SIGKILL);
@@ -303,8 +305,10 @@ static bool dev_list(const char *dev, char *models, size_t cap)
 	{
 		if (strcmp(cJSON_GetObjectItemCaseSensitive(x, "id")->valuestring, dev))
 			continue;
-		online = !strcmp(cJSON_GetObjectItemCaseSensitive(x, "online")->valuestring, "online");
-		snprintf(models, cap, "%s", cJSON_GetObjectItemCaseSensitive(x, "models")->valuestring);
+		online =
+		    !strcmp(cJSON_GetObjectItemCaseSensitive(x, "online")->valuestring, "online");
+		snprintf(models, cap, "%s",
+		         cJSON_GetObjectItemCaseSensitive(x, "models")->valuestring);
 	}
 	cJSON_Delete(a);
 	return online;
@@ -352,9 +356,9 @@ static void test_offline_supersede_remove(void **state)
 	char st[32], why[256], m[256];
 	/* An offline device is offline, not failed, and completes when it returns. */
 	stop_c();
-	long r1 = create((const char *const[]){"rollout", "create", "--model", "digits:1", "--target",
-	                                       "all", "--canary", "2", "--probation", "1",
-	                                       "--deadline", "120", "-o", "json", NULL});
+	long r1 = create((const char *const[]){"rollout", "create", "--model", "digits:1",
+	                                       "--target", "all", "--canary", "2", "--probation",
+	                                       "1", "--deadline", "120", "-o", "json", NULL});
 	struct devwant dw = {r1, "ro-c", "offline"};
 	assert_true(tt_wait_until(dev_is, &dw, 60000));
 	start_agent(2);
@@ -363,9 +367,9 @@ static void test_offline_supersede_remove(void **state)
 	assert_string_equal(st, "committed");
 	/* Offline when its rollout halts: never installs the halted version. */
 	stop_c();
-	long r2 = create((const char *const[]){"rollout", "create", "--model", "digits:3", "--target",
-	                                       "all", "--canary", "3", "--probation", "1",
-	                                       "--deadline", "120", "-o", "json", NULL});
+	long r2 = create((const char *const[]){"rollout", "create", "--model", "digits:3",
+	                                       "--target", "all", "--canary", "3", "--probation",
+	                                       "1", "--deadline", "120", "-o", "json", NULL});
 	wait_state(r2, "halted", 90000);
 	dev_in(r2, "ro-c", st, why);
 	assert_string_equal(st, "cancelled");
@@ -374,14 +378,14 @@ static void test_offline_supersede_remove(void **state)
 	OK(FL("device", "show", "ro-c", "-o", "json"));
 	assert_null(strstr(out, "digits:3"));
 	/* --supersede takes a device over from an active rollout. */
-	long r3 = create((const char *const[]){"rollout", "create", "--model", "digits:2", "--target",
-	                                       "all", "--canary", "3", "--probation", "2",
-	                                       "--deadline", "120", "-o", "json", NULL});
+	long r3 = create((const char *const[]){"rollout", "create", "--model", "digits:2",
+	                                       "--target", "all", "--canary", "3", "--probation",
+	                                       "2", "--deadline", "120", "-o", "json", NULL});
 	assert_int_equal(FL("rollout", "create", "--model", "digits:2", "--target", "device:ro-a"),
 	                 4);
-	long r4 = create((const char *const[]){"rollout", "create", "--model", "digits:2", "--target",
-	                                       "device:ro-a", "--supersede", "--probation", "1",
-	                                       "--deadline", "120", "-o", "json", NULL});
+	long r4 = create((const char *const[]){
+	    "rollout", "create", "--model", "digits:2", "--target", "device:ro-a", "--supersede",
+	    "--probation", "1", "--deadline", "120", "-o", "json", NULL});
 	dev_in(r3, "ro-a", st, why);
 	assert_string_equal(st, "superseded");
 	wait_state(r3, "completed", 90000);
@@ -389,9 +393,9 @@ static void test_offline_supersede_remove(void **state)
 	dev_in(r4, "ro-a", st, why);
 	assert_string_equal(st, "committed");
 	/* --remove unloads the model everywhere. */
-	long r5 = create((const char *const[]){"rollout", "create", "--remove", "digits", "--target",
-	                                       "all", "--canary", "1", "--deadline", "120", "-o",
-	                                       "json", NULL});
+	long r5 = create((const char *const[]){"rollout", "create", "--remove", "digits",
+	                                       "--target", "all", "--canary", "1", "--deadline",
+	                                       "120", "-o", "json", NULL});
 	wait_state(r5, "completed", 90000);
 	for (int i = 0; i < N_DEV; i++) {
 		dev_list(devs[i], m, sizeof(m));
@@ -406,10 +410,9 @@ static void test_deadline(void **state)
 	(void)state;
 	char st[32], why[256];
 	stop_c();
-	long r = create((const char *const[]){"rollout", "create", "--model", "digits:1", "--target",
-	                                      "all", "--canary", "3", "--probation", "1",
-	                                      "--deadline", "3", "--max-failures", "0", "-o", "json",
-	                                      NULL});
+	long r = create((const char *const[]){
+	    "rollout", "create", "--model", "digits:1", "--target", "all", "--canary", "3",
+	    "--probation", "1", "--deadline", "3", "--max-failures", "0", "-o", "json", NULL});
 	wait_state(r, "halted", 60000);
 	dev_in(r, "ro-c", st, why);
 	assert_string_equal(st, "failed");

@@ -36,7 +36,7 @@
 #define WAIT_MS 30000 /* generous: the shared machine is often loaded */
 #define ROOT    "flotilla/v1"
 
-static char *g_data;     /* controller data dir */
+static char *g_data;      /* controller data dir */
 static char g_broker[64]; /* broker folder, directly under /tmp so mosquitto can enter it */
 static struct flt_registry *g_reg;
 
@@ -147,7 +147,8 @@ static void pump_until(int *counter, int want)
 		if (tt_now_ms() > dl)
 			fail_msg("timed out (have %d, want %d)", *counter, want);
 		for (size_t i = 0; i < npeers; i++)
-			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r), FLT_OK);
+			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r),
+			                 FLT_OK);
 	}
 }
 
@@ -216,7 +217,8 @@ static void wait_for(struct rec *r, const char *topic, const char *payload)
 		if (tt_now_ms() > dl)
 			fail_msg("%s never got %s on %s", r->name, payload, topic);
 		for (size_t i = 0; i < npeers; i++)
-			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r), FLT_OK);
+			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r),
+			                 FLT_OK);
 	}
 }
 
@@ -365,10 +367,14 @@ static void test_foreign_ca_and_plain_tcp(void **state)
 	char *cakey = NULL, *cacert = NULL, *key = NULL, *cert = NULL;
 	size_t len;
 	int64_t now = (int64_t)time(NULL);
-	struct flt_cert_spec ca = {.kind = FLT_CERT_CA, .cn = "rogue CA", .not_before = now - 60,
+	struct flt_cert_spec ca = {.kind = FLT_CERT_CA,
+	                           .cn = "rogue CA",
+	                           .not_before = now - 60,
 	                           .not_after = now + 86400};
-	struct flt_cert_spec dev = {.kind = FLT_CERT_CLIENT, .cn = "plain-a",
-	                            .not_before = now - 60, .not_after = now + 86400};
+	struct flt_cert_spec dev = {.kind = FLT_CERT_CLIENT,
+	                            .cn = "plain-a",
+	                            .not_before = now - 60,
+	                            .not_after = now + 86400};
 	assert_int_equal(flt_pki_serial_new(ca.serial), FLT_OK);
 	assert_int_equal(flt_pki_serial_new(dev.serial), FLT_OK);
 	assert_int_equal(flt_pki_key_new(&cakey, &len), FLT_OK);
@@ -485,8 +491,10 @@ static void test_serve_and_agent_over_fleet_tls(void **state)
 	g_plain_port = 0;
 	char bundle[512], conf[600], sconf[600], body[4096];
 	snprintf(bundle, sizeof bundle, "%s/bundle-e2e-1", g_data);
-	struct flt_provision_opts po = {.device_id = "e2e-1", .out_dir = bundle,
-	                                .broker_uri = tt_mosq_uri(m), .conf_dir = bundle};
+	struct flt_provision_opts po = {.device_id = "e2e-1",
+	                                .out_dir = bundle,
+	                                .broker_uri = tt_mosq_uri(m),
+	                                .conf_dir = bundle};
 	assert_int_equal(flt_pki_provision(g_data, g_reg, &po, (int64_t)time(NULL), NULL), FLT_OK);
 
 	/* The bundle's agent.conf as provisioned, plus where this test keeps state. */
@@ -541,9 +549,9 @@ static void test_serve_and_agent_over_fleet_tls(void **state)
 	static const uint8_t payload[] = "{\"v\":1}";
 	assert_int_equal(flt_key_generate(NULL, &rogue), FLT_OK);
 	const flt_key *signers[1] = {rogue};
-	assert_int_equal(flt_dsse_sign(FLT_PAYLOAD_DESIRED, payload, sizeof payload - 1, signers, 1,
-	                               NULL, &env),
-	                 FLT_OK);
+	assert_int_equal(
+	    flt_dsse_sign(FLT_PAYLOAD_DESIRED, payload, sizeof payload - 1, signers, 1, NULL, &env),
+	    FLT_OK);
 	assert_int_equal(flt_dsse_serialize(env, &json, &len), FLT_OK);
 	char plain[64];
 	struct peer *lo = NULL;
@@ -582,7 +590,8 @@ static void test_serve_and_agent_over_fleet_tls(void **state)
 		if (tt_now_ms() > dl)
 			fail_msg("no refusal event from the agent");
 		for (size_t i = 0; i < npeers; i++)
-			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r), FLT_OK);
+			assert_int_equal(flt_mqtt_poll(peers[i]->c, 5, on_event, &peers[i]->r),
+			                 FLT_OK);
 	}
 	char *al = tt_read_file(tt_proc_stderr_path(agent), NULL);
 	assert_non_null(al);

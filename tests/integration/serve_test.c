@@ -93,8 +93,17 @@ static void start_serve(const char *extra)
 {
 	char setb[600];
 	snprintf(setb, sizeof(setb), "mqtt.broker=%s", tt_mosq_uri(broker));
-	const char *argv[] = {bin,   "serve", "--set", setb, "--set", "serve.poll_ms=50",
-	                      "--set", "serve.flush_ms=20", extra ? "--set" : NULL, extra, NULL};
+	const char *argv[] = {bin,
+	                      "serve",
+	                      "--set",
+	                      setb,
+	                      "--set",
+	                      "serve.poll_ms=50",
+	                      "--set",
+	                      "serve.flush_ms=20",
+	                      extra ? "--set" : NULL,
+	                      extra,
+	                      NULL};
 	char envb[600];
 	snprintf(envb, sizeof(envb), "FLOTILLA_DATA_DIR=%s", dd);
 	const char *env[] = {envb, NULL};
@@ -230,12 +239,13 @@ static void dev_pub(struct dev *d, const char *what, const char *payload, bool r
 static void dev_state(struct dev *d, const char *ops, uint64_t max_packet, const char *releases)
 {
 	char buf[4096];
-	snprintf(buf, sizeof(buf),
-	         "{\"v\":1,\"device_id\":\"%s\",\"time\":%lld,\"arch\":\"x86_64\",\"board\":\"pc\","
-	         "\"ram_bytes\":4294967296,\"disk_free_bytes\":12884901888,\"max_packet_size\":%llu,"
-	         "\"agent_version\":3,\"runtime_version\":\"0.1.0\",\"firmware_version\":0,"
-	         "\"clock_synced\":true,\"operators\":[%s],\"releases\":[%s]}",
-	         d->id, (long long)time(NULL), (unsigned long long)max_packet, ops, releases);
+	snprintf(
+	    buf, sizeof(buf),
+	    "{\"v\":1,\"device_id\":\"%s\",\"time\":%lld,\"arch\":\"x86_64\",\"board\":\"pc\","
+	    "\"ram_bytes\":4294967296,\"disk_free_bytes\":12884901888,\"max_packet_size\":%llu,"
+	    "\"agent_version\":3,\"runtime_version\":\"0.1.0\",\"firmware_version\":0,"
+	    "\"clock_synced\":true,\"operators\":[%s],\"releases\":[%s]}",
+	    d->id, (long long)time(NULL), (unsigned long long)max_packet, ops, releases);
 	dev_pub(d, "state", buf, true);
 	dev_pub(d, "status", "{\"v\":1,\"status\":\"online\"}", true);
 }
@@ -252,8 +262,10 @@ static void dev_telemetry(struct dev *d, uint64_t epoch, uint64_t low, uint64_t 
 		len += (size_t)snprintf(
 		    buf + len, sizeof(buf) - len,
 		    "%s{\"seq\":%llu,\"time\":%lld,\"interval_s\":60,\"model\":{\"name\":\"%s\","
-		    "\"version\":%d,\"requests\":%d,\"errors\":{\"bad_input\":1,\"runtime\":1,\"busy\":0,"
-		    "\"timeout\":0,\"internal\":0},\"crashes\":0,\"latency_us\":{\"p50\":800,\"p95\":"
+		    "\"version\":%d,\"requests\":%d,\"errors\":{\"bad_input\":1,\"runtime\":1,"
+		    "\"busy\":0,"
+		    "\"timeout\":0,\"internal\":0},\"crashes\":0,\"latency_us\":{\"p50\":800,"
+		    "\"p95\":"
 		    "1500,\"p99\":4000},\"bytes_in\":100,\"bytes_out\":10,\"last_used\":0}}",
 		    i ? "," : "", (unsigned long long)(first + (uint64_t)i), (long long)time(NULL),
 		    model, version, requests);
@@ -304,8 +316,8 @@ static flt_keylist *accept_keys(struct dev *d)
 	struct flt_trust_set ts = {.threshold = 1};
 	assert_int_equal(flt_trust_set_add(&ts, root), FLT_OK);
 	assert_non_null(d->keys);
-	assert_int_equal(flt_keylist_accept(d->keys, strlen(d->keys), &ts, NULL, (int64_t)time(NULL),
-	                                    &kl, NULL, NULL),
+	assert_int_equal(flt_keylist_accept(d->keys, strlen(d->keys), &ts, NULL,
+	                                    (int64_t)time(NULL), &kl, NULL, NULL),
 	                 FLT_OK);
 	free(pem);
 	flt_key_free(root);
@@ -328,18 +340,19 @@ static void verify_desired(struct dev *d, struct verified *v)
 	assert_int_not_equal(
 	    flt_keylist_verify_envelope(kl, env, FLT_PAYLOAD_DESIRED, FLT_ROLE_RELEASE, now, &why),
 	    FLT_OK);
-	assert_int_equal(flt_desired_parse((const char *)env->payload, env->payload_len, &v->d, NULL),
-	                 FLT_OK);
+	assert_int_equal(
+	    flt_desired_parse((const char *)env->payload, env->payload_len, &v->d, NULL), FLT_OK);
 	assert_string_equal(v->d->device_id, d->id);
 	if (v->d->n_entries) {
 		const struct flt_desired_entry *e = &v->d->entries[0];
-		assert_int_equal(flt_dsse_parse(e->envelope, e->envelope_len, 0, &rel, NULL), FLT_OK);
+		assert_int_equal(flt_dsse_parse(e->envelope, e->envelope_len, 0, &rel, NULL),
+		                 FLT_OK);
 		assert_int_equal(flt_keylist_verify_envelope(kl, rel, FLT_PAYLOAD_RELEASE,
 		                                             FLT_ROLE_RELEASE, now, &why),
 		                 FLT_OK);
-		assert_int_equal(flt_manifest_parse((const char *)rel->payload, rel->payload_len, &v->m,
-		                                    NULL),
-		                 FLT_OK);
+		assert_int_equal(
+		    flt_manifest_parse((const char *)rel->payload, rel->payload_len, &v->m, NULL),
+		    FLT_OK);
 		assert_string_equal(v->m->name, e->name);
 	}
 	flt_dsse_free(rel);
@@ -376,8 +389,9 @@ static struct art *fetch(struct dev *d, const char *sha, size_t size, uint32_t c
 	a->buf = calloc(1, size + chunk);
 	a->have = calloc(1, a->count);
 	char req[512];
-	snprintf(req, sizeof(req), "{\"v\":1,\"artifact\":\"%s\",\"ranges\":[{\"first\":0,\"count\":%u}]}",
-	         sha, a->count);
+	snprintf(req, sizeof(req),
+	         "{\"v\":1,\"artifact\":\"%s\",\"ranges\":[{\"first\":0,\"count\":%u}]}", sha,
+	         a->count);
 	dev_pub(d, "fetch", req, false);
 	g_art = a;
 	assert_true(pump_until(d, art_complete, 10000));
@@ -407,8 +421,10 @@ static bool device_listed(struct dev *d)
 	cJSON *o;
 	cJSON_ArrayForEach(o, j)
 	{
-		const cJSON *id = cJSON_GetObjectItem(o, "id"), *on = cJSON_GetObjectItem(o, "online");
-		if (!strcmp(id->valuestring, g_dev) && (!g_online || !strcmp(on->valuestring, g_online)))
+		const cJSON *id = cJSON_GetObjectItem(o, "id"),
+		            *on = cJSON_GetObjectItem(o, "online");
+		if (!strcmp(id->valuestring, g_dev) &&
+		    (!g_online || !strcmp(on->valuestring, g_online)))
 			found = true;
 	}
 	cJSON_Delete(j);
@@ -523,7 +539,8 @@ static void test_fleet(void **state)
 	assert_int_equal(flt_chunk_index_decode(ia->buf, ia->size, &ex, &idx), FLT_OK);
 	struct art *aa = fetch(&d, v.m->artifact_sha256, v.m->artifact_size, v.m->chunk_size);
 	for (uint32_t i = 0; i < idx->count; i++)
-		assert_int_equal(flt_chunk_index_check(idx, i, aa->buf + (size_t)i * v.m->chunk_size,
+		assert_int_equal(flt_chunk_index_check(idx, i,
+		                                       aa->buf + (size_t)i * v.m->chunk_size,
 		                                       flt_chunk_index_chunk_len(idx, i)),
 		                 FLT_OK);
 	flt_chunk_index_free(idx);
@@ -564,16 +581,16 @@ static void test_fleet(void **state)
 	assert_true(pump_until(&d, ack_reached, 10000));
 	assert_int_equal(ack_seq(&d), 3);
 	j = J("model", "usage", "adder:1");
-	assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "requests")->valuedouble,
-	                 300);
+	assert_int_equal(
+	    (int)cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "requests")->valuedouble, 300);
 	cJSON_Delete(j);
 
 	/* Targets: the device lacks Conv. */
 	j = J("model", "targets", "conv:1");
 	cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "devices"), 0);
 	assert_string_equal(cJSON_GetObjectItem(t, "able")->valuestring, "no");
-	assert_non_null(strstr(cJSON_GetObjectItem(t, "why_not")->valuestring,
-	                       "OPERATOR_UNSUPPORTED"));
+	assert_non_null(
+	    strstr(cJSON_GetObjectItem(t, "why_not")->valuestring, "OPERATOR_UNSUPPORTED"));
 	assert_non_null(strstr(cJSON_GetObjectItem(t, "why_not")->valuestring, "Conv"));
 	cJSON_Delete(j);
 	j = J("model", "targets", "adder:1");
@@ -632,10 +649,24 @@ static void test_last_will_offline(void **state)
 	snprintf(will, sizeof(will), FLT_TOPIC_ROOT "/dev/dev-w/up/status");
 	char port[16];
 	snprintf(port, sizeof(port), "%u", tt_mosq_port(broker));
-	const char *argv[] = {"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V",
-	                      "mqttv5", "-i", "dev-w", "-t", "flotilla/v1/dev/dev-w/down/#",
-	                      "--will-topic", will, "--will-payload",
-	                      "{\"v\":1,\"status\":\"offline\"}", "--will-retain", "--will-qos", "1",
+	const char *argv[] = {"/usr/bin/mosquitto_sub",
+	                      "-h",
+	                      "127.0.0.1",
+	                      "-p",
+	                      port,
+	                      "-V",
+	                      "mqttv5",
+	                      "-i",
+	                      "dev-w",
+	                      "-t",
+	                      "flotilla/v1/dev/dev-w/down/#",
+	                      "--will-topic",
+	                      will,
+	                      "--will-payload",
+	                      "{\"v\":1,\"status\":\"offline\"}",
+	                      "--will-retain",
+	                      "--will-qos",
+	                      "1",
 	                      NULL};
 	struct tt_proc *sub = NULL;
 	assert_int_equal(tt_proc_spawn(argv[0], argv, NULL, tmp, &sub), 0);
@@ -918,7 +949,8 @@ int main(void)
 {
 	const char *b = getenv("FLT_BINARY_DIR"), *s = getenv("FLT_SOURCE_DIR");
 	if (!b || !s) {
-		fprintf(stderr, "FLT_BINARY_DIR and FLT_SOURCE_DIR must be set (ctest sets them)\n");
+		fprintf(stderr,
+		        "FLT_BINARY_DIR and FLT_SOURCE_DIR must be set (ctest sets them)\n");
 		return 1;
 	}
 	snprintf(bin, sizeof(bin), "%s/controller/flotilla", b);

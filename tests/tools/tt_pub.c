@@ -103,8 +103,8 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&p->mu);
 		while (p->out_head && p->connected) {
 			struct tt_out *o = p->out_head;
-			flt_err e = flt_mqtt_publish(p->c, o->topic, o->data, o->len, 1, o->retained,
-						     FLT_MQTT_PURPOSE_OTHER, NULL);
+			flt_err e = flt_mqtt_publish(p->c, o->topic, o->data, o->len, 1,
+			                             o->retained, FLT_MQTT_PURPOSE_OTHER, NULL);
 			if (e == FLT_EBUSY)
 				break;
 			p->out_head = o->next;
@@ -149,7 +149,8 @@ int tt_pub_new(const char *uri, struct tt_pub **out)
 	o.backoff_max_ms = 300;
 	o.max_inflight = 1024;
 	o.queue_max_msgs = 4096;
-	if (flt_mqtt_new(&o, &p->c) || flt_mqtt_subscribe(p->c, "flotilla/v1/dev/+/up/#", 0) || flt_mqtt_connect(p->c))
+	if (flt_mqtt_new(&o, &p->c) || flt_mqtt_subscribe(p->c, "flotilla/v1/dev/+/up/#", 0) ||
+	    flt_mqtt_connect(p->c))
 		goto fail;
 	if (pthread_create(&p->th, NULL, thread_main, p))
 		goto fail;

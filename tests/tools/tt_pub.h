@@ -34,20 +34,21 @@ enum tt_signer { TT_SIGN_RELEASE = 0, TT_SIGN_UNTRUSTED, TT_SIGN_BAD_SIG, TT_SIG
 struct tt_release {
 	const char *name;
 	uint64_t version;
-	const char *model_path;  /* ONNX file */
-	const char *golden_dir;  /* input_0.pb/output_0.pb, or NULL */
-	uint32_t chunk_size;     /* 0: 4096 */
-	int64_t expires_in;      /* seconds from now; 0: 1 day; negative: already expired */
+	const char *model_path; /* ONNX file */
+	const char *golden_dir; /* input_0.pb/output_0.pb, or NULL */
+	uint32_t chunk_size;    /* 0: 4096 */
+	int64_t expires_in;     /* seconds from now; 0: 1 day; negative: already expired */
 	enum tt_signer signer;
-	uint64_t opset_override; /* nonzero: default-domain opset claimed */
+	uint64_t opset_override;    /* nonzero: default-domain opset claimed */
 	const char *extra_operator; /* an operator added to the manifest's list */
-	bool file_hash_lie;      /* serve other bytes whose chunks match the index, not the manifest's hash */
-	bool golden_off;         /* expected outputs nudged beyond tolerance */
-	const uint8_t *bytes;    /* instead of model_path: the artifact itself (generic tests) */
+	bool file_hash_lie;   /* serve other bytes whose chunks match the index, not the manifest's
+	                         hash */
+	bool golden_off;      /* expected outputs nudged beyond tolerance */
+	const uint8_t *bytes; /* instead of model_path: the artifact itself (generic tests) */
 	size_t nbytes;
-	char *golden_sha_out;    /* optional, 65 bytes: the golden bundle's hash */
-	int kind;                /* enum flt_kind; 0: model. agent/firmware need bytes */
-	const char *board;       /* firmware: the one compatible board (NULL: any) */
+	char *golden_sha_out; /* optional, 65 bytes: the golden bundle's hash */
+	int kind;             /* enum flt_kind; 0: model. agent/firmware need bytes */
+	const char *board;    /* firmware: the one compatible board (NULL: any) */
 	uint64_t min_agent_version;
 };
 /* Builds the artifact, its chunk index and golden bundle (registered for
@@ -64,18 +65,20 @@ struct tt_entry {
 };
 /* Signs (director key; TT_SIGN_UNTRUSTED: a stray key) and publishes retained on
  * dev/TOPIC_DEVICE/down/desired a desired state naming NAMED_DEVICE. 0 or -1. */
-int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
-		   const struct tt_entry *e, size_t n, enum tt_signer signer);
+int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device,
+                   uint64_t serial, const struct tt_entry *e, size_t n, enum tt_signer signer);
 /* As tt_pub_desired with entry I of kind KINDS[I] (enum flt_kind). */
 int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
-			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
-			 enum tt_signer signer);
+                         uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+                         enum tt_signer signer);
 
 /* Chunk serving behaviour. */
-void tt_pub_corrupt_chunk(struct tt_pub *p, const char *sha_hex, uint32_t index); /* flip a byte of it in transit */
-void tt_pub_duplicate_chunks(struct tt_pub *p, bool on);    /* every chunk twice */
-void tt_pub_use_art_topic(struct tt_pub *p, bool on);       /* answer on art/<sha>/chunk */
-void tt_pub_serve_limit(struct tt_pub *p, long n);          /* stop answering after n more chunks; -1: no limit */
+void tt_pub_corrupt_chunk(struct tt_pub *p, const char *sha_hex,
+                          uint32_t index);               /* flip a byte of it in transit */
+void tt_pub_duplicate_chunks(struct tt_pub *p, bool on); /* every chunk twice */
+void tt_pub_use_art_topic(struct tt_pub *p, bool on);    /* answer on art/<sha>/chunk */
+void tt_pub_serve_limit(struct tt_pub *p,
+                        long n); /* stop answering after n more chunks; -1: no limit */
 
 /* Writes the registered artifact SHA_HEX to PATH. 0 or -1. */
 int tt_pub_export(struct tt_pub *p, const char *sha_hex, const char *path);
@@ -87,10 +90,11 @@ uint32_t tt_pub_chunk_count(struct tt_pub *p, const char *sha_hex);
 
 /* Distinct events received from DEVICE about NAME (NULL: any) at STEP (a step
  * name such as "committed", NULL: any) with REASON (NULL: any). */
-size_t tt_pub_events(struct tt_pub *p, const char *device, const char *name, const char *step, const char *reason);
+size_t tt_pub_events(struct tt_pub *p, const char *device, const char *name, const char *step,
+                     const char *reason);
 /* Waits until at least N such events arrived. */
-bool tt_pub_wait_events(struct tt_pub *p, const char *device, const char *name, const char *step, const char *reason,
-			size_t n, int timeout_ms);
+bool tt_pub_wait_events(struct tt_pub *p, const char *device, const char *name, const char *step,
+                        const char *reason, size_t n, int timeout_ms);
 /* The latest retained up/state payload of DEVICE (malloc'd copy) or NULL. */
 char *tt_pub_state(struct tt_pub *p, const char *device);
 /* Dumps received events to stderr (debugging failed tests). */

@@ -32,7 +32,7 @@ struct tt_art *ttp_art(struct tt_pub *p, const char *sha_hex)
 }
 
 struct tt_art *ttp_add_art(struct tt_pub *p, const uint8_t *data, size_t len, uint32_t chunk_size,
-			   const uint8_t *sha_override)
+                           const uint8_t *sha_override)
 {
 	uint8_t sha[32];
 	char hex[65];
@@ -92,7 +92,8 @@ char *tt_pub_keylist(struct tt_pub *p, const char *device, const struct tt_keyli
 	} else if (flt_keylist_add_key(kl, p->release, 1u << FLT_ROLE_RELEASE, now + 86400)) {
 		goto out;
 	}
-	if (o->release_threshold > 1 && flt_keylist_add_key(kl, p->release2, 1u << FLT_ROLE_RELEASE, now + 86400))
+	if (o->release_threshold > 1 &&
+	    flt_keylist_add_key(kl, p->release2, 1u << FLT_ROLE_RELEASE, now + 86400))
 		goto out;
 	const flt_key *roots[1] = {p->root};
 	if (flt_keylist_sign(kl, roots, 1, NULL, &text, &len))
@@ -125,7 +126,8 @@ static int make_golden(const char *dir, bool off, uint8_t **out, size_t *len)
 	uint8_t *in = NULL, *want = NULL, *nudged = NULL;
 	size_t in_len = 0, want_len = 0;
 	int rc = -1;
-	if (read_blob(dir, "input_0.pb", &in, &in_len) || read_blob(dir, "output_0.pb", &want, &want_len))
+	if (read_blob(dir, "input_0.pb", &in, &in_len) ||
+	    read_blob(dir, "output_0.pb", &want, &want_len))
 		goto out;
 	if (off) {
 		struct flt_rt_tensor t;
@@ -163,7 +165,8 @@ out:
 	return rc;
 }
 
-static int fill_runtime(struct flt_manifest *m, const uint8_t *model, size_t len, const struct tt_release *r)
+static int fill_runtime(struct flt_manifest *m, const uint8_t *model, size_t len,
+                        const struct tt_release *r)
 {
 	struct flt_rt_analysis *an = NULL;
 	if (flt_rt_analyze(model, len, &an))
@@ -179,19 +182,23 @@ static int fill_runtime(struct flt_manifest *m, const uint8_t *model, size_t len
 	if (!m->opsets || !m->operators || !m->inputs || !m->outputs)
 		goto out;
 	for (size_t i = 0; i < an->n_opsets; i++) {
-		snprintf(m->opsets[i].domain, sizeof(m->opsets[i].domain), "%s", an->opsets[i].domain);
+		snprintf(m->opsets[i].domain, sizeof(m->opsets[i].domain), "%s",
+		         an->opsets[i].domain);
 		m->opsets[i].version = (uint64_t)an->opsets[i].version;
 		if (r->opset_override && !an->opsets[i].domain[0])
 			m->opsets[i].version = r->opset_override;
 	}
 	m->n_opsets = an->n_opsets;
 	for (size_t i = 0; i < an->n_ops; i++) {
-		snprintf(m->operators[i].domain, sizeof(m->operators[i].domain), "%s", an->ops[i].domain);
-		snprintf(m->operators[i].op_type, sizeof(m->operators[i].op_type), "%s", an->ops[i].op_type);
+		snprintf(m->operators[i].domain, sizeof(m->operators[i].domain), "%s",
+		         an->ops[i].domain);
+		snprintf(m->operators[i].op_type, sizeof(m->operators[i].op_type), "%s",
+		         an->ops[i].op_type);
 	}
 	m->n_operators = an->n_ops;
 	if (r->extra_operator) {
-		snprintf(m->operators[m->n_operators].op_type, sizeof(m->operators[0].op_type), "%s", r->extra_operator);
+		snprintf(m->operators[m->n_operators].op_type, sizeof(m->operators[0].op_type),
+		         "%s", r->extra_operator);
 		m->n_operators++;
 	}
 	for (size_t i = 0; i < an->n_inputs; i++) {
@@ -213,12 +220,15 @@ out:
 	return rc;
 }
 
-static char *sign_text(struct tt_pub *p, const char *type, const char *payload, size_t len, enum tt_signer s)
+static char *sign_text(struct tt_pub *p, const char *type, const char *payload, size_t len,
+                       enum tt_signer s)
 {
 	flt_dsse *env = NULL;
 	char *text = NULL, *ret = NULL;
 	size_t tl = 0;
-	const flt_key *k = s == TT_SIGN_UNTRUSTED ? p->stray : s == TT_SIGN_DIRECTOR ? p->director : p->release;
+	const flt_key *k = s == TT_SIGN_UNTRUSTED  ? p->stray
+	                   : s == TT_SIGN_DIRECTOR ? p->director
+	                                           : p->release;
 	if (!strcmp(type, FLT_PAYLOAD_DESIRED) && s != TT_SIGN_UNTRUSTED)
 		k = p->director;
 	const flt_key *keys[1] = {k};
@@ -288,14 +298,16 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 	m->min_agent_version = r->min_agent_version;
 	m->version = r->version;
 	m->artifact_size = model_len;
-	if (flt_hex_encode(art_sha, 32, m->artifact_sha256, 65) || flt_hex_encode(index_sha, 32, m->chunk_index_sha256, 65))
+	if (flt_hex_encode(art_sha, 32, m->artifact_sha256, 65) ||
+	    flt_hex_encode(index_sha, 32, m->chunk_index_sha256, 65))
 		goto out;
 	m->chunk_size = cs;
 	m->chunk_count = (uint32_t)flt_manifest_chunk_count(model_len, cs);
 	m->chunk_index_size = index_len;
 	snprintf(m->arch, sizeof(m->arch), "any");
 	if (m->kind == FLT_KIND_AGENT)
-		snprintf(m->arch, sizeof(m->arch), "%s", r->name + strlen(FLT_AGENT_RELEASE_PREFIX));
+		snprintf(m->arch, sizeof(m->arch), "%s",
+		         r->name + strlen(FLT_AGENT_RELEASE_PREFIX));
 	if (m->kind == FLT_KIND_FIRMWARE && r->board) {
 		snprintf(m->boards[0], sizeof(m->boards[0]), "%s", r->board);
 		m->n_boards = 1;
@@ -306,7 +318,8 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 	}
 	if (r->golden_dir) {
 		if (make_golden(r->golden_dir, r->golden_off, &golden, &golden_len) ||
-		    flt_sha256(golden, golden_len, golden_sha) || !ttp_add_art(p, golden, golden_len, cs, NULL))
+		    flt_sha256(golden, golden_len, golden_sha) ||
+		    !ttp_add_art(p, golden, golden_len, cs, NULL))
 			goto out;
 		m->has_golden = true;
 		if (flt_hex_encode(golden_sha, 32, m->golden_sha256, 65))
@@ -319,7 +332,8 @@ char *tt_pub_release(struct tt_pub *p, const struct tt_release *r, char *sha_hex
 	}
 	int64_t now = now_s();
 	m->issued_at = now - 3600;
-	m->expires_at = r->expires_in < 0 ? now + r->expires_in : now + (r->expires_in ? r->expires_in : 86400);
+	m->expires_at =
+	    r->expires_in < 0 ? now + r->expires_in : now + (r->expires_in ? r->expires_in : 86400);
 	if (m->expires_at <= m->issued_at)
 		m->issued_at = m->expires_at - 10;
 	struct flt_json_err jerr = {0};
@@ -342,15 +356,15 @@ out:
 	return ret;
 }
 
-int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device, uint64_t serial,
-		   const struct tt_entry *e, size_t n, enum tt_signer signer)
+int tt_pub_desired(struct tt_pub *p, const char *topic_device, const char *named_device,
+                   uint64_t serial, const struct tt_entry *e, size_t n, enum tt_signer signer)
 {
 	return tt_pub_desired_kinds(p, topic_device, named_device, serial, e, NULL, n, signer);
 }
 
 int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char *named_device,
-			 uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
-			 enum tt_signer signer)
+                         uint64_t serial, const struct tt_entry *e, const int *kinds, size_t n,
+                         enum tt_signer signer)
 {
 	struct flt_desired d;
 	struct flt_desired_entry ents[FLT_MAX_DESIRED_ENTRIES];
@@ -365,7 +379,8 @@ int tt_pub_desired_kinds(struct tt_pub *p, const char *topic_device, const char 
 	for (size_t i = 0; i < n; i++) {
 		ents[i].kind = kinds ? (enum flt_kind)kinds[i] : FLT_KIND_MODEL;
 		snprintf(ents[i].name, sizeof(ents[i].name), "%s", e[i].name);
-		snprintf(ents[i].deployment_id, sizeof(ents[i].deployment_id), "%s", e[i].deployment_id);
+		snprintf(ents[i].deployment_id, sizeof(ents[i].deployment_id), "%s",
+		         e[i].deployment_id);
 		ents[i].envelope = (char *)e[i].envelope;
 		ents[i].envelope_len = strlen(e[i].envelope);
 		ents[i].probation.probation_s = e[i].probation_s;
@@ -434,7 +449,8 @@ void ttp_on_fetch(struct tt_pub *p, const char *device, const uint8_t *buf, size
 	if (!a)
 		return;
 	for (size_t r = 0; r < f.n_ranges; r++)
-		for (uint32_t i = f.ranges[r].first; i < f.ranges[r].first + f.ranges[r].count && i < a->count; i++) {
+		for (uint32_t i = f.ranges[r].first;
+		     i < f.ranges[r].first + f.ranges[r].count && i < a->count; i++) {
 			if (p->limit == 0)
 				return;
 			if (p->limit > 0)
@@ -467,7 +483,8 @@ void ttp_on_events(struct tt_pub *p, const char *device, const uint8_t *buf, siz
 		snprintf(ev->device, sizeof(ev->device), "%s", device);
 		snprintf(ev->name, sizeof(ev->name), "%s", b->events[i].name);
 		snprintf(ev->step, sizeof(ev->step), "%s", flt_step_name(b->events[i].step));
-		snprintf(ev->reason, sizeof(ev->reason), "%s", flt_reason_name(b->events[i].reason));
+		snprintf(ev->reason, sizeof(ev->reason), "%s",
+		         flt_reason_name(b->events[i].reason));
 		ev->epoch = b->epoch;
 		ev->seq = b->events[i].seq;
 	}
@@ -546,7 +563,8 @@ uint32_t tt_pub_chunk_count(struct tt_pub *p, const char *sha_hex)
 	return n;
 }
 
-size_t tt_pub_events(struct tt_pub *p, const char *device, const char *name, const char *step, const char *reason)
+size_t tt_pub_events(struct tt_pub *p, const char *device, const char *name, const char *step,
+                     const char *reason)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&p->mu);
@@ -572,14 +590,15 @@ static bool ev_cond(void *arg)
 	return tt_pub_events(w->p, w->device, w->name, w->step, w->reason) >= w->n;
 }
 
-bool tt_pub_wait_events(struct tt_pub *p, const char *device, const char *name, const char *step, const char *reason,
-			size_t n, int timeout_ms)
+bool tt_pub_wait_events(struct tt_pub *p, const char *device, const char *name, const char *step,
+                        const char *reason, size_t n, int timeout_ms)
 {
 	struct wait_ev w = {p, device, name, step, reason, n};
 	bool ok = tt_wait_until(ev_cond, &w, timeout_ms);
 	if (!ok) {
-		fprintf(stderr, "tt_pub: waited for %zu event(s) %s/%s/%s/%s\n", n, device ? device : "*",
-			name ? name : "*", step ? step : "*", reason ? reason : "*");
+		fprintf(stderr, "tt_pub: waited for %zu event(s) %s/%s/%s/%s\n", n,
+		        device ? device : "*", name ? name : "*", step ? step : "*",
+		        reason ? reason : "*");
 		tt_pub_dump_events(p);
 	}
 	return ok;
@@ -600,7 +619,8 @@ void tt_pub_dump_events(struct tt_pub *p)
 {
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nev; i++)
-		fprintf(stderr, "  event %s %llu/%llu %s %s %s\n", p->evs[i].device, (unsigned long long)p->evs[i].epoch,
-			(unsigned long long)p->evs[i].seq, p->evs[i].name, p->evs[i].step, p->evs[i].reason);
+		fprintf(stderr, "  event %s %llu/%llu %s %s %s\n", p->evs[i].device,
+		        (unsigned long long)p->evs[i].epoch, (unsigned long long)p->evs[i].seq,
+		        p->evs[i].name, p->evs[i].step, p->evs[i].reason);
 	pthread_mutex_unlock(&p->mu);
 }

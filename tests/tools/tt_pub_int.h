@@ -14,7 +14,7 @@
 struct flt_mqtt;
 
 #define TT_MAX_ARTS 128
-#define TT_MAX_RET 64
+#define TT_MAX_RET  64
 
 struct tt_art {
 	char sha[65];
@@ -73,6 +73,7 @@ void ttp_on_events(struct tt_pub *p, const char *device, const uint8_t *buf, siz
 void ttp_retain(struct tt_pub *p, const char *topic, const void *data, size_t len);
 struct tt_art *ttp_art(struct tt_pub *p, const char *sha_hex);
 /* Registers a copy of an artifact; the entry or NULL. */
-struct tt_art *ttp_add_art(struct tt_pub *p, const uint8_t *data, size_t len, uint32_t chunk_size, const uint8_t *sha_override);
+struct tt_art *ttp_add_art(struct tt_pub *p, const uint8_t *data, size_t len, uint32_t chunk_size,
+                           const uint8_t *sha_override);
 
 #endif

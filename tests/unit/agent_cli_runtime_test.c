@@ -52,9 +52,16 @@ static void test_infer_matches_expected_output(void **state)
 	}
 	char dir[] = "/tmp/flt-infer-XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	const char *argv[] = {"flotilla-agent", "infer", "-m", CONV "/model.onnx", "-i",
-			      CONV "/test_data_set_0/input_0.pb", "-i", CONV "/test_data_set_0/input_1.pb",
-			      "--output-dir", dir};
+	const char *argv[] = {"flotilla-agent",
+	                      "infer",
+	                      "-m",
+	                      CONV "/model.onnx",
+	                      "-i",
+	                      CONV "/test_data_set_0/input_0.pb",
+	                      "-i",
+	                      CONV "/test_data_set_0/input_1.pb",
+	                      "--output-dir",
+	                      dir};
 	assert_int_equal(cli(10, argv), 0);
 	char out[256];
 	snprintf(out, sizeof(out), "%s/output_0.pb", dir);
@@ -74,8 +81,18 @@ static void test_infer_matches_expected_output(void **state)
 	float z[25] = {0};
 	assert_int_equal(fwrite(z, 4, 25, f), 25);
 	fclose(f);
-	const char *rawv[] = {"flotilla-agent", "infer", "-m", CONV "/model.onnx", "-i", raw,
-			      "--shape", "1x1x7x5", "-i", CONV "/test_data_set_0/input_1.pb", "--output-dir", dir};
+	const char *rawv[] = {"flotilla-agent",
+	                      "infer",
+	                      "-m",
+	                      CONV "/model.onnx",
+	                      "-i",
+	                      raw,
+	                      "--shape",
+	                      "1x1x7x5",
+	                      "-i",
+	                      CONV "/test_data_set_0/input_1.pb",
+	                      "--output-dir",
+	                      dir};
 	assert_int_equal(cli(12, rawv), 5); /* 100 bytes is not 1x1x7x5 floats */
 	rawv[7] = "1x1x5x5";
 	assert_int_equal(cli(12, rawv), 5); /* the model wants 7x5 */
@@ -95,20 +112,21 @@ static void test_infer_usage_and_input_errors(void **state)
 	if (access(CONV "/model.onnx", R_OK))
 		return;
 	/* a model file given as an input tensor is bad input */
-	const char *notpb[] = {"flotilla-agent", "infer", "-m", CONV "/model.onnx", "-i", CONV "/model.onnx"};
+	const char *notpb[] = {"flotilla-agent",   "infer", "-m",
+	                       CONV "/model.onnx", "-i",    CONV "/model.onnx"};
 	assert_int_equal(cli(6, notpb), 5);
 	/* wrong number of inputs */
-	const char *one[] = {"flotilla-agent", "infer", "-m", CONV "/model.onnx", "-i",
-			     CONV "/test_data_set_0/input_0.pb"};
+	const char *one[] = {"flotilla-agent",   "infer", "-m",
+	                     CONV "/model.onnx", "-i",    CONV "/test_data_set_0/input_0.pb"};
 	assert_int_equal(cli(6, one), 2);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ops),
-		cmocka_unit_test(test_infer_matches_expected_output),
-		cmocka_unit_test(test_infer_usage_and_input_errors),
+	    cmocka_unit_test(test_ops),
+	    cmocka_unit_test(test_infer_matches_expected_output),
+	    cmocka_unit_test(test_infer_usage_and_input_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

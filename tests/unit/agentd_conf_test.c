@@ -52,7 +52,7 @@ static void test_probation_bounds(void **state)
 	struct flt_agentd_conf c;
 	char err[256] = "";
 	assert_int_equal(load(NULL, &c, err, sizeof(err)), FLT_OK);
-	assert_int_equal(flt_agentd_probation_s(&c, 0), 600);       /* default 10m */
+	assert_int_equal(flt_agentd_probation_s(&c, 0), 600); /* default 10m */
 	assert_int_equal(flt_agentd_probation_s(&c, 30), 30);
 	assert_int_equal(flt_agentd_probation_s(&c, 86400 * 3), 86400); /* max 1d */
 	c.probation_default_s = 5 * 86400; /* a default above the max is bounded too */
@@ -65,8 +65,8 @@ static void test_probation_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_serving_defaults_and_values),
-		cmocka_unit_test(test_probation_bounds),
+	    cmocka_unit_test(test_serving_defaults_and_values),
+	    cmocka_unit_test(test_probation_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,11 +189,11 @@ static void test_map(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_error_at_each_step_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_and_replace, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_error_at_each_step_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mode_and_replace, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,15 +19,16 @@ typedef flt_err (*cc_encode_fn)(const void *msg, char **out, size_t *len);
 typedef void (*cc_free_fn)(void *msg);
 
 struct cc_codec {
-	const char *name;       /* fuzz corpus name */
+	const char *name; /* fuzz corpus name */
 	cc_decode_fn decode;
 	cc_encode_fn encode;
 	cc_free_fn free;
 	size_t max_bytes;
-	const char *skip_key;   /* subtree not checked by this codec (e.g. "envelope"), or NULL */
+	const char *skip_key; /* subtree not checked by this codec (e.g. "envelope"), or NULL */
 };
 
-static inline flt_err cc_decode_text(const struct cc_codec *c, const char *text, size_t len, struct flt_json_err *e)
+static inline flt_err cc_decode_text(const struct cc_codec *c, const char *text, size_t len,
+                                     struct flt_json_err *e)
 {
 	void *m = NULL;
 	flt_err rc;
@@ -41,13 +42,15 @@ static inline flt_err cc_decode_text(const struct cc_codec *c, const char *text,
 		assert_null(m);
 		assert_non_null(memchr(e->msg, '\0', sizeof(e->msg)));
 		assert_true(strlen(e->msg) > 0);
-		assert_true((unsigned)e->reason < FLT_REASON_COUNT_ && e->reason != FLT_REASON_NONE);
+		assert_true((unsigned)e->reason < FLT_REASON_COUNT_ &&
+		            e->reason != FLT_REASON_NONE);
 	}
 	c->free(m);
 	return rc;
 }
 
-static inline flt_err cc_decode_tree(const struct cc_codec *c, const cJSON *root, struct flt_json_err *e)
+static inline flt_err cc_decode_tree(const struct cc_codec *c, const cJSON *root,
+                                     struct flt_json_err *e)
 {
 	char *p = cJSON_PrintUnformatted(root);
 	flt_err rc;
@@ -58,7 +61,8 @@ static inline flt_err cc_decode_tree(const struct cc_codec *c, const cJSON *root
 	return rc;
 }
 
-static inline void cc_write_seed(const struct cc_codec *c, const char *tag, const char *buf, size_t len)
+static inline void cc_write_seed(const struct cc_codec *c, const char *tag, const char *buf,
+                                 size_t len)
 {
 	const char *dir = getenv("FLT_WRITE_SEEDS");
 	char path[1024];
@@ -80,7 +84,7 @@ static inline void cc_round_trip(const struct cc_codec *c, const void *sample, c
 	char *a = NULL, *b = NULL;
 	size_t alen = 0, blen = 0;
 	void *m = NULL;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 
 	assert_int_equal(c->encode(sample, &a, &alen), FLT_OK);
 	if (c->decode(a, alen, &m, &e) != FLT_OK)
@@ -96,7 +100,7 @@ static inline void cc_round_trip(const struct cc_codec *c, const void *sample, c
 
 static inline void cc_mutate_walk(const struct cc_codec *c, cJSON *root, cJSON *node, int *count)
 {
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 
 	for (cJSON *it = node->child; it; it = it->next) {
 		if (c->skip_key && it->string && strcmp(it->string, c->skip_key) == 0)
@@ -118,7 +122,8 @@ static inline void cc_mutate_walk(const struct cc_codec *c, cJSON *root, cJSON *
 			it->type = cJSON_Object;
 		}
 		if (cc_decode_tree(c, root, &e) == FLT_OK)
-			fail_msg("%s: accepted a wrong type at '%s'", c->name, it->string ? it->string : "[item]");
+			fail_msg("%s: accepted a wrong type at '%s'", c->name,
+			         it->string ? it->string : "[item]");
 		*it = saved;
 		it->child = kids;
 		(*count)++;
@@ -128,7 +133,8 @@ static inline void cc_mutate_walk(const struct cc_codec *c, cJSON *root, cJSON *
 			char *old = it->valuestring;
 			it->valuestring = (char *)"a\xff";
 			if (cc_decode_tree(c, root, &e) == FLT_OK)
-				fail_msg("%s: accepted invalid UTF-8 at '%s'", c->name, it->string ? it->string : "[item]");
+				fail_msg("%s: accepted invalid UTF-8 at '%s'", c->name,
+				         it->string ? it->string : "[item]");
 			it->valuestring = (char *)"\xc0\xaf";
 			assert_int_not_equal(cc_decode_tree(c, root, &e), FLT_OK);
 			it->valuestring = old;
@@ -141,7 +147,8 @@ static inline void cc_mutate_walk(const struct cc_codec *c, cJSON *root, cJSON *
 			it->type = cJSON_Raw;
 			it->valuestring = (char *)"9007199254740992";
 			if (cc_decode_tree(c, root, &e) == FLT_OK)
-				fail_msg("%s: accepted 2^53 at '%s'", c->name, it->string ? it->string : "[item]");
+				fail_msg("%s: accepted 2^53 at '%s'", c->name,
+				         it->string ? it->string : "[item]");
 			it->valuestring = (char *)"1e400";
 			assert_int_not_equal(cc_decode_tree(c, root, &e), FLT_OK);
 			it->type = oldtype;
@@ -171,12 +178,13 @@ static inline void cc_mutate_walk(const struct cc_codec *c, cJSON *root, cJSON *
 
 /* Runs every strictness check on the encoding of `sample`. `required` is a
  * NULL-terminated list of top-level keys whose removal must be refused. */
-static inline void cc_strict(const struct cc_codec *c, const void *sample, const char *const *required)
+static inline void cc_strict(const struct cc_codec *c, const void *sample,
+                             const char *const *required)
 {
 	char *text = NULL;
 	size_t len = 0;
 	cJSON *root;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	int count = 0;
 
 	assert_int_equal(c->encode(sample, &text, &len), FLT_OK);
@@ -246,7 +254,7 @@ static void *cc_hook_malloc(size_t n)
 
 static inline void cc_torture(const struct cc_codec *c, const void *sample)
 {
-	cJSON_Hooks hooks = { cc_hook_malloc, flt_free };
+	cJSON_Hooks hooks = {cc_hook_malloc, flt_free};
 	char *text = NULL;
 	size_t len = 0;
 	bool dec_ok = false, enc_ok = false;
@@ -269,7 +277,9 @@ static inline void cc_torture(const struct cc_codec *c, const void *sample)
 			} else {
 				/* cJSON reports a failed allocation as a parse failure */
 				if (rc != FLT_ENOMEM && rc != FLT_EPARSE)
-					fail_msg("%s: decode with allocation %ld failing returned %d", c->name, n, rc);
+					fail_msg(
+					    "%s: decode with allocation %ld failing returned %d",
+					    c->name, n, rc);
 				assert_null(m);
 			}
 		}
@@ -286,7 +296,8 @@ static inline void cc_torture(const struct cc_codec *c, const void *sample)
 				/* EINVAL: the desired-state encoder re-parses each
 				 * envelope, and cJSON reports its failed allocation as
 				 * invalid text */
-				fail_msg("%s: encode with allocation %ld failing returned %d", c->name, n, rc);
+				fail_msg("%s: encode with allocation %ld failing returned %d",
+				         c->name, n, rc);
 			}
 		}
 	}

@@ -10,11 +10,13 @@
 
 #include "flt/compat.h"
 
-static struct flt_opset opsets[] = { { "", 13 }, { "ai.onnx.ml", 3 } };
-static struct flt_operator ops[] = { { "", "Conv" }, { "ai.onnx", "Relu" }, { "ai.onnx.ml", "Scaler" } };
+static struct flt_opset opsets[] = {{"", 13}, {"ai.onnx.ml", 3}};
+static struct flt_operator ops[] = {{"", "Conv"}, {"ai.onnx", "Relu"}, {"ai.onnx.ml", "Scaler"}};
 static struct flt_op_support sup[] = {
-	{ "", "Conv", 1, 10 },     { "", "Conv", 11, 0 }, { "ai.onnx", "Relu", 6, 13 },
-	{ "ai.onnx.ml", "Scaler", 1, 0 },
+    {"", "Conv", 1, 10},
+    {"", "Conv", 11, 0},
+    {"ai.onnx", "Relu", 6, 13},
+    {"ai.onnx.ml", "Scaler", 1, 0},
 };
 
 static void setup_pair(struct flt_manifest *m, struct flt_state *d)
@@ -54,18 +56,19 @@ static void test_rules(void **state)
 	struct flt_state d;
 	char why[128];
 
-#define EXPECT(r, mut)                                                      \
-	do {                                                                \
-		setup_pair(&m, &d);                                         \
-		mut;                                                        \
-		assert_int_equal(flt_compat_check(&m, &d, why, sizeof(why)), r); \
+#define EXPECT(r, mut)                                                                             \
+	do {                                                                                       \
+		setup_pair(&m, &d);                                                                \
+		mut;                                                                               \
+		assert_int_equal(flt_compat_check(&m, &d, why, sizeof(why)), r);                   \
 	} while (0)
 	EXPECT(FLT_REASON_NONE, (void)0);
 	assert_string_equal(why, "");
 	EXPECT(FLT_REASON_WRONG_ARCH, memcpy(m.arch, "aarch64", 8));
 	EXPECT(FLT_REASON_NONE, memcpy(m.arch, "armhf", 6));
 	EXPECT(FLT_REASON_INCOMPATIBLE_BOARD, memcpy(m.boards[0], "rpi4", 5); m.n_boards = 1);
-	EXPECT(FLT_REASON_NONE, memcpy(m.boards[0], "rpi4", 5); memcpy(m.boards[1], "rpi3", 5); m.n_boards = 2);
+	EXPECT(FLT_REASON_NONE, memcpy(m.boards[0], "rpi4", 5); memcpy(m.boards[1], "rpi3", 5);
+	       m.n_boards = 2);
 	EXPECT(FLT_REASON_INCOMPATIBLE_BOARD, m.min_firmware_version = 3; d.firmware_version = 2);
 	EXPECT(FLT_REASON_AGENT_TOO_OLD, m.min_agent_version = 3);
 	assert_non_null(strstr(why, "needs agent 3"));
@@ -98,7 +101,7 @@ static void test_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rules),
+	    cmocka_unit_test(test_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

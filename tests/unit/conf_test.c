@@ -27,24 +27,24 @@ struct tconf {
 static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
 
 static const struct flt_conf_opt topts[] = {
-	{"device.id", FLT_CONF_STRING, offsetof(struct tconf, device_id), NULL, 0, 0, NULL,
-	 FLT_CONF_REQUIRED, "device identity"},
-	{"data_dir", FLT_CONF_PATH, offsetof(struct tconf, data_dir), "/var/lib/flotilla", 0, 0,
-	 NULL, 0, "state directory"},
-	{"mqtt.retries", FLT_CONF_INT, offsetof(struct tconf, retries), "5", 1, 100, NULL, 0,
-	 "connection attempts"},
-	{"verbose", FLT_CONF_BOOL, offsetof(struct tconf, verbose), "no", 0, 0, NULL, 0, "chatty"},
-	{"telemetry.interval", FLT_CONF_DURATION, offsetof(struct tconf, interval_s), "1m", 1,
-	 86400, NULL, 0, "telemetry period"},
-	{"disk.reserve", FLT_CONF_SIZE, offsetof(struct tconf, reserve), "64M", 0, 0, NULL, 0,
-	 "kept free"},
-	{"log.level", FLT_CONF_ENUM, offsetof(struct tconf, level), "info", 0, 0, levels, 0,
-	 "log level"},
-	{"note", FLT_CONF_STRING, offsetof(struct tconf, note), NULL, 0, 0, NULL, 0, "free text"},
+    {"device.id", FLT_CONF_STRING, offsetof(struct tconf, device_id), NULL, 0, 0, NULL,
+     FLT_CONF_REQUIRED, "device identity"},
+    {"data_dir", FLT_CONF_PATH, offsetof(struct tconf, data_dir), "/var/lib/flotilla", 0, 0, NULL,
+     0, "state directory"},
+    {"mqtt.retries", FLT_CONF_INT, offsetof(struct tconf, retries), "5", 1, 100, NULL, 0,
+     "connection attempts"},
+    {"verbose", FLT_CONF_BOOL, offsetof(struct tconf, verbose), "no", 0, 0, NULL, 0, "chatty"},
+    {"telemetry.interval", FLT_CONF_DURATION, offsetof(struct tconf, interval_s), "1m", 1, 86400,
+     NULL, 0, "telemetry period"},
+    {"disk.reserve", FLT_CONF_SIZE, offsetof(struct tconf, reserve), "64M", 0, 0, NULL, 0,
+     "kept free"},
+    {"log.level", FLT_CONF_ENUM, offsetof(struct tconf, level), "info", 0, 0, levels, 0,
+     "log level"},
+    {"note", FLT_CONF_STRING, offsetof(struct tconf, note), NULL, 0, 0, NULL, 0, "free text"},
 };
 
 static const struct flt_conf_schema tschema = {topts, sizeof(topts) / sizeof(topts[0]),
-					       sizeof(struct tconf)};
+                                               sizeof(struct tconf)};
 
 static char err[512];
 
@@ -90,19 +90,19 @@ static void test_file_values(void **state)
 	struct tconf c;
 	(void)state;
 	const char *text = "# agent config\r\n"
-			   "  verbose = Yes  \n"
-			   "\n"
-			   "[device]\n"
-			   "id = dev-01\n"
-			   "[mqtt]\n"
-			   "retries=100\n"
-			   "[telemetry]\n"
-			   "interval = 2h\n"
-			   "[disk]\n"
-			   "reserve = 1GiB\n"
-			   "[log]\n"
-			   "level = debug\n"
-			   "[note.x]\n"; /* a section with no keys is fine */
+	                   "  verbose = Yes  \n"
+	                   "\n"
+	                   "[device]\n"
+	                   "id = dev-01\n"
+	                   "[mqtt]\n"
+	                   "retries=100\n"
+	                   "[telemetry]\n"
+	                   "interval = 2h\n"
+	                   "[disk]\n"
+	                   "reserve = 1GiB\n"
+	                   "[log]\n"
+	                   "level = debug\n"
+	                   "[note.x]\n"; /* a section with no keys is fine */
 	assert_int_equal(parse(text, &c), FLT_OK);
 	assert_string_equal(c.device_id, "dev-01");
 	assert_true(c.verbose);
@@ -114,7 +114,7 @@ static void test_file_values(void **state)
 
 	/* Quoted values keep spaces and '#'; escapes; top-level key after no section. */
 	assert_int_equal(parse("note = \"  a # b \\\"q\\\" \\\\ \"\ndata_dir = /x#y\n", &c),
-			 FLT_OK);
+	                 FLT_OK);
 	assert_string_equal(c.note, "  a # b \"q\" \\ ");
 	assert_string_equal(c.data_dir, "/x#y");
 	flt_conf_free(&tschema, &c);
@@ -129,10 +129,10 @@ static void test_errors_name_key_and_line(void **state)
 {
 	(void)state;
 	expect_err("verbose = yes\nmqtt.retriez = 3\n", FLT_EPARSE, "t.conf:2",
-		   "unknown key 'mqtt.retriez'");
+	           "unknown key 'mqtt.retriez'");
 	expect_err("[mqtt]\nbroker = x\n", FLT_EPARSE, "t.conf:2", "unknown key 'mqtt.broker'");
 	expect_err("mqtt.retries = many\n", FLT_EPARSE, "t.conf:1",
-		   "key 'mqtt.retries': expected an integer in [1, 100], got 'many'");
+	           "key 'mqtt.retries': expected an integer in [1, 100], got 'many'");
 	expect_err("mqtt.retries = 12x\n", FLT_EPARSE, "mqtt.retries", "'12x'");
 	expect_err("mqtt.retries = 0\n", FLT_ELIMIT, "t.conf:1", "[1, 100]");
 	expect_err("mqtt.retries = 101\n", FLT_ELIMIT, "mqtt.retries", "101");
@@ -147,12 +147,11 @@ static void test_errors_name_key_and_line(void **state)
 	expect_err("telemetry.interval = 5M\n", FLT_EPARSE, "telemetry.interval", "Nm");
 	expect_err("telemetry.interval = 2d\n", FLT_ELIMIT, "telemetry.interval", "86400s");
 	expect_err("telemetry.interval = 0\n", FLT_ELIMIT, "telemetry.interval", NULL);
-	expect_err("log.level = loud\n", FLT_EPARSE, "log.level",
-		   "one of error|warn|info|debug");
+	expect_err("log.level = loud\n", FLT_EPARSE, "log.level", "one of error|warn|info|debug");
 	expect_err("data_dir =\n", FLT_EPARSE, "data_dir", "path");
 	expect_err("data_dir = \"a\tb\"\n", FLT_EPARSE, "data_dir", "control");
 	expect_err("verbose = yes\n\nverbose = no\n", FLT_EPARSE, "t.conf:3",
-		   "duplicate key 'verbose' (first set on line 1)");
+	           "duplicate key 'verbose' (first set on line 1)");
 	expect_err("[mqtt]\nretries = 3\n[]\n", FLT_EPARSE, "t.conf:3", "section");
 	expect_err("[mqtt\n", FLT_EPARSE, "t.conf:1", "section");
 	expect_err("[a b]\n", FLT_EPARSE, "t.conf:1", "section");
@@ -166,9 +165,9 @@ static void test_errors_name_key_and_line(void **state)
 	struct tconf c;
 	const char nul[] = "verbose = yes\nnote = a\0b\n";
 	assert_int_equal(flt_conf_init(&tschema, &c, err, sizeof(err)), FLT_OK);
-	assert_int_equal(flt_conf_parse_buf(&tschema, &c, nul, sizeof(nul) - 1, "t.conf", err,
-					    sizeof(err)),
-			 FLT_EPARSE);
+	assert_int_equal(
+	    flt_conf_parse_buf(&tschema, &c, nul, sizeof(nul) - 1, "t.conf", err, sizeof(err)),
+	    FLT_EPARSE);
 	assert_non_null(strstr(err, "t.conf:2: NUL"));
 	flt_conf_free(&tschema, &c);
 
@@ -238,8 +237,7 @@ static void test_load_precedence(void **state)
 	flt_conf_free(&tschema, &c);
 
 	/* No file: defaults + overrides, and the required key must come from somewhere. */
-	assert_int_equal(flt_conf_load(&tschema, &c, NULL, NULL, 0, err, sizeof(err)),
-			 FLT_EINVAL);
+	assert_int_equal(flt_conf_load(&tschema, &c, NULL, NULL, 0, err, sizeof(err)), FLT_EINVAL);
 	assert_non_null(strstr(err, "required key 'device.id'"));
 	const char *id[] = {"device.id=x"};
 	assert_int_equal(flt_conf_load(&tschema, &c, NULL, id, 1, err, sizeof(err)), FLT_OK);
@@ -248,26 +246,22 @@ static void test_load_precedence(void **state)
 
 	/* Bad overrides. */
 	const char *bad1[] = {"nokey"};
-	assert_int_equal(flt_conf_load(&tschema, &c, path, bad1, 1, err, sizeof(err)),
-			 FLT_EINVAL);
+	assert_int_equal(flt_conf_load(&tschema, &c, path, bad1, 1, err, sizeof(err)), FLT_EINVAL);
 	assert_non_null(strstr(err, "key=value"));
 	const char *bad2[] = {"mqtt.brokr=x"};
-	assert_int_equal(flt_conf_load(&tschema, &c, path, bad2, 1, err, sizeof(err)),
-			 FLT_EPARSE);
+	assert_int_equal(flt_conf_load(&tschema, &c, path, bad2, 1, err, sizeof(err)), FLT_EPARSE);
 	assert_non_null(strstr(err, "unknown key 'mqtt.brokr'"));
 	const char *bad3[] = {"mqtt.retries=0"};
-	assert_int_equal(flt_conf_load(&tschema, &c, path, bad3, 1, err, sizeof(err)),
-			 FLT_ELIMIT);
+	assert_int_equal(flt_conf_load(&tschema, &c, path, bad3, 1, err, sizeof(err)), FLT_ELIMIT);
 	assert_non_null(strstr(err, "override mqtt.retries"));
 
 	/* Missing file. */
 	char missing[320];
 	snprintf(missing, sizeof(missing), "%s/none.conf", dir);
 	assert_int_equal(flt_conf_load(&tschema, &c, missing, NULL, 0, err, sizeof(err)),
-			 FLT_ENOTFOUND);
+	                 FLT_ENOTFOUND);
 	assert_non_null(strstr(err, "none.conf"));
-	assert_int_equal(flt_conf_load(&tschema, &c, dir, NULL, 0, err, sizeof(err)),
-			 FLT_EINVAL);
+	assert_int_equal(flt_conf_load(&tschema, &c, dir, NULL, 0, err, sizeof(err)), FLT_EINVAL);
 	tu_rmtree(dir);
 }
 
@@ -285,7 +279,7 @@ static void test_reload_keeps_old_on_error(void **state)
 	const char *bad = "device.id = two\nnote = second\nmqtt.retries = lots\n";
 	assert_int_equal(tu_write(path, bad, strlen(bad)), 0);
 	assert_int_equal(flt_conf_reload(&tschema, &c, path, NULL, 0, err, sizeof(err)),
-			 FLT_EPARSE);
+	                 FLT_EPARSE);
 	assert_non_null(strstr(err, ":3:"));
 	assert_string_equal(c.device_id, "one");
 	assert_string_equal(c.note, "first");
@@ -299,7 +293,7 @@ static void test_reload_keeps_old_on_error(void **state)
 	/* Out of memory during reload: still the old config. */
 	flt_alloc_fail_after(2);
 	assert_int_equal(flt_conf_reload(&tschema, &c, path, NULL, 0, err, sizeof(err)),
-			 FLT_ENOMEM);
+	                 FLT_ENOMEM);
 	flt_alloc_fail_reset();
 	assert_string_equal(c.device_id, "two");
 	flt_conf_free(&tschema, &c);
@@ -309,7 +303,7 @@ static void test_reload_keeps_old_on_error(void **state)
 static void test_bad_default_is_internal(void **state)
 {
 	static const struct flt_conf_opt bad[] = {
-		{"n", FLT_CONF_INT, 0, "ten", 0, 0, NULL, 0, "broken default"},
+	    {"n", FLT_CONF_INT, 0, "ten", 0, 0, NULL, 0, "broken default"},
 	};
 	static const struct flt_conf_schema s = {bad, 1, sizeof(int64_t)};
 	int64_t v;
@@ -329,7 +323,7 @@ static void test_alloc_failures(void **state)
 		flt_err e = flt_conf_init(&tschema, &c, err, sizeof(err));
 		if (e == FLT_OK) {
 			e = flt_conf_parse_buf(&tschema, &c, text, strlen(text), "t", err,
-					       sizeof(err));
+			                       sizeof(err));
 			flt_conf_free(&tschema, &c);
 		}
 		flt_alloc_fail_reset();
@@ -354,15 +348,15 @@ static void test_help(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_file_values),
-		cmocka_unit_test(test_errors_name_key_and_line),
-		cmocka_unit_test(test_value_parsers),
-		cmocka_unit_test(test_load_precedence),
-		cmocka_unit_test(test_reload_keeps_old_on_error),
-		cmocka_unit_test(test_bad_default_is_internal),
-		cmocka_unit_test(test_alloc_failures),
-		cmocka_unit_test(test_help),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_file_values),
+	    cmocka_unit_test(test_errors_name_key_and_line),
+	    cmocka_unit_test(test_value_parsers),
+	    cmocka_unit_test(test_load_precedence),
+	    cmocka_unit_test(test_reload_keeps_old_on_error),
+	    cmocka_unit_test(test_bad_default_is_internal),
+	    cmocka_unit_test(test_alloc_failures),
+	    cmocka_unit_test(test_help),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

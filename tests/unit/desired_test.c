@@ -24,11 +24,13 @@ static void fre(void *m)
 {
 	flt_desired_free(m);
 }
-static const struct cc_codec codec = { "desired", dec, enc, fre, FLT_MAX_DESIRED_BYTES, "envelope" };
+static const struct cc_codec codec = {"desired", dec, enc, fre, FLT_MAX_DESIRED_BYTES, "envelope"};
 
-static char env1[] = "{\"payloadType\":\"application/vnd.flotilla.release+json\",\"payload\":\"eyJ2IjoxfQ==\","
-		     "\"signatures\":[{\"keyid\":\"ab12\",\"sig\":\"MEUCIQ==\"}]}";
-static char env2[] = "{\"payloadType\":\"application/vnd.flotilla.release+json\",\"payload\":\"e30=\",\"signatures\":[]}";
+static char env1[] =
+    "{\"payloadType\":\"application/vnd.flotilla.release+json\",\"payload\":\"eyJ2IjoxfQ==\","
+    "\"signatures\":[{\"keyid\":\"ab12\",\"sig\":\"MEUCIQ==\"}]}";
+static char env2[] = "{\"payloadType\":\"application/"
+                     "vnd.flotilla.release+json\",\"payload\":\"e30=\",\"signatures\":[]}";
 
 static void sample(struct flt_desired *d, struct flt_desired_entry e[2])
 {
@@ -88,7 +90,8 @@ static void test_strict(void **state)
 	(void)state;
 	struct flt_desired d;
 	struct flt_desired_entry e[2];
-	static const char *const required[] = { "v", "device_id", "serial", "issued_at", "entries", NULL };
+	static const char *const required[] = {"v",         "device_id", "serial",
+	                                       "issued_at", "entries",   NULL};
 
 	sample(&d, e);
 	cc_strict(&codec, &d, required);
@@ -103,11 +106,11 @@ static void test_rules(void **state)
 	char *text = NULL;
 	size_t len = 0;
 
-#define REFUSED(mut)                                                                \
-	do {                                                                        \
-		sample(&d, e);                                                      \
-		mut;                                                                \
-		assert_int_equal(flt_desired_encode(&d, &text, &len), FLT_EINVAL);  \
+#define REFUSED(mut)                                                                               \
+	do {                                                                                       \
+		sample(&d, e);                                                                     \
+		mut;                                                                               \
+		assert_int_equal(flt_desired_encode(&d, &text, &len), FLT_EINVAL);                 \
 	} while (0)
 	REFUSED(memcpy(d.device_id, FLT_CONTROLLER_IDENTITY, sizeof(FLT_CONTROLLER_IDENTITY)));
 	REFUSED(memcpy(d.device_id, "..", 3));
@@ -123,22 +126,26 @@ static void test_rules(void **state)
 
 	/* the same on the wire: a duplicated entry and a non-object envelope */
 	struct flt_desired *back = NULL;
-	struct flt_json_err er = { .reason = FLT_REASON_NONE };
-	const char *dup = "{\"v\":1,\"device_id\":\"d\",\"serial\":1,\"issued_at\":0,\"entries\":["
-			  "{\"kind\":\"model\",\"name\":\"m\",\"deployment_id\":\"x\",\"envelope\":{},"
-			  "\"probation\":{\"probation_s\":0,\"max_error_rate\":0,\"max_crashes\":0}},"
-			  "{\"kind\":\"model\",\"name\":\"m\",\"deployment_id\":\"y\",\"envelope\":{},"
-			  "\"probation\":{\"probation_s\":0,\"max_error_rate\":0,\"max_crashes\":0}}]}";
+	struct flt_json_err er = {.reason = FLT_REASON_NONE};
+	const char *dup =
+	    "{\"v\":1,\"device_id\":\"d\",\"serial\":1,\"issued_at\":0,\"entries\":["
+	    "{\"kind\":\"model\",\"name\":\"m\",\"deployment_id\":\"x\",\"envelope\":{},"
+	    "\"probation\":{\"probation_s\":0,\"max_error_rate\":0,\"max_crashes\":0}},"
+	    "{\"kind\":\"model\",\"name\":\"m\",\"deployment_id\":\"y\",\"envelope\":{},"
+	    "\"probation\":{\"probation_s\":0,\"max_error_rate\":0,\"max_crashes\":0}}]}";
 	assert_int_equal(flt_desired_parse(dup, strlen(dup), &back, &er), FLT_EPARSE);
 	assert_non_null(strstr(er.msg, "listed twice"));
-	const char *notobj = "{\"v\":1,\"device_id\":\"d\",\"serial\":1,\"issued_at\":0,\"entries\":["
-			     "{\"kind\":\"model\",\"name\":\"m\",\"deployment_id\":\"x\",\"envelope\":\"{}\","
-			     "\"probation\":{\"probation_s\":0,\"max_error_rate\":0,\"max_crashes\":0}}]}";
+	const char *notobj =
+	    "{\"v\":1,\"device_id\":\"d\",\"serial\":1,\"issued_at\":0,\"entries\":["
+	    "{\"kind\":\"model\",\"name\":\"m\",\"deployment_id\":\"x\",\"envelope\":\"{}\","
+	    "\"probation\":{\"probation_s\":0,\"max_error_rate\":0,\"max_crashes\":0}}]}";
 	assert_int_equal(flt_desired_parse(notobj, strlen(notobj), &back, &er), FLT_EPARSE);
 	assert_non_null(strstr(er.msg, "entries[0]"));
-	const char *ctl = "{\"v\":1,\"device_id\":\"flotilla-controller\",\"serial\":1,\"issued_at\":0,\"entries\":[]}";
+	const char *ctl = "{\"v\":1,\"device_id\":\"flotilla-controller\",\"serial\":1,\"issued_"
+	                  "at\":0,\"entries\":[]}";
 	assert_int_equal(flt_desired_parse(ctl, strlen(ctl), &back, &er), FLT_EPARSE);
-	const char *neg = "{\"v\":1,\"device_id\":\"d\",\"serial\":-1,\"issued_at\":0,\"entries\":[]}";
+	const char *neg =
+	    "{\"v\":1,\"device_id\":\"d\",\"serial\":-1,\"issued_at\":0,\"entries\":[]}";
 	assert_int_equal(flt_desired_parse(neg, strlen(neg), &back, &er), FLT_EPARSE);
 	assert_null(back);
 }
@@ -146,9 +153,9 @@ static void test_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_strict),
-		cmocka_unit_test(test_rules),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_strict),
+	    cmocka_unit_test(test_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

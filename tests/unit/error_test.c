@@ -59,10 +59,10 @@ static void test_calloc_overflow(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_error_has_text),
-		cmocka_unit_test(test_errno_mapping),
-		cmocka_unit_test(test_alloc_injection),
-		cmocka_unit_test(test_calloc_overflow),
+	    cmocka_unit_test(test_every_error_has_text),
+	    cmocka_unit_test(test_errno_mapping),
+	    cmocka_unit_test(test_alloc_injection),
+	    cmocka_unit_test(test_calloc_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,10 +80,21 @@ static void test_load_env_malformed(void **state)
 static void test_malformed_specs(void **state)
 {
 	static const char *const bad[] = {
-		"noequals",       "=error",           "a b=error",      "a=",
-		"a=bogus",        "a=error@",         "a=error@0",      "a=error@x",
-		"a=error@2++",    "a=error@-1",       "a=error@99999999999",
-		"a*b=error",      "*=error",          "a=error;b=nope", "a=ERROR",
+	    "noequals",
+	    "=error",
+	    "a b=error",
+	    "a=",
+	    "a=bogus",
+	    "a=error@",
+	    "a=error@0",
+	    "a=error@x",
+	    "a=error@2++",
+	    "a=error@-1",
+	    "a=error@99999999999",
+	    "a*b=error",
+	    "*=error",
+	    "a=error;b=nope",
+	    "a=ERROR",
 	};
 	char err[256];
 	(void)state;
@@ -230,22 +241,22 @@ int main(void)
 		flt_log_set_sink(capture_sink, NULL);
 		flt_err e = flt_fp_check("x.y");
 		_exit(e == FLT_OK && strstr(logged, "FLT_FAILPOINTS") && strstr(logged, "broken")
-			      ? 0
-			      : 1);
+		          ? 0
+		          : 1);
 	}
 	env_child_result = pid > 0 ? tu_wait(pid) - 1000 : -1;
 	setenv(FLT_FP_ENV, "test.env.first=error@2;test.env.second=enospc", 1);
 
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_env_read_at_first_use),
-		cmocka_unit_test(test_env_malformed_at_first_use),
-		cmocka_unit_test_teardown(test_load_env_malformed, teardown),
-		cmocka_unit_test_teardown(test_malformed_specs, teardown),
-		cmocka_unit_test_teardown(test_nth_hits, teardown),
-		cmocka_unit_test_teardown(test_wildcards, teardown),
-		cmocka_unit_test_teardown(test_table_full, teardown),
-		cmocka_unit_test_teardown(test_wrapper_error_action, teardown),
-		cmocka_unit_test_teardown(test_crash_kills_without_atexit, teardown),
+	    cmocka_unit_test(test_env_read_at_first_use),
+	    cmocka_unit_test(test_env_malformed_at_first_use),
+	    cmocka_unit_test_teardown(test_load_env_malformed, teardown),
+	    cmocka_unit_test_teardown(test_malformed_specs, teardown),
+	    cmocka_unit_test_teardown(test_nth_hits, teardown),
+	    cmocka_unit_test_teardown(test_wildcards, teardown),
+	    cmocka_unit_test_teardown(test_table_full, teardown),
+	    cmocka_unit_test_teardown(test_wrapper_error_action, teardown),
+	    cmocka_unit_test_teardown(test_crash_kills_without_atexit, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

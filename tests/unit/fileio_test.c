@@ -45,10 +45,10 @@ static int teardown(void **state)
 }
 
 /* Child bodies return 0 if they ran to the end (the failpoint did not fire). */
-#define CHECK(x)                     \
-	do {                         \
-		if ((x) != FLT_OK)   \
-			_exit(50 + __LINE__ % 50); \
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if ((x) != FLT_OK)                                                                 \
+			_exit(50 + __LINE__ % 50);                                                 \
 	} while (0)
 
 static int run_child(int (*body)(struct fx *, const char *), struct fx *f, const char *arg)
@@ -85,8 +85,7 @@ static void expect_content(const char *path, const char *want, size_t n)
 static void test_atomic_powercut_each_step(void **state)
 {
 	struct fx *f = *state;
-	static const char *const steps[] = {"open", "write", "fsync", "close", "rename",
-					    "dirsync"};
+	static const char *const steps[] = {"open", "write", "fsync", "close", "rename", "dirsync"};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		char spec[64];
 		assert_int_equal(tu_write(f->path, OLD, sizeof(OLD) - 1), 0);
@@ -183,7 +182,7 @@ static void make_prealloc(struct fx *f)
 {
 	int fd;
 	assert_int_equal(flt_fio_open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0600, &fd, NULL),
-			 FLT_OK);
+	                 FLT_OK);
 	assert_int_equal(flt_fio_preallocate(fd, 4 * CH, NULL), FLT_OK);
 	assert_int_equal(flt_fio_fsync(fd, NULL), FLT_OK);
 	assert_int_equal(flt_fio_close(fd, NULL), FLT_OK);
@@ -195,7 +194,7 @@ static void expect_chunk(const unsigned char *buf, int idx, char c)
 	for (int i = 0; i < CH; i++)
 		if (buf[idx * CH + i] != (unsigned char)c)
 			fail_msg("chunk %d byte %d is 0x%02x, expected 0x%02x", idx, i,
-				 buf[idx * CH + i], (unsigned char)c);
+			         buf[idx * CH + i], (unsigned char)c);
 }
 
 static void test_prealloc_powercut(void **state)
@@ -438,7 +437,7 @@ static void test_wrapper_errors(void **state)
 	assert_int_equal(flt_fio_close(fd, NULL), FLT_OK);
 	assert_int_equal(flt_fio_close(-1, NULL), FLT_OK);
 	assert_int_equal(flt_fio_open(f->path, O_WRONLY | O_CREAT | O_EXCL, 0600, &fd, NULL),
-			 FLT_ECONFLICT);
+	                 FLT_ECONFLICT);
 	char in_sub[450];
 	snprintf(in_sub, sizeof(in_sub), "%s/x", sub);
 	assert_int_equal(tu_write(in_sub, "x", 1), 0);
@@ -452,17 +451,17 @@ static void test_wrapper_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_atomic_powercut_each_step, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_atomic_powercut_new_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_atomic_crash_each_step, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_temps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prealloc_powercut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_powercut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rewrite_powercut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names_powercut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_switch_powercut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tracking_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrapper_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_powercut_each_step, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_powercut_new_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_crash_each_step, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_temps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prealloc_powercut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_powercut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rewrite_powercut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_names_powercut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_switch_powercut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tracking_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrapper_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

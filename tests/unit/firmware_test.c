@@ -87,7 +87,8 @@ static const struct flt_fw_confirm healthy = {yes, yes, NULL};
 static const struct flt_fw_confirm sick = {yes, no, NULL};
 
 /* Opens the flow as the agent does at start and returns what the boot meant. */
-static struct flt_fw *start(struct fx *f, const struct flt_fw_confirm *cb, struct flt_fw_report *rep)
+static struct flt_fw *start(struct fx *f, const struct flt_fw_confirm *cb,
+                            struct flt_fw_report *rep)
 {
 	struct flt_fw *fw = NULL;
 	assert_int_equal(flt_fw_open(&f->cfg, &fw), FLT_OK);
@@ -104,7 +105,7 @@ static void reboot(struct fx *f, int expect_slot)
 
 /* Streams the image in uneven chunks, as verified chunks arrive. */
 static flt_err write_image(struct fx *f, struct flt_fw *fw, uint64_t version, const char *deploy,
-			   enum flt_reason *reason)
+                           enum flt_reason *reason)
 {
 	flt_err e = flt_fw_begin(fw, "rpi4-image", version, deploy, IMG_LEN, f->sha, reason);
 	for (size_t off = 0; !e && off < IMG_LEN;) {
@@ -207,12 +208,12 @@ static void test_powercut_mid_write_then_same_version(void **state)
 {
 	struct fx *f = *state;
 	static const char *const points[][2] = {
-		{"fw.state.rename", "powercut@2"},        /* begin: clearing the slot version */
-		{"slot.dir.image.write", "powercut@2"},   /* first chunks written */
-		{"slot.dir.image.write", "powercut@7"},   /* last chunk */
-		{"slot.dir.image.fsync", "powercut"},     /* whole image written, not synced */
-		{"slot.readback.read", "powercut@3"},     /* re-reading the slot */
-		{"fw.state.rename", "powercut@3"},        /* recording the version */
+	    {"fw.state.rename", "powercut@2"},      /* begin: clearing the slot version */
+	    {"slot.dir.image.write", "powercut@2"}, /* first chunks written */
+	    {"slot.dir.image.write", "powercut@7"}, /* last chunk */
+	    {"slot.dir.image.fsync", "powercut"},   /* whole image written, not synced */
+	    {"slot.readback.read", "powercut@3"},   /* re-reading the slot */
+	    {"fw.state.rename", "powercut@3"},      /* recording the version */
 	};
 	if (emulated()) {
 		skip();
@@ -308,7 +309,8 @@ static void test_selftest_fails_falls_back_not_retried(void **state)
 		reboot(f, FLT_SLOT_A);
 		fw = start(f, &healthy, &rep);
 		assert_int_equal(rep.outcome, FLT_FW_NOTHING);
-		assert_int_equal(flt_fw_begin(fw, "rpi4-image", 6, "d1", IMG_LEN, f->sha, &why), FLT_EINCOMPAT);
+		assert_int_equal(flt_fw_begin(fw, "rpi4-image", 6, "d1", IMG_LEN, f->sha, &why),
+		                 FLT_EINCOMPAT);
 		assert_int_equal(why, FLT_REASON_MARKED_BAD);
 		flt_fw_close(fw);
 	}
@@ -378,8 +380,9 @@ static int ub_boot(struct fx *f, struct ub *u)
 	assert_int_equal(flt_slot_run_line(cmd, name, val, NULL, 0, &st), FLT_OK);
 	assert_int_equal(st, 0);
 	char line[64];
-	int n = snprintf(line, sizeof(line), "console=ttyS0 root=/dev/mmcblk0p%d flotilla.slot=%c\n",
-			 pick + 2, flt_slot_letter(pick));
+	int n =
+	    snprintf(line, sizeof(line), "console=ttyS0 root=/dev/mmcblk0p%d flotilla.slot=%c\n",
+	             pick + 2, flt_slot_letter(pick));
 	assert_int_equal(tu_write(u->cmdline, line, (size_t)n), 0);
 	return pick;
 }
@@ -494,11 +497,13 @@ static void test_agent_selfupdate_crash_goes_back(void **state)
 	assert_int_equal(mkdir(adir, 0755), 0);
 	assert_int_equal(mkdir(old, 0755), 0);
 	snprintf(old, sizeof(old), "%s/slot-a/flotilla-agent", adir);
-	snprintf(body, sizeof(body), "#!/bin/sh\necho \"old $FLT_AGENT_SLOT\" >> %s\nexit 0\n", runlog);
+	snprintf(body, sizeof(body), "#!/bin/sh\necho \"old $FLT_AGENT_SLOT\" >> %s\nexit 0\n",
+	         runlog);
 	write_script(old, body);
 	/* The new agent crashes on start, every time. */
 	snprintf(newbin, sizeof(newbin), "%s/new-agent", f->dir);
-	snprintf(body, sizeof(body), "#!/bin/sh\necho \"new $FLT_AGENT_SLOT\" >> %s\nexit 1\n", runlog);
+	snprintf(body, sizeof(body), "#!/bin/sh\necho \"new $FLT_AGENT_SLOT\" >> %s\nexit 1\n",
+	         runlog);
 	write_script(newbin, body);
 	uint8_t buf[2048];
 	long n = tu_read(newbin, buf, sizeof(buf));
@@ -520,7 +525,8 @@ static void test_agent_selfupdate_crash_goes_back(void **state)
 	got[n] = '\0';
 	assert_non_null(strstr(got, "old"));
 
-	char *argv[] = {"flotilla-supervisor", "run", "--dir", adir, "--runs", "5", "--backoff", "0", NULL};
+	char *argv[] = {"flotilla-supervisor", "run", "--dir", adir, "--runs", "5",
+	                "--backoff",           "0",   NULL};
 	assert_int_equal(flt_supervisor_main(8, argv), 0);
 	n = tu_read(runlog, got, sizeof(got) - 1);
 	assert_true(n > 0);
@@ -553,14 +559,15 @@ static void test_agent_selfupdate_confirms(void **state)
 	/* A healthy new agent confirms itself (after connecting and its self-test). */
 	snprintf(newbin, sizeof(newbin), "%s/new-agent", f->dir);
 	snprintf(body, sizeof(body),
-		 "#!/bin/sh\necho \"new $FLT_AGENT_SLOT\" >> %s\nexec %s confirm\n", runlog, sup);
+	         "#!/bin/sh\necho \"new $FLT_AGENT_SLOT\" >> %s\nexec %s confirm\n", runlog, sup);
 	write_script(newbin, body);
 	uint8_t buf[2048];
 	long n = tu_read(newbin, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_int_equal(flt_sha256_hex(buf, (size_t)n, sha), FLT_OK);
 	assert_int_equal(flt_agentslot_install(adir, newbin, 9, sha, 2), FLT_OK);
-	char *argv[] = {"flotilla-supervisor", "run", "--dir", adir, "--runs", "4", "--backoff", "0", NULL};
+	char *argv[] = {"flotilla-supervisor", "run", "--dir", adir, "--runs", "4",
+	                "--backoff",           "0",   NULL};
 	assert_int_equal(flt_supervisor_main(8, argv), 0);
 	char got[512];
 	n = tu_read(runlog, got, sizeof(got) - 1);
@@ -614,9 +621,9 @@ static void test_firmware_boot_command(void **state)
 	assert_int_equal(tu_write(conf, body, strlen(body)), 0);
 	assert_int_equal(fw_boot_cmd(conf), 2);
 	snprintf(body, sizeof(body),
-		 "state_dir = %s\nreboot_cmd = true\nbroker_check = true\nself_test = false\n"
-		 "[slot]\nbackend = dir\ndir = %s\n",
-		 f->state, f->slots);
+	         "state_dir = %s\nreboot_cmd = true\nbroker_check = true\nself_test = false\n"
+	         "[slot]\nbackend = dir\ndir = %s\n",
+	         f->state, f->slots);
 	assert_int_equal(tu_write(conf, body, strlen(body)), 0);
 	reboot(f, FLT_SLOT_A);
 	assert_int_equal(fw_boot_cmd(conf), 0);
@@ -634,8 +641,9 @@ static void test_firmware_boot_command(void **state)
 	reboot(f, FLT_SLOT_A);
 	assert_int_equal(fw_boot_cmd(conf), 0);
 	read_report(f, rep, sizeof(rep));
-	assert_string_equal(rep, "{\"outcome\":\"rolled_back\",\"name\":\"rpi4-image\",\"version\":4,"
-				 "\"deployment_id\":\"dep-4\",\"reason\":\"BOOT_FAILED\",\"slot\":\"A\"}\n");
+	assert_string_equal(
+	    rep, "{\"outcome\":\"rolled_back\",\"name\":\"rpi4-image\",\"version\":4,"
+	         "\"deployment_id\":\"dep-4\",\"reason\":\"BOOT_FAILED\",\"slot\":\"A\"}\n");
 }
 
 /* ---- shipped configs and the rootfs provisioning script ---------------------- */
@@ -685,7 +693,7 @@ static void test_provision_rootfs(void **state)
 		assert_int_equal(tu_write(p, "-----PEM-----\n", 14), 0);
 	}
 	snprintf(cmd, sizeof(cmd), "%s/firmware/provision-rootfs.sh %s %s >/dev/null 2>&1", src,
-		 bundle, root);
+	         bundle, root);
 	/* No agent.conf in the bundle: refused, nothing half-laid. */
 	assert_int_not_equal(system(cmd), 0);
 	snprintf(p, sizeof(p), "%s/agent.conf", bundle);
@@ -707,8 +715,8 @@ static void test_provision_rootfs(void **state)
 	assert_int_equal(mode_of(p), 0644);
 	snprintf(p, sizeof(p), "%s/var/lib/flotilla/agent", root);
 	assert_int_equal(mode_of(p), 0750);
-	snprintf(p, sizeof(p), "%s/etc/systemd/system/multi-user.target.wants/flotilla-agent.service",
-		 root);
+	snprintf(p, sizeof(p),
+	         "%s/etc/systemd/system/multi-user.target.wants/flotilla-agent.service", root);
 	assert_true(tu_exists(p));
 	/* Idempotent: a second run succeeds and changes nothing that matters. */
 	assert_int_equal(system(cmd), 0);
@@ -731,14 +739,15 @@ static void test_admission(void **state)
 	m.n_boards = 2;
 	snprintf(m.boards[0], sizeof(m.boards[0]), "rpi4");
 	snprintf(m.boards[1], sizeof(m.boards[1]), "rpi4-64");
-	assert_int_equal(flt_fw_admit(&m, "rpi4-64", "aarch64", 1, 0, &r, msg, sizeof(msg)), FLT_OK);
+	assert_int_equal(flt_fw_admit(&m, "rpi4-64", "aarch64", 1, 0, &r, msg, sizeof(msg)),
+	                 FLT_OK);
 	assert_int_equal(flt_fw_admit(&m, "imx8", "aarch64", 1, 0, &r, msg, sizeof(msg)),
-			 FLT_EINCOMPAT);
+	                 FLT_EINCOMPAT);
 	assert_int_equal(r, FLT_REASON_INCOMPATIBLE_BOARD);
 	assert_non_null(strstr(msg, "imx8"));
 	m.min_agent_version = 3;
 	assert_int_equal(flt_fw_admit(&m, "rpi4", "aarch64", 2, 0, &r, msg, sizeof(msg)),
-			 FLT_EINCOMPAT);
+	                 FLT_EINCOMPAT);
 	assert_int_equal(r, FLT_REASON_AGENT_TOO_OLD);
 	m.min_agent_version = 0;
 	m.n_boards = 0; /* none listed: any board */
@@ -751,33 +760,37 @@ static void test_admission(void **state)
 	m.version = 5;
 	assert_int_equal(flt_fw_admit(&m, "rpi4", "armhf", 4, 0, &r, msg, sizeof(msg)), FLT_OK);
 	assert_int_equal(flt_fw_admit(&m, "rpi4", "aarch64", 4, 0, &r, msg, sizeof(msg)),
-			 FLT_EINCOMPAT);
+	                 FLT_EINCOMPAT);
 	assert_int_equal(r, FLT_REASON_WRONG_ARCH);
 	assert_int_equal(flt_fw_admit(&m, "rpi4", "armhf", 5, 0, &r, msg, sizeof(msg)),
-			 FLT_EINCOMPAT);
+	                 FLT_EINCOMPAT);
 	assert_int_equal(r, FLT_REASON_VERSION_LOWER);
 	m.kind = FLT_KIND_MODEL;
 	assert_int_equal(flt_fw_admit(&m, "rpi4", "armhf", 4, 0, &r, msg, sizeof(msg)),
-			 FLT_EINCOMPAT);
+	                 FLT_EINCOMPAT);
 	assert_int_equal(r, FLT_REASON_MALFORMED);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full_update_confirmed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_wrong_hash_and_running_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_powercut_mid_write_then_same_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_powercut_while_arming_then_boots_new, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_selftest_fails_falls_back_not_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uboot_backend, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_command_backend, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_selfupdate_crash_goes_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_selfupdate_confirms, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_firmware_boot_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shipped_configs_parse, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provision_rootfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_update_confirmed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_wrong_hash_and_running_slot, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_powercut_mid_write_then_same_version, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_powercut_while_arming_then_boots_new, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_selftest_fails_falls_back_not_retried, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_uboot_backend, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_command_backend, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_selfupdate_crash_goes_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_selfupdate_confirms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_firmware_boot_command, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shipped_configs_parse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_provision_rootfs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

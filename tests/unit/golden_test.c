@@ -14,18 +14,18 @@
 #include "flt/alloc.h"
 #include "flt/golden.h"
 
-static const uint8_t in0[] = { 1, 2, 3, 4, 5 };
-static const uint8_t out0[] = { 9, 8, 7 };
-static const uint8_t out1[] = { 0x42 };
+static const uint8_t in0[] = {1, 2, 3, 4, 5};
+static const uint8_t out0[] = {9, 8, 7};
+static const uint8_t out1[] = {0x42};
 
 static void sample(struct flt_golden *g, struct flt_golden_case c[2], struct flt_golden_blob b[4])
 {
-	b[0] = (struct flt_golden_blob){ in0, sizeof(in0) };
-	b[1] = (struct flt_golden_blob){ out0, sizeof(out0) };
-	b[2] = (struct flt_golden_blob){ out1, sizeof(out1) };
-	b[3] = (struct flt_golden_blob){ NULL, 0 };
-	c[0] = (struct flt_golden_case){ &b[0], 1, &b[1], 2 };
-	c[1] = (struct flt_golden_case){ &b[3], 1, &b[0], 1 };
+	b[0] = (struct flt_golden_blob){in0, sizeof(in0)};
+	b[1] = (struct flt_golden_blob){out0, sizeof(out0)};
+	b[2] = (struct flt_golden_blob){out1, sizeof(out1)};
+	b[3] = (struct flt_golden_blob){NULL, 0};
+	c[0] = (struct flt_golden_case){&b[0], 1, &b[1], 2};
+	c[1] = (struct flt_golden_case){&b[3], 1, &b[0], 1};
 	g->rtol = 1e-4;
 	g->atol = 1e-5;
 	g->cases = c;
@@ -69,7 +69,8 @@ static void test_round_trip(void **state)
 	assert_memory_equal(back->cases[0].inputs[0].data, in0, sizeof(in0));
 	assert_int_equal(back->cases[1].inputs[0].len, 0);
 	/* blobs point into the bundle */
-	assert_true(back->cases[0].inputs[0].data > enc && back->cases[0].inputs[0].data < enc + len);
+	assert_true(back->cases[0].inputs[0].data > enc &&
+	            back->cases[0].inputs[0].data < enc + len);
 	assert_true(back->rtol == 1e-4 && back->atol == 1e-5);
 	assert_int_equal(flt_golden_encode(back, &enc2, &len2), FLT_OK);
 	assert_int_equal(len, len2);
@@ -88,7 +89,7 @@ static void test_round_trip(void **state)
 	assert_non_null(more);
 	memcpy(more, enc, len);
 	more[len] = 0;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	assert_int_equal(flt_golden_parse(more, len + 1, len + 1, &back, &e), FLT_EPARSE);
 	assert_non_null(strstr(e.msg, "after the last blob"));
 	assert_int_equal(flt_golden_parse(enc, len, len - 1, &back, &e), FLT_ELIMIT);
@@ -116,7 +117,7 @@ static void expect(const char *hdr, size_t data_len, flt_err want)
 	size_t len = 0;
 	uint8_t *b = frame(hdr, data_len, &len);
 	struct flt_golden *g = NULL;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	flt_err rc = flt_golden_parse(b, len, 1 << 20, &g, &e);
 
 	if (rc != want)
@@ -128,25 +129,34 @@ static void expect(const char *hdr, size_t data_len, flt_err want)
 static void test_rules(void **state)
 {
 	(void)state;
-	const char *ok = "{\"v\":1,\"rtol\":0.001,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":2}],\"outputs\":[{\"size\":3}]}]}";
+	const char *ok = "{\"v\":1,\"rtol\":0.001,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":2}],"
+	                 "\"outputs\":[{\"size\":3}]}]}";
 	expect(ok, 5, FLT_OK);
 	expect(ok, 4, FLT_EPARSE);
 	expect(ok, 6, FLT_EPARSE);
 	expect("{\"v\":2,\"rtol\":0.001,\"atol\":0,\"cases\":[]}", 0, FLT_EUNSUPPORTED);
 	expect("{\"v\":1,\"rtol\":0.001,\"atol\":0,\"cases\":[]}", 0, FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":-1,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":0}],\"outputs\":[{\"size\":0}]}]}", 0,
-	       FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[],\"outputs\":[{\"size\":0}]}]}", 0, FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":9007199254740991}],"
+	expect("{\"v\":1,\"rtol\":-1,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":0}],\"outputs\":["
+	       "{\"size\":0}]}]}",
+	       0, FLT_EPARSE);
+	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[],\"outputs\":[{\"size\":0}]"
+	       "}]}",
+	       0, FLT_EPARSE);
+	expect(
+	    "{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":9007199254740991}],"
+	    "\"outputs\":[{\"size\":0}]}]}",
+	    3, FLT_EPARSE);
+	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":-1}],\"outputs\":["
+	       "{\"size\":0}]}]}",
+	       0, FLT_EPARSE);
+	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":0}],"
 	       "\"outputs\":[{\"size\":0}]}]}",
-	       3, FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":-1}],\"outputs\":[{\"size\":0}]}]}", 0,
-	       FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":0}],\"outputs\":[{\"size\":0}]}]}",
 	       0, FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"name\":\"x\",\"cases\":[{\"inputs\":[{\"size\":0}],\"outputs\":[{\"size\":0}]}]}",
+	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"name\":\"x\",\"cases\":[{\"inputs\":[{\"size\":0}]"
+	       ",\"outputs\":[{\"size\":0}]}]}",
 	       0, FLT_EPARSE);
-	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":1,\"offset\":0}],\"outputs\":[{\"size\":0}]}]}",
+	expect("{\"v\":1,\"rtol\":0,\"atol\":0,\"cases\":[{\"inputs\":[{\"size\":1,\"offset\":0}],"
+	       "\"outputs\":[{\"size\":0}]}]}",
 	       1, FLT_EPARSE);
 
 	/* bad magic, header length beyond the end or the limit */
@@ -187,11 +197,11 @@ static void test_example_data(void **state)
 {
 	(void)state;
 	const char *src = getenv("FLT_SOURCE_DIR");
-	const char *names[] = { "input_0.pb", "output_0.pb" };
-	uint8_t *files[2] = { NULL, NULL };
+	const char *names[] = {"input_0.pb", "output_0.pb"};
+	uint8_t *files[2] = {NULL, NULL};
 	struct flt_golden_blob b[2];
 	struct flt_golden_case c;
-	struct flt_golden g = { .rtol = 1e-4, .atol = 1e-5, .cases = &c, .n_cases = 1 }, *back = NULL;
+	struct flt_golden g = {.rtol = 1e-4, .atol = 1e-5, .cases = &c, .n_cases = 1}, *back = NULL;
 	uint8_t *enc = NULL;
 	size_t len = 0;
 
@@ -211,9 +221,9 @@ static void test_example_data(void **state)
 		assert_non_null(files[i]);
 		assert_int_equal(fread(files[i], 1, (size_t)n, f), (size_t)n);
 		fclose(f);
-		b[i] = (struct flt_golden_blob){ files[i], (size_t)n };
+		b[i] = (struct flt_golden_blob){files[i], (size_t)n};
 	}
-	c = (struct flt_golden_case){ &b[0], 1, &b[1], 1 };
+	c = (struct flt_golden_case){&b[0], 1, &b[1], 1};
 	assert_int_equal(flt_golden_encode(&g, &enc, &len), FLT_OK);
 	assert_int_equal(flt_golden_parse(enc, len, len, &back, NULL), FLT_OK);
 	assert_int_equal(back->cases[0].inputs[0].len, b[0].len);
@@ -228,9 +238,9 @@ static void test_example_data(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_rules),
-		cmocka_unit_test(test_example_data),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_rules),
+	    cmocka_unit_test(test_example_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,80 +17,80 @@
 #include "flt/health.h"
 
 static const char smaps_rollup[] =
-	"555ad6351000-7fffcb8f5000 ---p 00000000 00:00 0                          [rollup]\n"
-	"Rss:                1772 kB\n"
-	"Pss:                 302 kB\n"
-	"Pss_Dirty:           112 kB\n"
-	"Pss_Anon:            112 kB\n"
-	"Pss_File:            190 kB\n"
-	"Pss_Shmem:             0 kB\n"
-	"Shared_Clean:       1608 kB\n"
-	"Shared_Dirty:          0 kB\n"
-	"Private_Clean:        52 kB\n"
-	"Private_Dirty:       112 kB\n"
-	"Referenced:         1772 kB\n"
-	"Anonymous:           112 kB\n"
-	"Swap:                  0 kB\n"
-	"SwapPss:               0 kB\n"
-	"Locked:                0 kB\n";
+    "555ad6351000-7fffcb8f5000 ---p 00000000 00:00 0                          [rollup]\n"
+    "Rss:                1772 kB\n"
+    "Pss:                 302 kB\n"
+    "Pss_Dirty:           112 kB\n"
+    "Pss_Anon:            112 kB\n"
+    "Pss_File:            190 kB\n"
+    "Pss_Shmem:             0 kB\n"
+    "Shared_Clean:       1608 kB\n"
+    "Shared_Dirty:          0 kB\n"
+    "Private_Clean:        52 kB\n"
+    "Private_Dirty:       112 kB\n"
+    "Referenced:         1772 kB\n"
+    "Anonymous:           112 kB\n"
+    "Swap:                  0 kB\n"
+    "SwapPss:               0 kB\n"
+    "Locked:                0 kB\n";
 
 /* An older kernel's rollup (4.14): no Pss_Dirty/Pss_Anon lines. */
 static const char smaps_rollup_old[] =
-	"00400000-7ffc5a5fe000 ---p 00000000 00:00 0                              [rollup]\n"
-	"Rss:                 884 kB\n"
-	"Pss:                 121 kB\n"
-	"Shared_Clean:        764 kB\n"
-	"Shared_Dirty:          0 kB\n"
-	"Private_Clean:         4 kB\n"
-	"Private_Dirty:       116 kB\n";
+    "00400000-7ffc5a5fe000 ---p 00000000 00:00 0                              [rollup]\n"
+    "Rss:                 884 kB\n"
+    "Pss:                 121 kB\n"
+    "Shared_Clean:        764 kB\n"
+    "Shared_Dirty:          0 kB\n"
+    "Private_Clean:         4 kB\n"
+    "Private_Dirty:       116 kB\n";
 
-static const char status_text[] =
-	"Name:\tflotilla-agent\n"
-	"Umask:\t0022\n"
-	"State:\tS (sleeping)\n"
-	"VmPeak:\t   10440 kB\n"
-	"VmSize:\t   10388 kB\n"
-	"VmHWM:\t    2100 kB\n"
-	"VmRSS:\t    2036 kB\n"
-	"RssAnon:\t     116 kB\n"
-	"Threads:\t1\n";
+static const char status_text[] = "Name:\tflotilla-agent\n"
+                                  "Umask:\t0022\n"
+                                  "State:\tS (sleeping)\n"
+                                  "VmPeak:\t   10440 kB\n"
+                                  "VmSize:\t   10388 kB\n"
+                                  "VmHWM:\t    2100 kB\n"
+                                  "VmRSS:\t    2036 kB\n"
+                                  "RssAnon:\t     116 kB\n"
+                                  "Threads:\t1\n";
 
-static const char meminfo_text[] =
-	"MemTotal:        1011444 kB\n"
-	"MemFree:          123456 kB\n"
-	"MemAvailable:     654321 kB\n"
-	"Buffers:           6124 kB\n"
-	"Cached:          336832 kB\n"
-	"SwapCached:            0 kB\n";
+static const char meminfo_text[] = "MemTotal:        1011444 kB\n"
+                                   "MemFree:          123456 kB\n"
+                                   "MemAvailable:     654321 kB\n"
+                                   "Buffers:           6124 kB\n"
+                                   "Cached:          336832 kB\n"
+                                   "SwapCached:            0 kB\n";
 
-static const char meminfo_old[] =
-	"MemTotal:         255000 kB\n"
-	"MemFree:           10000 kB\n"
-	"Buffers:            2000 kB\n"
-	"Cached:            30000 kB\n"
-	"SwapCached:            0 kB\n";
+static const char meminfo_old[] = "MemTotal:         255000 kB\n"
+                                  "MemFree:           10000 kB\n"
+                                  "Buffers:            2000 kB\n"
+                                  "Cached:            30000 kB\n"
+                                  "SwapCached:            0 kB\n";
 
 static void test_parse_smaps_rollup(void **state)
 {
 	(void)state;
 	struct flt_health_mem m;
-	assert_int_equal(flt_health_parse_smaps_rollup(smaps_rollup, strlen(smaps_rollup), &m), FLT_OK);
+	assert_int_equal(flt_health_parse_smaps_rollup(smaps_rollup, strlen(smaps_rollup), &m),
+	                 FLT_OK);
 	assert_int_equal(m.rss, 1772 * 1024);
 	assert_int_equal(m.pss, 302 * 1024);
 	assert_int_equal(m.private_mem, (52 + 112) * 1024);
 	assert_true(m.has_pss);
-	assert_int_equal(flt_health_parse_smaps_rollup(smaps_rollup_old, strlen(smaps_rollup_old), &m),
-			 FLT_OK);
+	assert_int_equal(
+	    flt_health_parse_smaps_rollup(smaps_rollup_old, strlen(smaps_rollup_old), &m), FLT_OK);
 	assert_int_equal(m.pss, 121 * 1024);
 	assert_int_equal(m.private_mem, 120 * 1024);
 	/* cut before Private_Dirty: refused, out untouched */
 	memset(&m, 0x11, sizeof(m));
 	const char *cut = strstr(smaps_rollup, "Private_Dirty");
-	assert_int_equal(flt_health_parse_smaps_rollup(smaps_rollup, (size_t)(cut - smaps_rollup), &m),
-			 FLT_EPARSE);
+	assert_int_equal(
+	    flt_health_parse_smaps_rollup(smaps_rollup, (size_t)(cut - smaps_rollup), &m),
+	    FLT_EPARSE);
 	assert_int_equal(m.rss, 0x1111111111111111ULL);
 	/* a number that overflows when turned into bytes */
-	const char huge[] = "Rss: 99999999999999999 kB\nPss: 1 kB\nPrivate_Clean: 1 kB\nPrivate_Dirty: 1 kB\n";
+	const char huge[] =
+	    "Rss: 99999999999999999 kB\nPss: 1 kB\nPrivate_Clean: 1 kB\nPrivate_Dirty: 1 kB\n";
 	assert_int_equal(flt_health_parse_smaps_rollup(huge, strlen(huge), &m), FLT_EPARSE);
 	const char nonum[] = "Rss: kB\nPss: 1 kB\nPrivate_Clean: 1 kB\nPrivate_Dirty: 1 kB\n";
 	assert_int_equal(flt_health_parse_smaps_rollup(nonum, strlen(nonum), &m), FLT_EPARSE);
@@ -111,11 +111,13 @@ static void test_parse_meminfo(void **state)
 {
 	(void)state;
 	uint64_t t = 0, a = 0;
-	assert_int_equal(flt_health_parse_meminfo(meminfo_text, strlen(meminfo_text), &t, &a), FLT_OK);
+	assert_int_equal(flt_health_parse_meminfo(meminfo_text, strlen(meminfo_text), &t, &a),
+	                 FLT_OK);
 	assert_int_equal(t, 1011444ULL * 1024);
 	assert_int_equal(a, 654321ULL * 1024);
 	/* before MemAvailable existed: free + buffers + cached */
-	assert_int_equal(flt_health_parse_meminfo(meminfo_old, strlen(meminfo_old), &t, &a), FLT_OK);
+	assert_int_equal(flt_health_parse_meminfo(meminfo_old, strlen(meminfo_old), &t, &a),
+	                 FLT_OK);
 	assert_int_equal(t, 255000ULL * 1024);
 	assert_int_equal(a, 42000ULL * 1024);
 	assert_int_equal(flt_health_parse_meminfo("MemFree: 1 kB\n", 14, &t, &a), FLT_EPARSE);
@@ -125,14 +127,16 @@ static void test_parse_proc_stat(void **state)
 {
 	(void)state;
 	uint64_t ticks = 0, start = 0;
-	const char plain[] = "25824 (cat) R 25821 25821 14099 0 -1 4194304 100 0 0 0 7 3 0 0 20 0 1 0 "
-			     "106264 3133440 379 18446744073709551615 1 2 3\n";
+	const char plain[] =
+	    "25824 (cat) R 25821 25821 14099 0 -1 4194304 100 0 0 0 7 3 0 0 20 0 1 0 "
+	    "106264 3133440 379 18446744073709551615 1 2 3\n";
 	assert_int_equal(flt_health_parse_proc_stat(plain, strlen(plain), &ticks, &start), FLT_OK);
 	assert_int_equal(ticks, 10);
 	assert_int_equal(start, 106264);
 	/* a command name with spaces and ") " inside */
-	const char odd[] = "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 1520 0 0 0 157 42 0 0 20 0 3 0 "
-			   "98765 12345678 900\n";
+	const char odd[] =
+	    "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 1520 0 0 0 157 42 0 0 20 0 3 0 "
+	    "98765 12345678 900\n";
 	assert_int_equal(flt_health_parse_proc_stat(odd, strlen(odd), &ticks, &start), FLT_OK);
 	assert_int_equal(ticks, 199);
 	assert_int_equal(start, 98765);
@@ -226,8 +230,9 @@ static void test_sampler_fake_tree(void **state)
 	/* started at 900 s (ticks 90000 at 100 Hz), 50 s of CPU since: 50% of one core */
 	char stat[256];
 	long hz = sysconf(_SC_CLK_TCK);
-	snprintf(stat, sizeof(stat), "7 (flotilla-agent) S 1 7 7 0 -1 0 0 0 0 0 %ld %ld 0 0 20 0 1 0 %ld 1 1\n",
-		 30 * hz, 20 * hz, 900 * hz);
+	snprintf(stat, sizeof(stat),
+	         "7 (flotilla-agent) S 1 7 7 0 -1 0 0 0 0 0 %ld %ld 0 0 20 0 1 0 %ld 1 1\n",
+	         30 * hz, 20 * hz, 900 * hz);
 	put("proc/self/stat", stat);
 	put("proc/self/smaps_rollup", smaps_rollup);
 	put("proc/self/status", status_text);
@@ -299,13 +304,10 @@ static void test_sampler_real_proc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_smaps_rollup),
-		cmocka_unit_test(test_parse_status),
-		cmocka_unit_test(test_parse_meminfo),
-		cmocka_unit_test(test_parse_proc_stat),
-		cmocka_unit_test(test_parse_uptime_thermal),
-		cmocka_unit_test(test_sampler_fake_tree),
-		cmocka_unit_test(test_sampler_real_proc),
+	    cmocka_unit_test(test_parse_smaps_rollup),   cmocka_unit_test(test_parse_status),
+	    cmocka_unit_test(test_parse_meminfo),        cmocka_unit_test(test_parse_proc_stat),
+	    cmocka_unit_test(test_parse_uptime_thermal), cmocka_unit_test(test_sampler_fake_tree),
+	    cmocka_unit_test(test_sampler_real_proc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@
 static void test_parse_ok_and_trailing(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	cJSON *t = NULL;
 
 	assert_int_equal(P(" {\"a\":1} \n", &t, &e), FLT_OK);
@@ -32,7 +32,7 @@ static void test_parse_ok_and_trailing(void **state)
 	assert_int_equal(P("", &t, &e), FLT_EPARSE);
 	assert_int_equal(P("{\"a\":", &t, &e), FLT_EPARSE);
 	/* the length bounds the parse even without a NUL terminator */
-	const char buf[] = { '{', '}', 'x' };
+	const char buf[] = {'{', '}', 'x'};
 	assert_int_equal(flt_json_parse(buf, 2, 100, 0, &t, &e), FLT_OK);
 	cJSON_Delete(t);
 	t = NULL;
@@ -44,7 +44,7 @@ static void test_parse_ok_and_trailing(void **state)
 static void test_parse_limits(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	cJSON *t = NULL;
 	char deep[64];
 	size_t n = 0;
@@ -75,15 +75,17 @@ static void test_parse_limits(void **state)
 	assert_int_equal(P("{\"a\":\"x\\u0000y\"}", &t, &e), FLT_EPARSE);
 	assert_null(t);
 	/* numbers outside the JSON grammar, control characters */
-	static const char *const bad[] = { "[01]", "[1.]", "[-]", "[.5]", "[1e]", "[1e+]", "[-01]", "[1.5.2]",
-					   "[1-2]", "[0x10]", "[+1]", "[\"a\tb\"]", "[1,\x01 2]", "[\"\n\"]", NULL };
+	static const char *const bad[] = {"[01]",  "[1.]",       "[-]",        "[.5]",     "[1e]",
+	                                  "[1e+]", "[-01]",      "[1.5.2]",    "[1-2]",    "[0x10]",
+	                                  "[+1]",  "[\"a\tb\"]", "[1,\x01 2]", "[\"\n\"]", NULL};
 	for (const char *const *b = bad; *b; b++) {
 		if (P(*b, &t, &e) == FLT_OK)
 			fail_msg("accepted %s", *b);
 		assert_null(t);
 	}
-	static const char *const good[] = { "[0]", "[-0]", "[1.5e-3]", "[10E+2]", "[0.0]", "[-12]", "[1e5,2]",
-					    "{\"a\":-1}", "[\"\\u00e9\\n\"]", " [1]\r\n", NULL };
+	static const char *const good[] = {
+	    "[0]",     "[-0]",       "[1.5e-3]",         "[10E+2]",  "[0.0]", "[-12]",
+	    "[1e5,2]", "{\"a\":-1}", "[\"\\u00e9\\n\"]", " [1]\r\n", NULL};
 	for (const char *const *g = good; *g; g++) {
 		if (P(*g, &t, &e) != FLT_OK)
 			fail_msg("refused %s: %s", *g, e.msg);
@@ -98,7 +100,7 @@ static void test_parse_limits(void **state)
 static void test_duplicates(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	cJSON *t = NULL;
 	char big[2048];
 	int off = 0;
@@ -125,9 +127,9 @@ static void test_duplicates(void **state)
 static void test_check_keys(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	cJSON *t = NULL;
-	static const char *const allowed[] = { "a", "b", NULL };
+	static const char *const allowed[] = {"a", "b", NULL};
 
 	assert_int_equal(P("{\"a\":1,\"b\":2}", &t, &e), FLT_OK);
 	assert_int_equal(flt_json_check_keys(t, allowed, &e), FLT_OK);
@@ -143,7 +145,7 @@ static void test_check_keys(void **state)
 static void test_getters(void **state)
 {
 	(void)state;
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	cJSON *t = NULL;
 	const char *s = NULL;
 	uint64_t u = 7;
@@ -152,9 +154,10 @@ static void test_getters(void **state)
 	bool b = false;
 	const cJSON *o = NULL;
 	size_t n = 0;
-	const char *text = "{\"s\":\"h\\u00e9llo\",\"u\":9007199254740991,\"big\":9007199254740992,"
-			   "\"neg\":-3,\"frac\":1.5,\"exp\":1e3,\"huge\":1e400,\"b\":true,\"o\":{},"
-			   "\"a\":[1,2,3],\"bad\":\"\xc0\xaf\",\"sur\":\"\xed\xa0\x80\",\"n\":null}";
+	const char *text =
+	    "{\"s\":\"h\\u00e9llo\",\"u\":9007199254740991,\"big\":9007199254740992,"
+	    "\"neg\":-3,\"frac\":1.5,\"exp\":1e3,\"huge\":1e400,\"b\":true,\"o\":{},"
+	    "\"a\":[1,2,3],\"bad\":\"\xc0\xaf\",\"sur\":\"\xed\xa0\x80\",\"n\":null}";
 
 	assert_int_equal(P(text, &t, &e), FLT_OK);
 	assert_int_equal(flt_json_get_str(t, "s", 10, &s, &e), FLT_OK);
@@ -209,9 +212,9 @@ static void test_utf8(void **state)
 	(void)state;
 	assert_true(flt_json_utf8_valid("", 0));
 	assert_true(flt_json_utf8_valid("\xf0\x9f\x98\x80", 4));
-	assert_false(flt_json_utf8_valid("\xf0\x9f\x98", 3));   /* truncated */
+	assert_false(flt_json_utf8_valid("\xf0\x9f\x98", 3));     /* truncated */
 	assert_false(flt_json_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	assert_false(flt_json_utf8_valid("\xe0\x80\xaf", 3));   /* overlong */
+	assert_false(flt_json_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
 	assert_false(flt_json_utf8_valid("\xff", 1));
 	assert_false(flt_json_utf8_valid("\x80", 1));
 }
@@ -236,7 +239,7 @@ static void test_encode(void **state)
 	assert_int_equal(flt_json_push_str(a, "z"), FLT_OK);
 	assert_int_equal(flt_json_print(o, &out, &len), FLT_OK);
 	assert_string_equal(out, "{\"u\":9007199254740991,\"i\":-5,\"s\":\"x\",\"d\":0.1,"
-				 "\"a\":[1,-1,\"z\"]}");
+	                         "\"a\":[1,-1,\"z\"]}");
 	/* and it reads back exactly */
 	cJSON *back = NULL;
 	double d = 0;
@@ -303,14 +306,14 @@ static void test_ident(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok_and_trailing),
-		cmocka_unit_test(test_parse_limits),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_check_keys),
-		cmocka_unit_test(test_getters),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_ident),
+	    cmocka_unit_test(test_parse_ok_and_trailing),
+	    cmocka_unit_test(test_parse_limits),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_check_keys),
+	    cmocka_unit_test(test_getters),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_ident),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,12 +48,15 @@ static void test_init_load_reissue(void **state)
 	assert_int_equal(flt_keylist_accept(json, len, &roots, NULL, now + 1, &acc, NULL, NULL),
 	                 FLT_OK);
 	assert_int_equal(acc->serial, 1);
-	assert_true(flt_keylist_is_trusted(acc, flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_RELEASE)),
+	assert_true(flt_keylist_is_trusted(acc,
+	                                   flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_RELEASE)),
 	                                   FLT_ROLE_RELEASE, now + 1));
-	assert_true(flt_keylist_is_trusted(
-	    acc, flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_DIRECTOR)), FLT_ROLE_DIRECTOR, now + 1));
-	assert_false(flt_keylist_is_trusted(
-	    acc, flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_DIRECTOR)), FLT_ROLE_RELEASE, now + 1));
+	assert_true(flt_keylist_is_trusted(acc,
+	                                   flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_DIRECTOR)),
+	                                   FLT_ROLE_DIRECTOR, now + 1));
+	assert_false(flt_keylist_is_trusted(acc,
+	                                    flt_key_id(flt_keystore_key(ks, FLT_KEYSTORE_DIRECTOR)),
+	                                    FLT_ROLE_RELEASE, now + 1));
 	flt_keylist_free(acc);
 
 	assert_int_equal(flt_keystore_init(dir, reg, now, 86400, &ks2), FLT_ECONFLICT);

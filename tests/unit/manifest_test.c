@@ -27,12 +27,14 @@ static void fre(void *m)
 {
 	flt_manifest_free(m);
 }
-static const struct cc_codec codec = { "manifest", dec, enc, fre, FLT_MAX_MANIFEST_BYTES, NULL };
+static const struct cc_codec codec = {"manifest", dec, enc, fre, FLT_MAX_MANIFEST_BYTES, NULL};
 
-static struct flt_opset opsets[] = { { "", 17 }, { "ai.onnx.ml", 3 } };
-static struct flt_operator ops[] = { { "", "Conv" }, { "", "Gemm" }, { "ai.onnx.ml", "TreeEnsembleClassifier" } };
+static struct flt_opset opsets[] = {{"", 17}, {"ai.onnx.ml", 3}};
+static struct flt_operator ops[] = {
+    {"", "Conv"}, {"", "Gemm"}, {"ai.onnx.ml", "TreeEnsembleClassifier"}};
 
-static void sample_model(struct flt_manifest *m, struct flt_tensor_sig *in, struct flt_tensor_sig *out)
+static void sample_model(struct flt_manifest *m, struct flt_tensor_sig *in,
+                         struct flt_tensor_sig *out)
 {
 	memset(m, 0, sizeof(*m));
 	memset(in, 0, sizeof(*in));
@@ -153,8 +155,10 @@ static void test_strict(void **state)
 	(void)state;
 	struct flt_manifest m;
 	struct flt_tensor_sig in, out;
-	static const char *const required[] = { "v", "kind", "name", "version", "label", "artifact", "chunks",
-						"runtime", "min_agent_version", "issued_at", "expires_at", NULL };
+	static const char *const required[] = {"v",         "kind",       "name",
+	                                       "version",   "label",      "artifact",
+	                                       "chunks",    "runtime",    "min_agent_version",
+	                                       "issued_at", "expires_at", NULL};
 
 	sample_model(&m, &in, &out);
 	cc_strict(&codec, &m, required);
@@ -169,11 +173,11 @@ static void test_rules(void **state)
 	char *text = NULL;
 	size_t len = 0;
 
-#define REFUSED(mut)                                                          \
-	do {                                                                  \
-		sample_model(&m, &in, &out);                                  \
-		mut;                                                          \
-		assert_int_equal(flt_manifest_encode(&m, &text, &len), FLT_EINVAL); \
+#define REFUSED(mut)                                                                               \
+	do {                                                                                       \
+		sample_model(&m, &in, &out);                                                       \
+		mut;                                                                               \
+		assert_int_equal(flt_manifest_encode(&m, &text, &len), FLT_EINVAL);                \
 	} while (0)
 	REFUSED(m.name[0] = '.');
 	REFUSED(memcpy(m.name, "..", 3));
@@ -191,12 +195,12 @@ static void test_rules(void **state)
 	REFUSED(memcpy(m.boards[0], "Bad", 4));
 	REFUSED(in.rank = 9);
 	REFUSED(in.dims[1].value = -1);
-	REFUSED(m.kind = FLT_KIND_AGENT);        /* name and runtime wrong for an agent */
+	REFUSED(m.kind = FLT_KIND_AGENT); /* name and runtime wrong for an agent */
 	REFUSED(m.label[0] = (char)0xff);
 #undef REFUSED
 
 	/* wire forms of the same rules */
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	struct flt_manifest *back = NULL;
 	sample_model(&m, &in, &out);
 	assert_int_equal(flt_manifest_encode(&m, &text, &len), FLT_OK);
@@ -254,10 +258,10 @@ static void test_alloc_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_strict),
-		cmocka_unit_test(test_rules),
-		cmocka_unit_test(test_alloc_failures),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_strict),
+	    cmocka_unit_test(test_rules),
+	    cmocka_unit_test(test_alloc_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

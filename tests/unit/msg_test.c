@@ -17,62 +17,69 @@
 
 /* ---- adapters to the generic checker ---- */
 
-#define HEAP_ADAPTER(tag, type, parse, encode, freefn)                                              \
-	static flt_err tag##_dec(const char *b, size_t l, void **o, struct flt_json_err *e)          \
-	{                                                                                            \
-		return parse(b, l, (type **)o, e);                                                   \
-	}                                                                                            \
-	static flt_err tag##_enc(const void *m, char **o, size_t *l)                                 \
-	{                                                                                            \
-		return encode(m, o, l);                                                              \
-	}                                                                                            \
-	static void tag##_free(void *m)                                                              \
-	{                                                                                            \
-		freefn(m);                                                                           \
+#define HEAP_ADAPTER(tag, type, parse, encode, freefn)                                             \
+	static flt_err tag##_dec(const char *b, size_t l, void **o, struct flt_json_err *e)        \
+	{                                                                                          \
+		return parse(b, l, (type **)o, e);                                                 \
+	}                                                                                          \
+	static flt_err tag##_enc(const void *m, char **o, size_t *l)                               \
+	{                                                                                          \
+		return encode(m, o, l);                                                            \
+	}                                                                                          \
+	static void tag##_free(void *m)                                                            \
+	{                                                                                          \
+		freefn(m);                                                                         \
 	}
 
 /* for decoders that fill a caller-owned struct */
-#define VALUE_ADAPTER(tag, type, parse, encode)                                                     \
-	static flt_err tag##_dec(const char *b, size_t l, void **o, struct flt_json_err *e)          \
-	{                                                                                            \
-		type *v = flt_calloc(1, sizeof(*v));                                                 \
-		flt_err rc;                                                                          \
-		if (!v)                                                                              \
-			return FLT_ENOMEM;                                                           \
-		rc = parse(b, l, v, e);                                                              \
-		if (rc != FLT_OK) {                                                                  \
-			flt_free(v);                                                                 \
-			return rc;                                                                   \
-		}                                                                                    \
-		*o = v;                                                                              \
-		return FLT_OK;                                                                       \
-	}                                                                                            \
-	static flt_err tag##_enc(const void *m, char **o, size_t *l)                                 \
-	{                                                                                            \
-		return encode(m, o, l);                                                              \
-	}                                                                                            \
-	static void tag##_free(void *m)                                                              \
-	{                                                                                            \
-		flt_free(m);                                                                         \
+#define VALUE_ADAPTER(tag, type, parse, encode)                                                    \
+	static flt_err tag##_dec(const char *b, size_t l, void **o, struct flt_json_err *e)        \
+	{                                                                                          \
+		type *v = flt_calloc(1, sizeof(*v));                                               \
+		flt_err rc;                                                                        \
+		if (!v)                                                                            \
+			return FLT_ENOMEM;                                                         \
+		rc = parse(b, l, v, e);                                                            \
+		if (rc != FLT_OK) {                                                                \
+			flt_free(v);                                                               \
+			return rc;                                                                 \
+		}                                                                                  \
+		*o = v;                                                                            \
+		return FLT_OK;                                                                     \
+	}                                                                                          \
+	static flt_err tag##_enc(const void *m, char **o, size_t *l)                               \
+	{                                                                                          \
+		return encode(m, o, l);                                                            \
+	}                                                                                          \
+	static void tag##_free(void *m)                                                            \
+	{                                                                                          \
+		flt_free(m);                                                                       \
 	}
 
 HEAP_ADAPTER(state, struct flt_state, flt_state_parse, flt_state_encode, flt_state_free)
 HEAP_ADAPTER(events, struct flt_event_batch, flt_events_parse, flt_events_encode, flt_events_free)
-HEAP_ADAPTER(tele, struct flt_telemetry_batch, flt_telemetry_parse, flt_telemetry_encode, flt_telemetry_free)
+HEAP_ADAPTER(tele, struct flt_telemetry_batch, flt_telemetry_parse, flt_telemetry_encode,
+             flt_telemetry_free)
 VALUE_ADAPTER(status, struct flt_status, flt_status_parse, flt_status_encode)
 VALUE_ADAPTER(ack, struct flt_ack, flt_ack_parse, flt_ack_encode)
 VALUE_ADAPTER(fetch, struct flt_fetch, flt_fetch_parse, flt_fetch_encode)
 
-static const struct cc_codec c_state = { "state", state_dec, state_enc, state_free, FLT_MAX_STATE_BYTES, NULL };
-static const struct cc_codec c_events = { "event", events_dec, events_enc, events_free, FLT_MAX_EVENTS_BYTES, NULL };
-static const struct cc_codec c_tele = { "telemetry", tele_dec, tele_enc, tele_free, FLT_MAX_TELEMETRY_BYTES, NULL };
-static const struct cc_codec c_status = { "status", status_dec, status_enc, status_free, FLT_MAX_STATUS_BYTES, NULL };
-static const struct cc_codec c_ack = { "ack", ack_dec, ack_enc, ack_free, FLT_MAX_ACK_BYTES, NULL };
-static const struct cc_codec c_fetch = { "fetch", fetch_dec, fetch_enc, fetch_free, FLT_MAX_FETCH_BYTES, NULL };
+static const struct cc_codec c_state = {"state",    state_dec,           state_enc,
+                                        state_free, FLT_MAX_STATE_BYTES, NULL};
+static const struct cc_codec c_events = {"event",     events_dec,           events_enc,
+                                         events_free, FLT_MAX_EVENTS_BYTES, NULL};
+static const struct cc_codec c_tele = {
+    "telemetry", tele_dec, tele_enc, tele_free, FLT_MAX_TELEMETRY_BYTES, NULL};
+static const struct cc_codec c_status = {"status",    status_dec,           status_enc,
+                                         status_free, FLT_MAX_STATUS_BYTES, NULL};
+static const struct cc_codec c_ack = {"ack", ack_dec, ack_enc, ack_free, FLT_MAX_ACK_BYTES, NULL};
+static const struct cc_codec c_fetch = {"fetch",    fetch_dec,           fetch_enc,
+                                        fetch_free, FLT_MAX_FETCH_BYTES, NULL};
 
 /* ---- samples ---- */
 
-static struct flt_op_support ops[] = { { "", "Conv", 1, 10 }, { "", "Conv", 11, 0 }, { "ai.onnx.ml", "TreeEnsembleClassifier", 1, 0 } };
+static struct flt_op_support ops[] = {
+    {"", "Conv", 1, 10}, {"", "Conv", 11, 0}, {"ai.onnx.ml", "TreeEnsembleClassifier", 1, 0}};
 
 static void sample_state(struct flt_state *s, struct flt_state_release r[2])
 {
@@ -182,18 +189,20 @@ static void sample_telemetry(struct flt_telemetry_batch *b, struct flt_sample s[
 static void test_status(void **state)
 {
 	(void)state;
-	struct flt_status s = { .online = true }, back = { .online = false };
-	static const char *const req[] = { "v", "status", NULL };
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	struct flt_status s = {.online = true}, back = {.online = false};
+	static const char *const req[] = {"v", "status", NULL};
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 
 	cc_round_trip(&c_status, &s, "online");
 	cc_strict(&c_status, &s, req);
 	cc_torture(&c_status, &s);
 	s.online = false;
 	cc_round_trip(&c_status, &s, "offline");
-	assert_int_equal(flt_status_parse("{\"v\":1,\"status\":\"online\"}", 25, &back, &e), FLT_OK);
+	assert_int_equal(flt_status_parse("{\"v\":1,\"status\":\"online\"}", 25, &back, &e),
+	                 FLT_OK);
 	assert_true(back.online);
-	assert_int_equal(flt_status_parse("{\"v\":1,\"status\":\"away\"}", 23, &back, &e), FLT_EPARSE);
+	assert_int_equal(flt_status_parse("{\"v\":1,\"status\":\"away\"}", 23, &back, &e),
+	                 FLT_EPARSE);
 	assert_true(back.online);
 }
 
@@ -202,10 +211,21 @@ static void test_state(void **state)
 	(void)state;
 	struct flt_state s, *back = NULL;
 	struct flt_state_release r[2];
-	static const char *const req[] = { "v", "device_id", "time", "arch", "board", "ram_bytes",
-					   "disk_free_bytes", "max_packet_size", "agent_version",
-					   "runtime_version", "firmware_version", "clock_synced", "operators",
-					   "releases", NULL };
+	static const char *const req[] = {"v",
+	                                  "device_id",
+	                                  "time",
+	                                  "arch",
+	                                  "board",
+	                                  "ram_bytes",
+	                                  "disk_free_bytes",
+	                                  "max_packet_size",
+	                                  "agent_version",
+	                                  "runtime_version",
+	                                  "firmware_version",
+	                                  "clock_synced",
+	                                  "operators",
+	                                  "releases",
+	                                  NULL};
 	char *text = NULL;
 	size_t len = 0;
 
@@ -223,11 +243,11 @@ static void test_state(void **state)
 	flt_state_free(back);
 	flt_free(text);
 
-#define REFUSED(mut)                                                               \
-	do {                                                                       \
-		sample_state(&s, r);                                               \
-		mut;                                                               \
-		assert_int_equal(flt_state_encode(&s, &text, &len), FLT_EINVAL);   \
+#define REFUSED(mut)                                                                               \
+	do {                                                                                       \
+		sample_state(&s, r);                                                               \
+		mut;                                                                               \
+		assert_int_equal(flt_state_encode(&s, &text, &len), FLT_EINVAL);                   \
 	} while (0)
 	REFUSED(s.max_packet_size = 0);
 	REFUSED(s.max_packet_size = FLT_MQTT_MAX_PACKET + 1ull);
@@ -251,10 +271,11 @@ static void test_events(void **state)
 {
 	(void)state;
 	struct flt_event ev[2];
-	struct flt_event_batch b = { .epoch = 77, .low_seq = 5, .dropped = 0, .events = ev, .n = 2 }, *back = NULL;
-	static const char *const req[] = { "v", "epoch", "low_seq", "dropped", "events", NULL };
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
-	char *items[2] = { NULL, NULL };
+	struct flt_event_batch b = {.epoch = 77, .low_seq = 5, .dropped = 0, .events = ev, .n = 2},
+	                       *back = NULL;
+	static const char *const req[] = {"v", "epoch", "low_seq", "dropped", "events", NULL};
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
+	char *items[2] = {NULL, NULL};
 	size_t lens[2];
 
 	sample_event(&ev[0], 5);
@@ -270,7 +291,7 @@ static void test_events(void **state)
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(flt_event_item_encode(&ev[i], &items[i], &lens[i]), FLT_OK);
 	assert_null(strstr(items[0], "\"seq\""));
-	struct flt_stream_item si[2] = { { 5, items[0], lens[0] }, { 6, items[1], lens[1] } };
+	struct flt_stream_item si[2] = {{5, items[0], lens[0]}, {6, items[1], lens[1]}};
 	assert_int_equal(flt_events_from_items(77, 5, 0, si, 2, &back, &e), FLT_OK);
 	assert_int_equal(back->n, 2);
 	assert_int_equal(back->events[1].seq, 6);
@@ -309,9 +330,9 @@ static void test_telemetry(void **state)
 	(void)state;
 	struct flt_telemetry_batch b, *back = NULL;
 	struct flt_sample s[2];
-	static const char *const req[] = { "v", "epoch", "low_seq", "dropped", "samples", NULL };
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
-	char *items[2] = { NULL, NULL };
+	static const char *const req[] = {"v", "epoch", "low_seq", "dropped", "samples", NULL};
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
+	char *items[2] = {NULL, NULL};
 	size_t lens[2];
 
 	sample_telemetry(&b, s);
@@ -320,7 +341,7 @@ static void test_telemetry(void **state)
 	cc_torture(&c_tele, &b);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(flt_sample_item_encode(&s[i], &items[i], &lens[i]), FLT_OK);
-	struct flt_stream_item si[2] = { { 11, items[0], lens[0] }, { 12, items[1], lens[1] } };
+	struct flt_stream_item si[2] = {{11, items[0], lens[0]}, {12, items[1], lens[1]}};
 	assert_int_equal(flt_telemetry_from_items(b.epoch, 10, 2, si, 2, &back, &e), FLT_OK);
 	assert_memory_equal(&back->samples[0], &s[0], sizeof(s[0]));
 	assert_memory_equal(&back->samples[1], &s[1], sizeof(s[1]));
@@ -330,8 +351,9 @@ static void test_telemetry(void **state)
 	flt_free(items[1]);
 
 	/* a sample with both or neither of health and model */
-	const char *both = "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[{\"seq\":1,\"time\":0,"
-			   "\"interval_s\":0}]}";
+	const char *both =
+	    "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[{\"seq\":1,\"time\":0,"
+	    "\"interval_s\":0}]}";
 	assert_int_equal(flt_telemetry_parse(both, strlen(both), &back, &e), FLT_EPARSE);
 	assert_non_null(strstr(e.msg, "exactly one"));
 	const char *empty = "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[]}";
@@ -344,23 +366,27 @@ static void test_telemetry(void **state)
 	assert_int_equal(flt_telemetry_encode(&b, &text, &len), FLT_EINVAL);
 	sample_telemetry(&b, s);
 	s[0].u.health.has_temp = false;
-	assert_int_equal(flt_telemetry_encode(&b, &text, &len), FLT_EINVAL); /* temp_c set without has_temp */
+	assert_int_equal(flt_telemetry_encode(&b, &text, &len),
+	                 FLT_EINVAL); /* temp_c set without has_temp */
 	s[0].u.health.temp_c = 0;
 	s[0].u.health.has_pss = false;
 	s[0].u.health.pss_bytes = 0;
 	s[0].u.health.private_bytes = 0;
 	cc_round_trip(&c_tele, &b, "no-temp-no-pss");
 	/* pss without private on the wire */
-	const char *half = "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[{\"seq\":1,\"time\":0,"
-			   "\"interval_s\":0,\"health\":{\"cpu_pct\":0,\"rss_bytes\":0,\"pss_bytes\":0,"
-			   "\"mem_total_bytes\":0,\"mem_avail_bytes\":0,\"disk_free_bytes\":0,\"disk_total_bytes\":0,"
-			   "\"uptime_s\":0,\"mqtt\":{\"sent\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0},"
-			   "\"received\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0}}}}]}";
+	const char *half =
+	    "{\"v\":1,\"epoch\":1,\"low_seq\":1,\"dropped\":0,\"samples\":[{\"seq\":1,\"time\":0,"
+	    "\"interval_s\":0,\"health\":{\"cpu_pct\":0,\"rss_bytes\":0,\"pss_bytes\":0,"
+	    "\"mem_total_bytes\":0,\"mem_avail_bytes\":0,\"disk_free_bytes\":0,\"disk_total_"
+	    "bytes\":0,"
+	    "\"uptime_s\":0,\"mqtt\":{\"sent\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":"
+	    "0},"
+	    "\"received\":{\"chunks\":0,\"telemetry\":0,\"state\":0,\"other\":0}}}}]}";
 	assert_int_equal(flt_telemetry_parse(half, strlen(half), &back, &e), FLT_EPARSE);
 	assert_non_null(strstr(e.msg, "come together"));
 	char *fixed = flt_strdup(half);
 	char *pp = strstr(fixed, "\"pss_bytes\":0,");
-	memcpy(pp + 1, "xss", 3);                  /* "xss_bytes" is simply unknown */
+	memcpy(pp + 1, "xss", 3); /* "xss_bytes" is simply unknown */
 	assert_int_equal(flt_telemetry_parse(fixed, strlen(fixed), &back, &e), FLT_EPARSE);
 	assert_non_null(strstr(e.msg, "unknown key 'xss_bytes'"));
 	flt_free(fixed);
@@ -369,10 +395,11 @@ static void test_telemetry(void **state)
 static void test_ack(void **state)
 {
 	(void)state;
-	struct flt_ack a = { .acks = { { FLT_STREAM_TELEMETRY, 5, 100 }, { FLT_STREAM_EVENTS, 9, 0 } }, .n = 2 };
+	struct flt_ack a = {.acks = {{FLT_STREAM_TELEMETRY, 5, 100}, {FLT_STREAM_EVENTS, 9, 0}},
+	                    .n = 2};
 	struct flt_ack back;
-	static const char *const req[] = { "v", "acks", NULL };
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	static const char *const req[] = {"v", "acks", NULL};
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	char *text = NULL;
 	size_t len = 0;
 
@@ -385,7 +412,7 @@ static void test_ack(void **state)
 	a.acks[1].epoch = 0;
 	assert_int_equal(flt_ack_encode(&a, &text, &len), FLT_EINVAL);
 	const char *dup = "{\"v\":1,\"acks\":[{\"stream\":\"events\",\"epoch\":1,\"seq\":1},"
-			  "{\"stream\":\"events\",\"epoch\":1,\"seq\":2}]}";
+	                  "{\"stream\":\"events\",\"epoch\":1,\"seq\":2}]}";
 	assert_int_equal(flt_ack_parse(dup, strlen(dup), &back, &e), FLT_EPARSE);
 	const char *unk = "{\"v\":1,\"acks\":[{\"stream\":\"logs\",\"epoch\":1,\"seq\":1}]}";
 	assert_int_equal(flt_ack_parse(unk, strlen(unk), &back, &e), FLT_EPARSE);
@@ -400,16 +427,16 @@ static void test_fetch(void **state)
 {
 	(void)state;
 	struct flt_fetch f, back;
-	static const char *const req[] = { "v", "artifact", "ranges", NULL };
-	struct flt_json_err e = { .reason = FLT_REASON_NONE };
+	static const char *const req[] = {"v", "artifact", "ranges", NULL};
+	struct flt_json_err e = {.reason = FLT_REASON_NONE};
 	char *text = NULL;
 	size_t len = 0;
 
 	memset(&f, 0, sizeof(f));
 	memcpy(f.artifact, SHA_A, 65);
-	f.ranges[0] = (struct flt_chunk_range){ 0, 16 };
-	f.ranges[1] = (struct flt_chunk_range){ 20, 1 };
-	f.ranges[2] = (struct flt_chunk_range){ 21, 3 };
+	f.ranges[0] = (struct flt_chunk_range){0, 16};
+	f.ranges[1] = (struct flt_chunk_range){20, 1};
+	f.ranges[2] = (struct flt_chunk_range){21, 3};
 	f.n_ranges = 3;
 	cc_round_trip(&c_fetch, &f, "three-ranges");
 	cc_strict(&c_fetch, &f, req);
@@ -423,16 +450,19 @@ static void test_fetch(void **state)
 	f.ranges[1].count = FLT_MAX_FETCH_CHUNKS; /* too many in total */
 	f.ranges[2].first = 20 + FLT_MAX_FETCH_CHUNKS;
 	assert_int_equal(flt_fetch_encode(&f, &text, &len), FLT_EINVAL);
-	const char *big = "{\"v\":1,\"artifact\":\"" SHA_A "\",\"ranges\":[{\"first\":0,\"count\":4000},"
-			  "{\"first\":5000,\"count\":4000}]}";
+	const char *big =
+	    "{\"v\":1,\"artifact\":\"" SHA_A "\",\"ranges\":[{\"first\":0,\"count\":4000},"
+	    "{\"first\":5000,\"count\":4000}]}";
 	assert_int_equal(flt_fetch_parse(big, strlen(big), &back, &e), FLT_ELIMIT);
 	assert_int_equal(e.reason, FLT_REASON_TOO_LARGE);
-	const char *end = "{\"v\":1,\"artifact\":\"" SHA_A "\",\"ranges\":[{\"first\":16777215,\"count\":2}]}";
+	const char *end =
+	    "{\"v\":1,\"artifact\":\"" SHA_A "\",\"ranges\":[{\"first\":16777215,\"count\":2}]}";
 	assert_int_equal(flt_fetch_parse(end, strlen(end), &back, &e), FLT_EPARSE);
 	const char *none = "{\"v\":1,\"artifact\":\"" SHA_A "\",\"ranges\":[]}";
 	assert_int_equal(flt_fetch_parse(none, strlen(none), &back, &e), FLT_EPARSE);
-	const char *upper = "{\"v\":1,\"artifact\":\"AAAAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
-			    "\"ranges\":[{\"first\":0,\"count\":1}]}";
+	const char *upper = "{\"v\":1,\"artifact\":"
+	                    "\"AAAAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+	                    "\"ranges\":[{\"first\":0,\"count\":1}]}";
 	assert_int_equal(flt_fetch_parse(upper, strlen(upper), &back, &e), FLT_EPARSE);
 }
 
@@ -457,9 +487,10 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status),    cmocka_unit_test(test_state), cmocka_unit_test(test_events),
-		cmocka_unit_test(test_telemetry), cmocka_unit_test(test_ack),   cmocka_unit_test(test_fetch),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_status), cmocka_unit_test(test_state),
+	    cmocka_unit_test(test_events), cmocka_unit_test(test_telemetry),
+	    cmocka_unit_test(test_ack),    cmocka_unit_test(test_fetch),
+	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,8 @@ static void test_ca_provision_revoke_audit(void **state)
 		assert_int_equal(flt_controller_cli(5, av), 1);
 	}
 	snprintf(out, sizeof out, "%s/bundle", g_dir);
-	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, "--group", "lab", NULL), 0);
+	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, "--group", "lab", NULL),
+	                 0);
 	assert_int_equal(cli("device", "provision", "dev-1", "--out", out, NULL), 4);
 	{
 		/* --out naming a file is invalid input (5), not "already provisioned" (4),
@@ -140,13 +141,14 @@ static void test_ca_provision_revoke_audit(void **state)
 		sqlite3_stmt *q = NULL;
 		snprintf(dbp, sizeof dbp, "%s/registry.db", g_dir);
 		assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
-		assert_int_equal(sqlite3_prepare_v2(db,
-		                                    "SELECT count(*) FROM devices d JOIN group_members m"
-		                                    " ON m.device_id = d.id JOIN device_groups g"
-		                                    " ON g.id = m.group_id"
-		                                    " WHERE d.id = 'dev-1' AND g.name = 'lab'",
-		                                    -1, &q, NULL),
-		                 SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_prepare_v2(db,
+		                       "SELECT count(*) FROM devices d JOIN group_members m"
+		                       " ON m.device_id = d.id JOIN device_groups g"
+		                       " ON g.id = m.group_id"
+		                       " WHERE d.id = 'dev-1' AND g.name = 'lab'",
+		                       -1, &q, NULL),
+		    SQLITE_OK);
 		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 		assert_int_equal(sqlite3_column_int(q, 0), 1);
 		sqlite3_finalize(q);
@@ -226,7 +228,8 @@ static void test_ca_provision_revoke_audit(void **state)
 	assert_int_equal(flt_registry_open(g_dir, 0, &reg), FLT_OK);
 	assert_int_equal(flt_pki_device_revoked(reg, "dev-1", &revoked), FLT_OK);
 	assert_true(revoked);
-	assert_int_equal(flt_audit_record(reg, "alice", "model.promote", "m:2", "ok", NULL), FLT_OK);
+	assert_int_equal(flt_audit_record(reg, "alice", "model.promote", "m:2", "ok", NULL),
+	                 FLT_OK);
 	flt_registry_close(reg);
 
 	/* A device's refusal, as serve stores it, shows as a security event;
@@ -290,8 +293,8 @@ static flt_err device_take(struct device *d, struct flt_json_err *err)
 	size_t len;
 	char *json = slurp("keys/keylist.json", &len);
 	flt_keylist *kl = NULL;
-	flt_err e = flt_keylist_accept(json, len, &d->roots, &d->st, (int64_t)time(NULL), &kl,
-	                               NULL, err);
+	flt_err e =
+	    flt_keylist_accept(json, len, &d->roots, &d->st, (int64_t)time(NULL), &kl, NULL, err);
 	flt_free(json);
 	if (e == FLT_OK) {
 		flt_keylist_free(d->kl);
@@ -306,9 +309,9 @@ static flt_dsse *release_signed_by(const flt_key *k)
 	static const uint8_t payload[] = "{\"v\":1}";
 	const flt_key *keys[1] = {k};
 	flt_dsse *env = NULL;
-	assert_int_equal(flt_dsse_sign(FLT_PAYLOAD_RELEASE, payload, sizeof payload - 1, keys, 1,
-	                               NULL, &env),
-	                 FLT_OK);
+	assert_int_equal(
+	    flt_dsse_sign(FLT_PAYLOAD_RELEASE, payload, sizeof payload - 1, keys, 1, NULL, &env),
+	    FLT_OK);
 	return env;
 }
 
@@ -358,7 +361,8 @@ static void test_rotate_revoke_offline_root(void **state)
 
 	/* Without the offline root nothing can be signed. */
 	assert_int_equal(cli("keys", "rotate", "--role", "release", NULL), 5);
-	assert_int_equal(cli("keys", "rotate", "--role", "release", "--root-key", rootkey, NULL), 0);
+	assert_int_equal(cli("keys", "rotate", "--role", "release", "--root-key", rootkey, NULL),
+	                 0);
 	assert_int_equal(device_take(&d, NULL), FLT_OK);
 	assert_true(d.st.serial > serial1);
 	/* Rotation keeps the old key trusted until it expires. */

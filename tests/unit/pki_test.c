@@ -31,8 +31,10 @@ struct ca {
 static void make_ca(struct ca *ca)
 {
 	size_t len;
-	struct flt_cert_spec s = {.kind = FLT_CERT_CA, .cn = "flotilla fleet CA",
-	                          .not_before = NOW - 60, .not_after = NOW + 86400 * 3650};
+	struct flt_cert_spec s = {.kind = FLT_CERT_CA,
+	                          .cn = "flotilla fleet CA",
+	                          .not_before = NOW - 60,
+	                          .not_after = NOW + 86400 * 3650};
 	assert_int_equal(flt_pki_serial_new(s.serial), FLT_OK);
 	assert_int_equal(flt_pki_key_new(&ca->key, &len), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(ca->key, NULL, ca->key, &s, &ca->cert, &len), FLT_OK);
@@ -44,7 +46,9 @@ static char *issue(const struct ca *ca, enum flt_cert_kind kind, const char *cn,
 	static const char *const names[] = {"127.0.0.1", "::1", "localhost", "broker.example"};
 	size_t len;
 	char *key = NULL, *cert = NULL;
-	struct flt_cert_spec s = {.kind = kind, .cn = cn, .not_before = NOW - 60,
+	struct flt_cert_spec s = {.kind = kind,
+	                          .cn = cn,
+	                          .not_before = NOW - 60,
 	                          .not_after = NOW + 86400,
 	                          .names = kind == FLT_CERT_SERVER ? names : NULL,
 	                          .nnames = kind == FLT_CERT_SERVER ? 4 : 0};
@@ -80,24 +84,24 @@ static void test_chain_and_fields(void **state)
 	parse(dev, &devcrt);
 	parse(srv, &srvcrt);
 	uint32_t flags = 0;
-	assert_int_equal(mbedtls_x509_crt_verify(&devcrt, &cacrt, NULL, NULL, &flags, NULL, NULL), 0);
-	assert_int_equal(mbedtls_x509_crt_verify(&srvcrt, &cacrt, NULL, "localhost", &flags, NULL,
-	                                         NULL),
+	assert_int_equal(mbedtls_x509_crt_verify(&devcrt, &cacrt, NULL, NULL, &flags, NULL, NULL),
 	                 0);
-	assert_int_equal(mbedtls_x509_crt_verify(&srvcrt, &cacrt, NULL, "broker.example", &flags,
-	                                         NULL, NULL),
-	                 0);
-	assert_int_not_equal(mbedtls_x509_crt_verify(&srvcrt, &cacrt, NULL, "elsewhere.example",
-	                                             &flags, NULL, NULL),
-	                     0);
-	assert_int_equal(mbedtls_x509_crt_check_extended_key_usage(
-	                     &devcrt, MBEDTLS_OID_CLIENT_AUTH,
-	                     MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)),
-	                 0);
-	assert_int_not_equal(mbedtls_x509_crt_check_extended_key_usage(
-	                         &devcrt, MBEDTLS_OID_SERVER_AUTH,
-	                         MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)),
-	                     0);
+	assert_int_equal(
+	    mbedtls_x509_crt_verify(&srvcrt, &cacrt, NULL, "localhost", &flags, NULL, NULL), 0);
+	assert_int_equal(
+	    mbedtls_x509_crt_verify(&srvcrt, &cacrt, NULL, "broker.example", &flags, NULL, NULL),
+	    0);
+	assert_int_not_equal(
+	    mbedtls_x509_crt_verify(&srvcrt, &cacrt, NULL, "elsewhere.example", &flags, NULL, NULL),
+	    0);
+	assert_int_equal(
+	    mbedtls_x509_crt_check_extended_key_usage(&devcrt, MBEDTLS_OID_CLIENT_AUTH,
+	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)),
+	    0);
+	assert_int_not_equal(
+	    mbedtls_x509_crt_check_extended_key_usage(&devcrt, MBEDTLS_OID_SERVER_AUTH,
+	                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)),
+	    0);
 	assert_true(cacrt.ca_istrue);
 	assert_false(devcrt.ca_istrue);
 
@@ -116,15 +120,14 @@ static void test_chain_and_fields(void **state)
 	char *rogue = issue(&other, FLT_CERT_CLIENT, "dev-01", NULL, NULL);
 	mbedtls_x509_crt roguecrt;
 	parse(rogue, &roguecrt);
-	assert_int_not_equal(mbedtls_x509_crt_verify(&roguecrt, &cacrt, NULL, NULL, &flags, NULL,
-	                                             NULL),
-	                     0);
+	assert_int_not_equal(
+	    mbedtls_x509_crt_verify(&roguecrt, &cacrt, NULL, NULL, &flags, NULL, NULL), 0);
 
 	/* Bad specs. */
 	char *out = NULL;
 	size_t len;
-	struct flt_cert_spec bad = {.kind = FLT_CERT_CLIENT, .cn = "a,b=c", .not_before = NOW,
-	                            .not_after = NOW + 1};
+	struct flt_cert_spec bad = {
+	    .kind = FLT_CERT_CLIENT, .cn = "a,b=c", .not_before = NOW, .not_after = NOW + 1};
 	assert_int_equal(flt_pki_cert_issue(ca.key, ca.cert, ca.key, &bad, &out, &len), FLT_EINVAL);
 	bad.cn = "ok";
 	bad.not_after = NOW;
@@ -171,8 +174,8 @@ static void test_crl(void **state)
 	/* Empty CRL with the far-off next update (a GeneralizedTime). */
 	char *empty = NULL, *crl = NULL;
 	size_t len;
-	assert_int_equal(flt_pki_crl_build(ca.key, ca.cert, 1, NOW, FLT_PKI_CRL_NEXT_UPDATE, NULL, 0,
-	                                   &empty, &len),
+	assert_int_equal(flt_pki_crl_build(ca.key, ca.cert, 1, NOW, FLT_PKI_CRL_NEXT_UPDATE, NULL,
+	                                   0, &empty, &len),
 	                 FLT_OK);
 	assert_int_equal(strlen(empty), len);
 	mbedtls_x509_crl x;
@@ -185,9 +188,9 @@ static void test_crl(void **state)
 
 	struct flt_crl_entry e = {.revoked_at = NOW};
 	memcpy(e.serial, s1, sizeof s1);
-	assert_int_equal(flt_pki_crl_build(ca.key, ca.cert, 2, NOW, FLT_PKI_CRL_NEXT_UPDATE, &e, 1,
-	                                   &crl, &len),
-	                 FLT_OK);
+	assert_int_equal(
+	    flt_pki_crl_build(ca.key, ca.cert, 2, NOW, FLT_PKI_CRL_NEXT_UPDATE, &e, 1, &crl, &len),
+	    FLT_OK);
 	mbedtls_x509_crl_init(&x);
 	assert_int_equal(mbedtls_x509_crl_parse(&x, (const unsigned char *)crl, len + 1), 0);
 	assert_int_equal(x.entry.serial.len, FLT_PKI_SERIAL_LEN);
@@ -230,22 +233,26 @@ static void test_crl(void **state)
 	for (char *h = hex; *h; h++)
 		if (*h >= 'a' && *h <= 'f')
 			*h = (char)(*h - 'a' + 'A');
-	snprintf(cmd, sizeof cmd,
-	         "openssl crl -in %s/crl.pem -noout -CAfile %s/ca.pem 2>&1 | grep -q 'verify OK' &&"
-	         " openssl crl -in %s/crl.pem -noout -text > %s/crl.txt 2>&1 &&"
-	         " grep -q 'Serial Number: %s' %s/crl.txt && grep -q 'X509v3 CRL Number' %s/crl.txt",
-	         dir, dir, dir, dir, hex, dir, dir);
+	snprintf(
+	    cmd, sizeof cmd,
+	    "openssl crl -in %s/crl.pem -noout -CAfile %s/ca.pem 2>&1 | grep -q 'verify OK' &&"
+	    " openssl crl -in %s/crl.pem -noout -text > %s/crl.txt 2>&1 &&"
+	    " grep -q 'Serial Number: %s' %s/crl.txt && grep -q 'X509v3 CRL Number' %s/crl.txt",
+	    dir, dir, dir, dir, hex, dir, dir);
 	assert_int_equal(run(cmd), 0);
 	snprintf(cmd, sizeof cmd,
-	         "openssl crl -in %s/empty.pem -noout -text -CAfile %s/ca.pem 2>&1 | grep -q 'verify OK'",
+	         "openssl crl -in %s/empty.pem -noout -text -CAfile %s/ca.pem 2>&1 | grep -q "
+	         "'verify OK'",
 	         dir, dir);
 	assert_int_equal(run(cmd), 0);
 	snprintf(cmd, sizeof cmd,
-	         "openssl verify -crl_check -CAfile %s/ca.pem -CRLfile %s/crl.pem %s/a.pem >/dev/null 2>&1",
+	         "openssl verify -crl_check -CAfile %s/ca.pem -CRLfile %s/crl.pem %s/a.pem "
+	         ">/dev/null 2>&1",
 	         dir, dir, dir);
 	assert_int_not_equal(run(cmd), 0);
 	snprintf(cmd, sizeof cmd,
-	         "openssl verify -crl_check -CAfile %s/ca.pem -CRLfile %s/crl.pem %s/b.pem >/dev/null 2>&1",
+	         "openssl verify -crl_check -CAfile %s/ca.pem -CRLfile %s/crl.pem %s/b.pem "
+	         ">/dev/null 2>&1",
 	         dir, dir, dir);
 	assert_int_equal(run(cmd), 0);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

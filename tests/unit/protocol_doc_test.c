@@ -55,7 +55,7 @@ static void test_examples_decode(void **state)
 	(void)state;
 	const char *src = getenv("FLT_SOURCE_DIR");
 	char path[4096];
-	int seen[K_COUNT] = { 0 };
+	int seen[K_COUNT] = {0};
 	FILE *f;
 	char *doc, *p;
 	long n;
@@ -92,7 +92,7 @@ static void test_examples_decode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_examples_decode),
+	    cmocka_unit_test(test_examples_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,15 +49,17 @@ static int run(int argc, const char **argv)
 static void test_firmware_register_versions(void **state)
 {
 	struct fx *f = *state;
-	const char *reg[] = {"flotilla", "firmware", "register", "--data-dir", f->data, "-n",
-	                     "rpi4-image", "-f", f->img, "--compatible", "rpi4", "-o", "json"};
+	const char *reg[] = {"flotilla", "firmware",   "register", "--data-dir", f->data,
+	                     "-n",       "rpi4-image", "-f",       f->img,       "--compatible",
+	                     "rpi4",     "-o",         "json"};
 	assert_int_equal(run(13, reg), 0);
 	assert_int_equal(run(13, reg), 0);
-	const char *bad_board[] = {"flotilla", "firmware", "register", "--data-dir", f->data,
-	                           "-n", "rpi4-image", "-f", f->img, "--compatible", "../x"};
+	const char *bad_board[] = {"flotilla", "firmware",     "register",   "--data-dir",
+	                           f->data,    "-n",           "rpi4-image", "-f",
+	                           f->img,     "--compatible", "../x"};
 	assert_int_equal(run(11, bad_board), 5);
-	const char *missing[] = {"flotilla", "firmware", "register", "--data-dir", f->data,
-	                         "-n", "rpi4-image", "-f", f->img};
+	const char *missing[] = {"flotilla", "firmware",   "register", "--data-dir", f->data,
+	                         "-n",       "rpi4-image", "-f",       f->img};
 	assert_int_equal(run(9, missing), 2);
 	const char *list[] = {"flotilla", "firmware", "list", "--data-dir", f->data};
 	assert_int_equal(run(5, list), 0);
@@ -72,33 +74,33 @@ static void test_firmware_register_versions(void **state)
 static void test_agent_release_versions_only_grow(void **state)
 {
 	struct fx *f = *state;
-	const char *v3[] = {"flotilla", "agent-release", "register", "--data-dir", f->data,
-	                    "-f", f->img, "--arch", "armhf", "--version", "3"};
+	const char *v3[] = {"flotilla", "agent-release", "register", "--data-dir", f->data, "-f",
+	                    f->img,     "--arch",        "armhf",    "--version",  "3"};
 	assert_int_equal(run(11, v3), 0);
 	assert_int_equal(run(11, v3), 4); /* same version again: conflict */
-	const char *v2[] = {"flotilla", "agent-release", "register", "--data-dir", f->data,
-	                    "-f", f->img, "--arch", "armhf", "--version", "2"};
+	const char *v2[] = {"flotilla", "agent-release", "register", "--data-dir", f->data, "-f",
+	                    f->img,     "--arch",        "armhf",    "--version",  "2"};
 	assert_int_equal(run(11, v2), 4);
 	/* Another arch has its own sequence. */
-	const char *x2[] = {"flotilla", "agent-release", "register", "--data-dir", f->data,
-	                    "-f", f->img, "--arch", "x86_64", "--version", "2"};
+	const char *x2[] = {"flotilla", "agent-release", "register", "--data-dir", f->data, "-f",
+	                    f->img,     "--arch",        "x86_64",   "--version",  "2"};
 	assert_int_equal(run(11, x2), 0);
-	const char *mips[] = {"flotilla", "agent-release", "register", "--data-dir", f->data,
-	                      "-f", f->img, "--arch", "mips", "--version", "9"};
+	const char *mips[] = {"flotilla", "agent-release", "register", "--data-dir", f->data, "-f",
+	                      f->img,     "--arch",        "mips",     "--version",  "9"};
 	assert_int_equal(run(11, mips), 5);
-	const char *zero[] = {"flotilla", "agent-release", "register", "--data-dir", f->data,
-	                      "-f", f->img, "--arch", "armhf", "--version", "0"};
+	const char *zero[] = {"flotilla", "agent-release", "register", "--data-dir", f->data, "-f",
+	                      f->img,     "--arch",        "armhf",    "--version",  "0"};
 	assert_int_equal(run(11, zero), 5);
-	const char *list[] = {"flotilla", "agent-release", "list", "--data-dir", f->data, "--arch",
-	                      "armhf"};
+	const char *list[] = {"flotilla", "agent-release", "list", "--data-dir",
+	                      f->data,    "--arch",        "armhf"};
 	assert_int_equal(run(7, list), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_firmware_register_versions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_release_versions_only_grow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_firmware_register_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_release_versions_only_grow, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

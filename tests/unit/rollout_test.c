@@ -121,12 +121,13 @@ static void report(const char *dev, bool online, bool conv, uint64_t active, uin
 	}
 	assert_int_equal(flt_state_encode(&s, &text, &len), FLT_OK);
 	sqlite3_stmt *st = NULL;
-	assert_int_equal(sqlite3_prepare_v2(R->db,
-	                                    "INSERT INTO devices (id, first_seen_ms, last_seen_ms, "
-	                                    "online, state_json) VALUES (?1, 1, 1, ?2, ?3) ON "
-	                                    "CONFLICT (id) DO UPDATE SET online = ?2, state_json = ?3",
-	                                    -1, &st, NULL),
-	                 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(R->db,
+	                       "INSERT INTO devices (id, first_seen_ms, last_seen_ms, "
+	                       "online, state_json) VALUES (?1, 1, 1, ?2, ?3) ON "
+	                       "CONFLICT (id) DO UPDATE SET online = ?2, state_json = ?3",
+	                       -1, &st, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, dev, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, online);
 	sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
@@ -137,8 +138,8 @@ static void report(const char *dev, bool online, bool conv, uint64_t active, uin
 
 static const char *depid_of(const char *dev)
 {
-	return qtext("SELECT deployment_id FROM device_desired WHERE device_id = '%s' AND name = 'm'",
-	             dev);
+	return qtext(
+	    "SELECT deployment_id FROM device_desired WHERE device_id = '%s' AND name = 'm'", dev);
 }
 
 static int64_t desired_version(const char *dev)
@@ -150,8 +151,9 @@ static int64_t desired_version(const char *dev)
 
 static const char *dev_state(int64_t rid, const char *dev)
 {
-	return qtext("SELECT state FROM rollout_devices WHERE rollout_id = %lld AND device_id = '%s'",
-	             (long long)rid, dev);
+	return qtext(
+	    "SELECT state FROM rollout_devices WHERE rollout_id = %lld AND device_id = '%s'",
+	    (long long)rid, dev);
 }
 
 static const char *ro_state(int64_t rid)
@@ -173,8 +175,8 @@ static void commit_dev(const char *dev, uint64_t ver)
 	report(dev, true, true, ver, ver, d, FLT_STEP_COMMITTED, FLT_REASON_NONE);
 }
 
-static int64_t create(const char *target, const char *canary, const char *wave,
-                      const char *maxf, int64_t deadline, bool supersede, flt_err want)
+static int64_t create(const char *target, const char *canary, const char *wave, const char *maxf,
+                      int64_t deadline, bool supersede, flt_err want)
 {
 	struct rollout_params p;
 	char why[512];
@@ -206,8 +208,10 @@ static int setup(void **state)
 	sql("INSERT INTO blobs VALUES ('%064d', 10, 1)", 0);
 	sql("INSERT INTO models (id, name, next_version, created_ms) VALUES (1, 'm', 4, 1)");
 	for (int v = 1; v <= 3; v++) {
-		sql("INSERT INTO model_versions (model_id, version, format, framework, blob_sha256, "
-		    "size, ir_version, runnable, created_ms) VALUES (1, %d, 'onnx', 'onnx', '%064d', "
+		sql("INSERT INTO model_versions (model_id, version, format, framework, "
+		    "blob_sha256, "
+		    "size, ir_version, runnable, created_ms) VALUES (1, %d, 'onnx', 'onnx', "
+		    "'%064d', "
 		    "10, 8, 1, 1)",
 		    v, 0);
 	}
@@ -294,8 +298,8 @@ static void golden_failure_halts_at_canary(void **state)
 	tick();
 	assert_string_equal(ro_state(id), "halted");
 	assert_string_equal(dev_state(id, "a1"), "failed");
-	assert_string_equal(
-	    qtext("SELECT reason FROM rollout_devices WHERE device_id = 'a1'"), "GOLDEN_MISMATCH");
+	assert_string_equal(qtext("SELECT reason FROM rollout_devices WHERE device_id = 'a1'"),
+	                    "GOLDEN_MISMATCH");
 	/* The canary gets exactly its previous entry back; nobody else changed. */
 	assert_int_equal(desired_version("a1"), 1);
 	assert_string_equal(depid_of("a1"), "manual-1");
@@ -323,8 +327,8 @@ static void deadline_trips_threshold(void **state)
 	NOW += 2000; /* past the 5 s deadline: one failure, allowed */
 	tick();
 	assert_string_equal(dev_state(id, "a2"), "failed");
-	assert_non_null(strstr(qtext("SELECT reason FROM rollout_devices WHERE device_id = 'a2'"),
-	                       "TIMEOUT"));
+	assert_non_null(
+	    strstr(qtext("SELECT reason FROM rollout_devices WHERE device_id = 'a2'"), "TIMEOUT"));
 	assert_string_equal(ro_state(id), "completed");
 	/* Again with no failure allowed: halts. */
 	int64_t id2 = create("device:a3", "1", NULL, "0", 5, false, FLT_OK);
@@ -362,13 +366,11 @@ static void probation_rollback_is_failure_and_halt_rolls_back(void **state)
 	                          "'rollback-of'",
 	                          (long long)rbid),
 	                    "m:1");
-	assert_string_equal(qtext("SELECT blob_sha256 FROM model_versions WHERE id = %lld",
-	                          (long long)rbid),
-	                    qtext("SELECT blob_sha256 FROM model_versions WHERE id = %lld",
-	                          (long long)v1));
-	assert_int_equal(qint("SELECT count(*) FROM version_ops WHERE version_id = %lld",
-	                      (long long)rbid),
-	                 1);
+	assert_string_equal(
+	    qtext("SELECT blob_sha256 FROM model_versions WHERE id = %lld", (long long)rbid),
+	    qtext("SELECT blob_sha256 FROM model_versions WHERE id = %lld", (long long)v1));
+	assert_int_equal(
+	    qint("SELECT count(*) FROM version_ops WHERE version_id = %lld", (long long)rbid), 1);
 	assert_string_equal(dev_state(id, "a1"), "rolled_back");
 	assert_string_equal(dev_state(id, "a2"), "rolled_back");
 	assert_int_equal(desired_version("a2"), 1);
@@ -489,8 +491,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(canary_then_waves, setup, teardown),
 	    cmocka_unit_test_setup_teardown(golden_failure_halts_at_canary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(deadline_trips_threshold, setup, teardown),
-	    cmocka_unit_test_setup_teardown(probation_rollback_is_failure_and_halt_rolls_back, setup,
-	                                    teardown),
+	    cmocka_unit_test_setup_teardown(probation_rollback_is_failure_and_halt_rolls_back,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(offline_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(conflict_and_supersede, setup, teardown),
 	    cmocka_unit_test_setup_teardown(remove_everywhere, setup, teardown),

@@ -97,7 +97,7 @@ static inline void tb_init(struct tb *t, int64_t opset)
 
 /* dims[i] < 0 makes a symbolic dimension named "N". */
 static inline void tb_value(struct tb *t, uint32_t field, const char *name, int32_t dtype,
-			    int32_t rank, const int64_t *dims)
+                            int32_t rank, const int64_t *dims)
 {
 	struct pbw vi = {0}, tp = {0}, tt = {0}, sh = {0};
 	tb_flush(t);
@@ -120,7 +120,7 @@ static inline void tb_value(struct tb *t, uint32_t field, const char *name, int3
 }
 
 static inline void tb_input(struct tb *t, const char *name, int32_t dtype, int32_t rank,
-			    const int64_t *dims)
+                            const int64_t *dims)
 {
 	tb_value(t, 11, name, dtype, rank, dims);
 }
@@ -131,7 +131,7 @@ static inline void tb_output(struct tb *t, const char *name, int32_t dtype)
 }
 
 static inline void tb_tensor(struct pbw *w, const char *name, int32_t dtype, int32_t rank,
-			     const int64_t *dims, const void *data, size_t nbytes)
+                             const int64_t *dims, const void *data, size_t nbytes)
 {
 	for (int32_t i = 0; i < rank; i++)
 		pbw_int(w, 1, dims[i]);
@@ -142,7 +142,7 @@ static inline void tb_tensor(struct pbw *w, const char *name, int32_t dtype, int
 }
 
 static inline void tb_init_tensor(struct tb *t, const char *name, int32_t dtype, int32_t rank,
-				  const int64_t *dims, const void *data, size_t nbytes)
+                                  const int64_t *dims, const void *data, size_t nbytes)
 {
 	struct pbw tw = {0};
 	tb_flush(t);

@@ -20,7 +20,7 @@
 #include "flt/runtime.h"
 #include "rt_builder.h"
 
-#define F FLT_RT_FLOAT
+#define F   FLT_RT_FLOAT
 #define I64 FLT_RT_INT64
 
 /* y = Relu(MatMul(x[N,4], W[4,3]) + b[3]) */
@@ -42,11 +42,11 @@ static uint8_t *mlp_model(size_t *len, int64_t batch_dim)
 	return tb_finish(&t, len);
 }
 
-static flt_err run1(struct flt_rt_model *m, const float *x, int64_t n, int64_t c, float *y, size_t ycap,
-		    struct flt_rt_tensor *out)
+static flt_err run1(struct flt_rt_model *m, const float *x, int64_t n, int64_t c, float *y,
+                    size_t ycap, struct flt_rt_tensor *out)
 {
-	struct flt_rt_tensor in = {.dtype = F, .rank = 2, .dims = {n, c}, .data = (void *)x,
-				   .size = (size_t)(n * c) * 4};
+	struct flt_rt_tensor in = {
+	    .dtype = F, .rank = 2, .dims = {n, c}, .data = (void *)x, .size = (size_t)(n * c) * 4};
 	char err[256];
 	memset(out, 0, sizeof(*out));
 	out->data = y;
@@ -171,7 +171,8 @@ static void test_truncated_is_parse_error(void **state)
 		/* a prefix may end on a field boundary and still parse, but it is never
 		 * the complete model: the graph is cut, so it must not be runnable */
 		if (e == FLT_OK) {
-			assert_false(a->runnable && a->n_ops == 3 && a->param_count == 15 && a->n_outputs == 1);
+			assert_false(a->runnable && a->n_ops == 3 && a->param_count == 15 &&
+			             a->n_outputs == 1);
 			flt_rt_analysis_free(a);
 		} else {
 			assert_int_equal(e, FLT_EPARSE);
@@ -312,7 +313,8 @@ static void test_unaligned_initializer(void **state)
 	for (size_t shift = 0; shift < 4; shift++) {
 		uint8_t *copy = malloc(len + 8);
 		memcpy(copy + shift, buf, len);
-		assert_int_equal(flt_rt_model_load(copy + shift, len, NULL, &m, err, sizeof(err)), FLT_OK);
+		assert_int_equal(flt_rt_model_load(copy + shift, len, NULL, &m, err, sizeof(err)),
+		                 FLT_OK);
 		assert_int_equal(run1(m, x, 1, 4, shift ? yb : ya, sizeof(ya), &out), FLT_OK);
 		flt_rt_model_free(m);
 		free(copy);
@@ -358,7 +360,8 @@ static void test_alloc_failures(void **state)
 static uint8_t *cnn_model(size_t *len)
 {
 	struct tb t;
-	int64_t xd[4] = {1, 2, 8, 8}, wd[4] = {4, 2, 3, 3}, bd[1] = {4}, gd[2] = {3, 4}, gb[1] = {3};
+	int64_t xd[4] = {1, 2, 8, 8}, wd[4] = {4, 2, 3, 3}, bd[1] = {4}, gd[2] = {3, 4},
+	        gb[1] = {3};
 	float w[72], b[4], g[12], gbias[3];
 	for (int i = 0; i < 72; i++)
 		w[i] = (float)((i * 7) % 11) * 0.1f - 0.5f;
@@ -405,7 +408,8 @@ static void *thr_main(void *arg)
 	for (int it = 0; it < 64; it++) {
 		int k = it % 16;
 		make_input(k, x);
-		struct flt_rt_tensor in = {.dtype = F, .rank = 4, .dims = {1, 2, 8, 8}, .data = x, .size = sizeof(x)};
+		struct flt_rt_tensor in = {
+		    .dtype = F, .rank = 4, .dims = {1, 2, 8, 8}, .data = x, .size = sizeof(x)};
 		struct flt_rt_tensor out = {.data = y, .size = sizeof(y)};
 		char err[256];
 		if (flt_rt_run(t->m, &in, 1, &out, 1, err, sizeof(err)) != FLT_OK ||
@@ -465,7 +469,8 @@ static void test_threads_share_model(void **state)
 	float want[16][3], x[128];
 	for (int k = 0; k < 16; k++) {
 		make_input(k, x);
-		struct flt_rt_tensor in = {.dtype = F, .rank = 4, .dims = {1, 2, 8, 8}, .data = x, .size = sizeof(x)};
+		struct flt_rt_tensor in = {
+		    .dtype = F, .rank = 4, .dims = {1, 2, 8, 8}, .data = x, .size = sizeof(x)};
 		struct flt_rt_tensor out = {.data = want[k], .size = sizeof(want[k])};
 		assert_int_equal(flt_rt_run(m, &in, 1, &out, 1, err, sizeof(err)), FLT_OK);
 	}
@@ -511,8 +516,8 @@ static void test_dynamic_shapes(void **state)
 	for (int k = 0; k < 2; k++) {
 		int64_t shape[2] = {k ? 3 : 6, k ? -1 : 1};
 		struct flt_rt_tensor in[2] = {
-			{.dtype = F, .rank = 2, .dims = {2, 3}, .data = x, .size = sizeof(x)},
-			{.dtype = I64, .rank = 1, .dims = {2}, .data = shape, .size = sizeof(shape)}};
+		    {.dtype = F, .rank = 2, .dims = {2, 3}, .data = x, .size = sizeof(x)},
+		    {.dtype = I64, .rank = 1, .dims = {2}, .data = shape, .size = sizeof(shape)}};
 		struct flt_rt_tensor out = {0}; /* data NULL: the run allocates */
 		assert_int_equal(flt_rt_run(m, in, 2, &out, 1, err, sizeof(err)), FLT_OK);
 		assert_int_equal(out.rank, 2);
@@ -530,7 +535,8 @@ static void test_tensor_codec_roundtrip(void **state)
 {
 	(void)state;
 	int64_t v[5] = {3, -1, 0, 1LL << 40, -7};
-	struct flt_rt_tensor t = {.dtype = I64, .rank = 2, .dims = {1, 5}, .data = v, .size = sizeof(v)};
+	struct flt_rt_tensor t = {
+	    .dtype = I64, .rank = 2, .dims = {1, 5}, .data = v, .size = sizeof(v)};
 	uint8_t *pb = NULL;
 	size_t n = 0;
 	assert_int_equal(flt_rt_tensor_encode("idx", &t, &pb, &n), FLT_OK);
@@ -553,18 +559,18 @@ static void test_tensor_codec_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_analysis),
-		cmocka_unit_test(test_unsupported_named),
-		cmocka_unit_test(test_newer_opset_and_ir_refused),
-		cmocka_unit_test(test_truncated_is_parse_error),
-		cmocka_unit_test(test_batch_planning),
-		cmocka_unit_test(test_batch_refused_when_plan_fixes_it),
-		cmocka_unit_test(test_arena_reuse),
-		cmocka_unit_test(test_unaligned_initializer),
-		cmocka_unit_test(test_alloc_failures),
-		cmocka_unit_test(test_threads_share_model),
-		cmocka_unit_test(test_dynamic_shapes),
-		cmocka_unit_test(test_tensor_codec_roundtrip),
+	    cmocka_unit_test(test_analysis),
+	    cmocka_unit_test(test_unsupported_named),
+	    cmocka_unit_test(test_newer_opset_and_ir_refused),
+	    cmocka_unit_test(test_truncated_is_parse_error),
+	    cmocka_unit_test(test_batch_planning),
+	    cmocka_unit_test(test_batch_refused_when_plan_fixes_it),
+	    cmocka_unit_test(test_arena_reuse),
+	    cmocka_unit_test(test_unaligned_initializer),
+	    cmocka_unit_test(test_alloc_failures),
+	    cmocka_unit_test(test_threads_share_model),
+	    cmocka_unit_test(test_dynamic_shapes),
+	    cmocka_unit_test(test_tensor_codec_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,8 +15,8 @@
 #include "flt/runtime.h"
 #include "rt_builder.h"
 
-#define F FLT_RT_FLOAT
-#define I64 FLT_RT_INT64
+#define F    FLT_RT_FLOAT
+#define I64  FLT_RT_INT64
 #define MAXO 6
 
 struct res {
@@ -55,7 +55,7 @@ static void declare_inputs(struct tb *t, const struct flt_rt_tensor *in, size_t 
 
 /* Finishes the model, loads it and runs it; outputs named o0.. are allocated by the run. */
 static flt_err run_tb(struct tb *t, size_t n_out, const struct flt_rt_tensor *in, size_t n_in,
-		      struct res *r, char *err, size_t errlen)
+                      struct res *r, char *err, size_t errlen)
 {
 	char name[8];
 	size_t len;
@@ -173,8 +173,8 @@ static void test_legacy_broadcast_attr(void **state)
 	tb_attr_i(&t, "axis", 1);
 	assert_int_equal(run_tb(&t, 1, in, 2, &r, err, sizeof(err)), FLT_OK);
 	assert_float_equal(fdata(&r, 0)[0], 100, 0);
-	assert_float_equal(fdata(&r, 0)[4], 204, 0);   /* [0,1,0] */
-	assert_float_equal(fdata(&r, 0)[23], 323, 0);  /* [1,2,3] */
+	assert_float_equal(fdata(&r, 0)[4], 204, 0);  /* [0,1,0] */
+	assert_float_equal(fdata(&r, 0)[23], 323, 0); /* [1,2,3] */
 	res_free(&r);
 	/* without broadcast=1 unequal shapes are refused */
 	tb_init(&t, 6);
@@ -445,13 +445,25 @@ static void test_conv_matches_naive(void **state)
 					for (int c = 0; c < C / G; c++)
 						for (int ki = 0; ki < KH; ki++)
 							for (int kj = 0; kj < KW; kj++) {
-								int64_t yi = i * sh - pt + ki * dh, xj = j * sw - pl + kj * dw;
-								if (yi < 0 || yi >= H || xj < 0 || xj >= W)
+								int64_t yi = i * sh - pt + ki * dh,
+								        xj = j * sw - pl + kj * dw;
+								if (yi < 0 || yi >= H || xj < 0 ||
+								    xj >= W)
 									continue;
-								acc += (double)x[((n * C + g * (C / G) + c) * H + yi) * W + xj] *
-								       w[((m * (C / G) + c) * KH + ki) * KW + kj];
+								acc +=
+								    (double)x[((n * C +
+								                g * (C / G) + c) *
+								                   H +
+								               yi) *
+								                  W +
+								              xj] *
+								    w[((m * (C / G) + c) * KH +
+								       ki) *
+								          KW +
+								      kj];
 							}
-					assert_float_equal(y[((n * M + m) * oh + i) * ow + j], acc, 1e-4);
+					assert_float_equal(y[((n * M + m) * oh + i) * ow + j], acc,
+					                   1e-4);
 				}
 	res_free(&r);
 }
@@ -481,8 +493,10 @@ static void test_matmul_gemm_naive(void **state)
 				for (int j = 0; j < 2; j++) {
 					double s = 0;
 					for (int k = 0; k < 4; k++)
-						s += (double)a[(p * 3 + i) * 4 + k] * b[(q * 4 + k) * 2 + j];
-					assert_float_equal(fdata(&r, 0)[((p * 5 + q) * 3 + i) * 2 + j], s, 1e-5);
+						s += (double)a[(p * 3 + i) * 4 + k] *
+						     b[(q * 4 + k) * 2 + j];
+					assert_float_equal(
+					    fdata(&r, 0)[((p * 5 + q) * 3 + i) * 2 + j], s, 1e-5);
 				}
 	res_free(&r);
 
@@ -567,16 +581,16 @@ static void test_pools(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_broadcast_corners),
-		cmocka_unit_test(test_legacy_broadcast_attr),
-		cmocka_unit_test(test_int64_and_variadic),
-		cmocka_unit_test(test_clip_forms),
-		cmocka_unit_test(test_negative_axes),
-		cmocka_unit_test(test_empty_tensors),
-		cmocka_unit_test(test_pad_transpose_split),
-		cmocka_unit_test(test_conv_matches_naive),
-		cmocka_unit_test(test_matmul_gemm_naive),
-		cmocka_unit_test(test_pools),
+	    cmocka_unit_test(test_broadcast_corners),
+	    cmocka_unit_test(test_legacy_broadcast_attr),
+	    cmocka_unit_test(test_int64_and_variadic),
+	    cmocka_unit_test(test_clip_forms),
+	    cmocka_unit_test(test_negative_axes),
+	    cmocka_unit_test(test_empty_tensors),
+	    cmocka_unit_test(test_pad_transpose_split),
+	    cmocka_unit_test(test_conv_matches_naive),
+	    cmocka_unit_test(test_matmul_gemm_naive),
+	    cmocka_unit_test(test_pools),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,9 +65,11 @@ static struct flt_manifest *open_env(const flt_keystore *ks, const char *env)
 	flt_dsse *d = NULL;
 	struct flt_manifest *m = NULL;
 	enum flt_reason why = FLT_REASON_NONE;
-	assert_int_equal(flt_dsse_parse(env, strlen(env), FLT_MAX_MANIFEST_BYTES, &d, NULL), FLT_OK);
-	assert_int_equal(flt_keylist_verify_envelope(flt_keystore_keylist(ks), d, FLT_PAYLOAD_RELEASE,
-	                                             FLT_ROLE_RELEASE, (int64_t)time(NULL), &why),
+	assert_int_equal(flt_dsse_parse(env, strlen(env), FLT_MAX_MANIFEST_BYTES, &d, NULL),
+	                 FLT_OK);
+	assert_int_equal(flt_keylist_verify_envelope(flt_keystore_keylist(ks), d,
+	                                             FLT_PAYLOAD_RELEASE, FLT_ROLE_RELEASE,
+	                                             (int64_t)time(NULL), &why),
 	                 FLT_OK);
 	assert_int_equal(flt_manifest_parse((const char *)d->payload, d->payload_len, &m, NULL),
 	                 FLT_OK);
@@ -86,7 +88,8 @@ static void check_artifact(struct fx *f, struct flt_registry *r, const struct fl
 	assert_int_equal(m->chunk_size, 1000);
 	assert_int_equal(m->chunk_count, 5);
 	/* the chunk index is in the blob store, for the chunk server */
-	assert_int_equal(blob_path(r->blob_root, m->chunk_index_sha256, path, sizeof(path)), FLT_OK);
+	assert_int_equal(blob_path(r->blob_root, m->chunk_index_sha256, path, sizeof(path)),
+	                 FLT_OK);
 	char idx[4096];
 	assert_int_equal(tu_read(path, idx, sizeof(idx)), (long)m->chunk_index_size);
 }
@@ -96,11 +99,11 @@ static void test_firmware_and_agent_signed(void **state)
 	struct fx *f = *state;
 	const char *keys[] = {"flotilla", "keys", "init", "--data-dir", f->data};
 	assert_int_equal(run(5, keys), 0);
-	const char *fw[] = {"flotilla", "firmware", "register", "--data-dir", f->data, "-n",
-	                    "rpi4-image", "-f", f->img, "--compatible", "rpi4"};
+	const char *fw[] = {"flotilla",   "firmware", "register", "--data-dir",   f->data, "-n",
+	                    "rpi4-image", "-f",       f->img,     "--compatible", "rpi4"};
 	assert_int_equal(run(11, fw), 0);
-	const char *ag[] = {"flotilla", "agent-release", "register", "--data-dir", f->data,
-	                    "-f", f->img, "--arch", "armhf", "--version", "7"};
+	const char *ag[] = {"flotilla", "agent-release", "register", "--data-dir", f->data, "-f",
+	                    f->img,     "--arch",        "armhf",    "--version",  "7"};
 	assert_int_equal(run(11, ag), 0);
 
 	struct flt_registry *r = NULL;
@@ -110,9 +113,9 @@ static void test_firmware_and_agent_signed(void **state)
 	assert_int_equal(flt_registry_open(f->data, 0, &r), FLT_OK);
 	assert_int_equal(flt_keystore_load(f->data, &ks), FLT_OK);
 
-	assert_int_equal(serve_ota_sign(r, ks, FLT_KIND_FIRMWARE, "rpi4-image", 1, 1000, now, 3600,
-	                                &env),
-	                 FLT_OK);
+	assert_int_equal(
+	    serve_ota_sign(r, ks, FLT_KIND_FIRMWARE, "rpi4-image", 1, 1000, now, 3600, &env),
+	    FLT_OK);
 	struct flt_manifest *m = open_env(ks, env);
 	assert_int_equal(m->kind, FLT_KIND_FIRMWARE);
 	assert_string_equal(m->name, "rpi4-image");
@@ -124,7 +127,8 @@ static void test_firmware_and_agent_signed(void **state)
 	enum flt_reason why = FLT_REASON_NONE;
 	char msg[200];
 	assert_int_equal(flt_fw_admit(m, "rpi4", "armhf", 1, 0, &why, msg, sizeof(msg)), FLT_OK);
-	assert_int_not_equal(flt_fw_admit(m, "imx8", "armhf", 1, 0, &why, msg, sizeof(msg)), FLT_OK);
+	assert_int_not_equal(flt_fw_admit(m, "imx8", "armhf", 1, 0, &why, msg, sizeof(msg)),
+	                     FLT_OK);
 	assert_int_equal(why, FLT_REASON_INCOMPATIBLE_BOARD);
 	flt_manifest_free(m);
 	flt_free(env);
@@ -144,9 +148,9 @@ static void test_firmware_and_agent_signed(void **state)
 	flt_free(env);
 	env = NULL;
 
-	assert_int_equal(serve_ota_sign(r, ks, FLT_KIND_FIRMWARE, "rpi4-image", 2, 1000, now, 3600,
-	                                &env),
-	                 FLT_ENOTFOUND);
+	assert_int_equal(
+	    serve_ota_sign(r, ks, FLT_KIND_FIRMWARE, "rpi4-image", 2, 1000, now, 3600, &env),
+	    FLT_ENOTFOUND);
 	assert_int_equal(serve_ota_sign(r, ks, FLT_KIND_AGENT, "aarch64", 7, 1000, now, 3600, &env),
 	                 FLT_ENOTFOUND);
 	assert_int_equal(serve_ota_sign(r, ks, FLT_KIND_MODEL, "x", 1, 1000, now, 3600, &env),
@@ -159,7 +163,7 @@ static void test_firmware_and_agent_signed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_firmware_and_agent_signed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_firmware_and_agent_signed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

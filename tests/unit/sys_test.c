@@ -52,9 +52,9 @@ static void test_disk_free(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random),
-		cmocka_unit_test(test_clocks),
-		cmocka_unit_test(test_disk_free),
+	    cmocka_unit_test(test_random),
+	    cmocka_unit_test(test_clocks),
+	    cmocka_unit_test(test_disk_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,8 +131,9 @@ static void test_model_sample(void **state)
 	struct flt_usage *u = NULL;
 	assert_int_equal(flt_usage_new(4, &u), FLT_OK);
 	for (int i = 1; i <= 100; i++)
-		assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_OK, (uint64_t)i * 1000000, 10, 2),
-				 FLT_OK);
+		assert_int_equal(
+		    flt_usage_record(u, "detector", 3, FLT_USAGE_OK, (uint64_t)i * 1000000, 10, 2),
+		    FLT_OK);
 	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_TIMEOUT, 1, 10, 0), FLT_OK);
 	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_INTERNAL, 1, 10, 0), FLT_OK);
 	struct flt_usage_snapshot *snap = NULL;
@@ -166,7 +167,8 @@ static void test_enqueue_and_encode_telemetry(void **state)
 	struct flt_usage *u = NULL;
 	assert_int_equal(flt_usage_new(4, &u), FLT_OK);
 	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_OK, 2000000, 10, 2), FLT_OK);
-	assert_int_equal(flt_usage_record(u, "classifier", 9, FLT_USAGE_BUSY, 10000, 10, 0), FLT_OK);
+	assert_int_equal(flt_usage_record(u, "classifier", 9, FLT_USAGE_BUSY, 10000, 10, 0),
+	                 FLT_OK);
 	struct flt_usage_snapshot *snap = NULL;
 	assert_int_equal(flt_usage_snapshot_reset(u, &snap), FLT_OK);
 	struct flt_health_sample h = health();
@@ -263,11 +265,11 @@ static void test_encode_events_and_bad_items(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_health_sample),
-		cmocka_unit_test(test_mqtt_counters),
-		cmocka_unit_test(test_model_sample),
-		cmocka_unit_test_setup_teardown(test_enqueue_and_encode_telemetry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_encode_events_and_bad_items, setup, teardown),
+	    cmocka_unit_test(test_health_sample),
+	    cmocka_unit_test(test_mqtt_counters),
+	    cmocka_unit_test(test_model_sample),
+	    cmocka_unit_test_setup_teardown(test_enqueue_and_encode_telemetry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_encode_events_and_bad_items, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,7 +112,7 @@ static bool never(unsigned k)
  * progress, the sender rewinds (its "no progress for a while" timer). Returns
  * the number of items still queued. */
 static uint64_t send_round(struct flt_tq *q, struct receiver *r, size_t per, int inflight,
-			   lose_fn lose_batch, lose_fn lose_ack, unsigned *k)
+                           lose_fn lose_batch, lose_fn lose_ack, unsigned *k)
 {
 	struct flt_tq_stream_info before, after;
 	assert_int_equal(flt_tq_stream_info(q, FLT_TBATCH_TELEMETRY, &before), FLT_OK);
@@ -129,8 +129,9 @@ static uint64_t send_round(struct flt_tq *q, struct receiver *r, size_t per, int
 		if (!lose_batch(n)) {
 			receive(r, json, len);
 			if (!lose_ack(n))
-				assert_int_equal(flt_tq_ack(q, FLT_TBATCH_TELEMETRY, r->epoch, r->high, NULL),
-						 FLT_OK);
+				assert_int_equal(
+				    flt_tq_ack(q, FLT_TBATCH_TELEMETRY, r->epoch, r->high, NULL),
+				    FLT_OK);
 		}
 		flt_free(json);
 		flt_tq_batch_free(b);
@@ -144,7 +145,7 @@ static uint64_t send_round(struct flt_tq *q, struct receiver *r, size_t per, int
 }
 
 static void drain(struct flt_tq *q, struct receiver *r, size_t per, int inflight, lose_fn lb,
-		  lose_fn la)
+                  lose_fn la)
 {
 	unsigned k = 0;
 	int rounds = 0;
@@ -254,7 +255,8 @@ static void test_agent_killed_mid_batch(void **state)
 	/* two batches received and stored, but the agent dies before any ack arrives */
 	for (int i = 0; i < 2; i++) {
 		struct flt_tq_batch *b = NULL;
-		assert_int_equal(flt_tq_next_batch(q, FLT_TBATCH_TELEMETRY, 20, 1 << 20, &b), FLT_OK);
+		assert_int_equal(flt_tq_next_batch(q, FLT_TBATCH_TELEMETRY, 20, 1 << 20, &b),
+		                 FLT_OK);
 		char *json = NULL;
 		size_t len = 0;
 		assert_int_equal(flt_tbatch_encode(b, &json, &len), FLT_OK);
@@ -312,7 +314,8 @@ static void test_reset_queue_new_epoch(void **state)
 	/* the queue file is destroyed */
 	FILE *f = fopen(path, "wb");
 	assert_non_null(f);
-	fputs("this is not a database, it is a torn file .........................................", f);
+	fputs("this is not a database, it is a torn file .........................................",
+	      f);
 	fclose(f);
 	struct flt_tq_open_report rep;
 	assert_int_equal(flt_tq_open(path, 4u << 20, &q, &rep), FLT_OK);
@@ -332,11 +335,11 @@ static void test_reset_queue_new_epoch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_offline_then_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lost_batches_and_acks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_agent_killed_mid_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_queue_drops_counted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_queue_new_epoch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offline_then_back, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_batches_and_acks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_agent_killed_mid_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_queue_drops_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_queue_new_epoch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,7 +181,8 @@ static void test_streams_are_independent(void **state)
 	assert_int_equal(flt_tq_ack(q, "events", ee, 2, &del), FLT_OK);
 	assert_int_equal(del, 2);
 	assert_int_equal(info(q, "telemetry").items, 4);
-	assert_int_equal(flt_tq_stream_info(q, "nosuch", &(struct flt_tq_stream_info){0}), FLT_ENOTFOUND);
+	assert_int_equal(flt_tq_stream_info(q, "nosuch", &(struct flt_tq_stream_info){0}),
+	                 FLT_ENOTFOUND);
 	assert_int_equal(flt_tq_append(q, "Bad/Name", "x", 1, NULL), FLT_EINVAL);
 	assert_int_equal(flt_tq_append(q, "telemetry", NULL, 1, NULL), FLT_EINVAL);
 	flt_tq_close(q);
@@ -335,7 +336,8 @@ static int count_aside(const struct fx *f, char *name, size_t cap)
 	DIR *d = opendir(f->dir);
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "queue.db.corrupt-", 17) == 0 && !strstr(e->d_name, "-wal")) {
+		if (strncmp(e->d_name, "queue.db.corrupt-", 17) == 0 &&
+		    !strstr(e->d_name, "-wal")) {
 			n++;
 			snprintf(name, cap, "%s", e->d_name);
 		}
@@ -366,7 +368,7 @@ static void expect_reset(struct fx *f, uint64_t old_epoch, const char *reason)
 	struct stat sb;
 	assert_int_equal(stat(rep.moved_to, &sb), 0);
 	assert_int_equal(flt_tq_stream_info(q, "telemetry", &(struct flt_tq_stream_info){0}),
-			 FLT_ENOTFOUND);
+	                 FLT_ENOTFOUND);
 	append_n(q, "telemetry", 1, 10, 1);
 	assert_int_not_equal(info(q, "telemetry").epoch, old_epoch);
 	flt_tq_close(q);
@@ -431,9 +433,9 @@ static void test_foreign_database_moved_aside(void **state)
 	struct fx *f = *state;
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE foo(x); INSERT INTO foo VALUES (1);", NULL,
-				      NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "CREATE TABLE foo(x); INSERT INTO foo VALUES (1);", NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	expect_reset(f, 0, "not a queue file");
 }
@@ -580,22 +582,22 @@ static void test_open_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_batch_ack_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_streams_are_independent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ack_other_epoch_ignored, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ack_beyond_last_seq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_reports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bound_spares_small_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_epoch_and_seqs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_second_open_is_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_file_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move_aside_failure_keeps_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_database_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_page_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_mid_append_loses_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_batch_ack_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_streams_are_independent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack_other_epoch_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack_beyond_last_seq, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bound_drops_oldest_and_reports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bound_spares_small_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_keeps_epoch_and_seqs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_second_open_is_busy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_garbage_file_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_move_aside_failure_keeps_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_database_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_page_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_killed_mid_append_loses_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

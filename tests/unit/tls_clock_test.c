@@ -36,13 +36,13 @@ static void test_files(void **state)
 	size_t len;
 	const int64_t nb = 1764720000, na = nb + 86400 * 30; /* Dec 2025 .. Jan 2026 */
 	assert_int_equal(tu_mkdtemp(dir, sizeof dir, "tlsclock"), 0);
-	struct flt_cert_spec s = {.kind = FLT_CERT_CA, .cn = "ca", .not_before = nb - 86400,
-	                          .not_after = na + 86400};
+	struct flt_cert_spec s = {
+	    .kind = FLT_CERT_CA, .cn = "ca", .not_before = nb - 86400, .not_after = na + 86400};
 	assert_int_equal(flt_pki_serial_new(s.serial), FLT_OK);
 	assert_int_equal(flt_pki_key_new(&key, &len), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(key, NULL, key, &s, &capem, &len), FLT_OK);
-	struct flt_cert_spec d = {.kind = FLT_CERT_CLIENT, .cn = "dev", .not_before = nb,
-	                          .not_after = na};
+	struct flt_cert_spec d = {
+	    .kind = FLT_CERT_CLIENT, .cn = "dev", .not_before = nb, .not_after = na};
 	assert_int_equal(flt_pki_serial_new(d.serial), FLT_OK);
 	assert_int_equal(flt_pki_cert_issue(key, capem, key, &d, &pem, &len), FLT_OK);
 	snprintf(cert, sizeof cert, "%s/device.pem", dir);

@@ -70,7 +70,8 @@ static void check_against_exact(uint64_t *v, size_t n)
 		double got = (double)flt_usage_hist_percentile(&h, ps[k]);
 		double ratio = got / exact;
 		if (ratio > bound() || ratio < 1 / bound())
-			fail_msg("p%g: got %.0f ns, exact %.0f ns (ratio %f)", ps[k], got, exact, ratio);
+			fail_msg("p%g: got %.0f ns, exact %.0f ns (ratio %f)", ps[k], got, exact,
+			         ratio);
 	}
 }
 
@@ -148,14 +149,19 @@ static void test_record_and_snapshot(void **state)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t before = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_OK, 2000000, 100, 10), FLT_OK);
+	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_OK, 2000000, 100, 10),
+	                 FLT_OK);
 	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_BUSY, 50000, 100, 0), FLT_OK);
-	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_BAD_INPUT, 20000, 7, 0), FLT_OK);
-	assert_int_equal(flt_usage_record(u, "detector", 4, FLT_USAGE_OK, 3000000, 100, 10), FLT_OK);
+	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_BAD_INPUT, 20000, 7, 0),
+	                 FLT_OK);
+	assert_int_equal(flt_usage_record(u, "detector", 4, FLT_USAGE_OK, 3000000, 100, 10),
+	                 FLT_OK);
 	/* a third version does not fit in max_models = 2 */
-	assert_int_equal(flt_usage_record(u, "classifier", 1, FLT_USAGE_OK, 1000, 1, 1), FLT_ELIMIT);
+	assert_int_equal(flt_usage_record(u, "classifier", 1, FLT_USAGE_OK, 1000, 1, 1),
+	                 FLT_ELIMIT);
 	assert_int_equal(flt_usage_record(u, "Bad Name", 1, FLT_USAGE_OK, 1000, 1, 1), FLT_EINVAL);
-	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_OUTCOME_COUNT_, 1, 1, 1), FLT_EINVAL);
+	assert_int_equal(flt_usage_record(u, "detector", 3, FLT_USAGE_OUTCOME_COUNT_, 1, 1, 1),
+	                 FLT_EINVAL);
 
 	struct flt_usage_snapshot *s = NULL;
 	assert_int_equal(flt_usage_snapshot_reset(u, &s), FLT_OK);
@@ -185,7 +191,8 @@ static void test_record_and_snapshot(void **state)
 	assert_int_equal(s->n, 0);
 	assert_int_equal(s->untracked, 0);
 	flt_usage_snapshot_free(s);
-	assert_int_equal(flt_usage_record(u, "classifier", 1, FLT_USAGE_TIMEOUT, 1000, 1, 1), FLT_OK);
+	assert_int_equal(flt_usage_record(u, "classifier", 1, FLT_USAGE_TIMEOUT, 1000, 1, 1),
+	                 FLT_OK);
 	assert_int_equal(flt_usage_snapshot_reset(u, &s), FLT_OK);
 	assert_int_equal(s->n, 1);
 	assert_int_equal(s->entries[0].errors[FLT_USAGE_TIMEOUT], 1);
@@ -200,7 +207,7 @@ static void test_record_and_snapshot(void **state)
 	flt_usage_snapshot_free(NULL);
 }
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 20000
 
 struct worker {
@@ -214,8 +221,8 @@ static void *record_loop(void *arg)
 	struct worker *w = arg;
 	for (int i = 0; i < PER_THREAD; i++) {
 		enum flt_usage_outcome o = i % 5 == 0 ? FLT_USAGE_RUNTIME : FLT_USAGE_OK;
-		if (flt_usage_record(w->u, w->id % 2 ? "a" : "b", 1, o, (uint64_t)(i + 1) * 1000, 3, 1) !=
-		    FLT_OK)
+		if (flt_usage_record(w->u, w->id % 2 ? "a" : "b", 1, o, (uint64_t)(i + 1) * 1000, 3,
+		                     1) != FLT_OK)
 			break;
 	}
 	atomic_fetch_add(w->finished, 1);
@@ -269,12 +276,12 @@ static void test_concurrent_record_and_snapshot(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bucket_edges),
-		cmocka_unit_test(test_percentiles_uniform),
-		cmocka_unit_test(test_percentiles_lognormal),
-		cmocka_unit_test(test_percentiles_bimodal_and_extremes),
-		cmocka_unit_test(test_record_and_snapshot),
-		cmocka_unit_test(test_concurrent_record_and_snapshot),
+	    cmocka_unit_test(test_bucket_edges),
+	    cmocka_unit_test(test_percentiles_uniform),
+	    cmocka_unit_test(test_percentiles_lognormal),
+	    cmocka_unit_test(test_percentiles_bimodal_and_extremes),
+	    cmocka_unit_test(test_record_and_snapshot),
+	    cmocka_unit_test(test_concurrent_record_and_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

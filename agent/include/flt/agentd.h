@@ -14,45 +14,48 @@
 
 /* agent.conf, one validated struct (flt/conf.h). Strings owned by the struct. */
 struct flt_agentd_conf {
-	char *device_id;       /* device.id: identifier, matches the certificate */
-	char *board;           /* device.board: matched against firmware `compatible` */
-	char *broker;          /* mqtt.broker: tcp://host:port or ssl://host:port */
-	char *ca_file, *cert_file, *key_file; /* mqtt.ca_file, mqtt.cert_file, mqtt.key_file */
-	int64_t keepalive_s;   /* mqtt.keepalive */
-	int64_t session_expiry_s; /* mqtt.session_expiry */
-	uint64_t max_packet;   /* mqtt.max_packet: declared Maximum Packet Size */
+	char *device_id; /* device.id: identifier, matches the certificate */
+	char *board;     /* device.board: matched against firmware `compatible` */
+	char *broker;    /* mqtt.broker: tcp://host:port or ssl://host:port */
+	char *ca_file, *cert_file, *key_file;   /* mqtt.ca_file, mqtt.cert_file, mqtt.key_file */
+	int64_t keepalive_s;                    /* mqtt.keepalive */
+	int64_t session_expiry_s;               /* mqtt.session_expiry */
+	uint64_t max_packet;                    /* mqtt.max_packet: declared Maximum Packet Size */
 	int64_t backoff_min_ms, backoff_max_ms; /* mqtt.backoff_min_ms / backoff_max_ms */
-	char *data_dir;        /* storage.data_dir */
-	uint64_t disk_reserve; /* storage.disk_reserve: free space never used for models */
-	char *root_keys;       /* trust.root_keys: PEM file with one or more root public keys */
-	int64_t root_threshold; /* trust.root_threshold */
-	char *socket_path;     /* serving.socket */
-	char *socket_group;    /* serving.socket_group */
-	int64_t srv_workers;   /* serving.workers: inference threads (live on SIGHUP) */
-	int64_t srv_queue_max; /* serving.queue_max: requests waiting for a worker; beyond: BUSY (live) */
-	int64_t srv_max_conns; /* serving.max_conns: open client connections (live) */
+	char *data_dir;                         /* storage.data_dir */
+	uint64_t disk_reserve;    /* storage.disk_reserve: free space never used for models */
+	char *root_keys;          /* trust.root_keys: PEM file with one or more root public keys */
+	int64_t root_threshold;   /* trust.root_threshold */
+	char *socket_path;        /* serving.socket */
+	char *socket_group;       /* serving.socket_group */
+	int64_t srv_workers;      /* serving.workers: inference threads (live on SIGHUP) */
+	int64_t srv_queue_max;    /* serving.queue_max: requests waiting for a worker; beyond: BUSY
+	                             (live) */
+	int64_t srv_max_conns;    /* serving.max_conns: open client connections (live) */
 	int64_t srv_swap_wait_ms; /* serving.swap_wait_ms: a request's wait for a swap (live) */
-	int64_t srv_read_timeout_ms; /* serving.read_timeout_ms: a begun frame must complete in this */
-	int64_t srv_max_batch; /* serving.max_batch: largest batch a request may carry */
-	uint64_t srv_memory_budget; /* serving.memory_budget: bytes for all loaded models; 0: unlimited */
-	int64_t telemetry_s;   /* telemetry.interval */
-	uint64_t queue_bytes;  /* telemetry.queue_bytes */
+	int64_t
+	    srv_read_timeout_ms; /* serving.read_timeout_ms: a begun frame must complete in this */
+	int64_t srv_max_batch;   /* serving.max_batch: largest batch a request may carry */
+	uint64_t srv_memory_budget;  /* serving.memory_budget: bytes for all loaded models; 0:
+	                                unlimited */
+	int64_t telemetry_s;         /* telemetry.interval */
+	uint64_t queue_bytes;        /* telemetry.queue_bytes */
 	int64_t probation_default_s; /* probation.default */
 	int64_t probation_max_s;     /* probation.max */
-	uint64_t max_artifact; /* install.max_artifact */
-	int64_t chunks_in_flight; /* install.chunks_in_flight */
-	int64_t stall_s;       /* install.stall_timeout: no progress for this long -> DOWNLOAD_STALLED */
-	int64_t refetch_ms;    /* install.refetch_ms: re-request chunks not arrived after this */
-	int log_level;         /* log.level: index into error,warn,info,debug */
-	char *firmware_conf;   /* ota.firmware_conf: slot backend settings (flt/firmware.h) */
-	char *agent_slots;     /* ota.agent_slots: agent slot directory (flt/agentslot.h) */
+	uint64_t max_artifact;       /* install.max_artifact */
+	int64_t chunks_in_flight;    /* install.chunks_in_flight */
+	int64_t stall_s; /* install.stall_timeout: no progress for this long -> DOWNLOAD_STALLED */
+	int64_t refetch_ms;  /* install.refetch_ms: re-request chunks not arrived after this */
+	int log_level;       /* log.level: index into error,warn,info,debug */
+	char *firmware_conf; /* ota.firmware_conf: slot backend settings (flt/firmware.h) */
+	char *agent_slots;   /* ota.agent_slots: agent slot directory (flt/agentslot.h) */
 };
 
 /* Loads defaults, then PATH (NULL: none), then "key=value" overrides. Unknown
  * keys are errors naming the key. ERR gets a one-line message. Errors as
  * flt_conf_load; FLT_EINVAL also for an invalid device id. *out set on success. */
 FLT_WUR flt_err flt_agentd_conf_load(const char *path, const char *const *sets, size_t nsets,
-				     struct flt_agentd_conf *out, char *err, size_t errlen);
+                                     struct flt_agentd_conf *out, char *err, size_t errlen);
 void flt_agentd_conf_free(struct flt_agentd_conf *c);
 /* The probation window for a desired-state entry asking for DESIRED_S
  * seconds: probation.default when DESIRED_S is 0 (absent), and never more
@@ -80,7 +83,8 @@ FLT_WUR flt_err flt_agentd_step(struct flt_agentd *a, int timeout_ms);
 /* Runs steps until *stop becomes nonzero; re-reads config (path, sets) when
  * *hup becomes nonzero, swapping it in only when valid. Flags are set by
  * signal handlers only (volatile int). Publishes offline on the way out. */
-FLT_WUR flt_err flt_agentd_run(struct flt_agentd *a, volatile sig_atomic_t *stop, volatile sig_atomic_t *hup, const char *conf_path);
+FLT_WUR flt_err flt_agentd_run(struct flt_agentd *a, volatile sig_atomic_t *stop,
+                               volatile sig_atomic_t *hup, const char *conf_path);
 
 /* Stops MQTT cleanly (publishes status offline) and frees everything. NULL ok. */
 void flt_agentd_free(struct flt_agentd *a);
@@ -94,7 +98,8 @@ struct flt_agentd_model_info {
 	int reason; /* enum flt_reason */
 };
 /* FLT_ENOTFOUND when the agent knows no model NAME. */
-FLT_WUR flt_err flt_agentd_model(const struct flt_agentd *a, const char *name, struct flt_agentd_model_info *out);
+FLT_WUR flt_err flt_agentd_model(const struct flt_agentd *a, const char *name,
+                                 struct flt_agentd_model_info *out);
 /* Counters for tests: installs committed, events queued, fetch requests sent,
  * connect attempts that failed. */
 struct flt_agentd_counters {
@@ -108,8 +113,9 @@ void flt_agentd_counters(const struct flt_agentd *a, struct flt_agentd_counters 
  * verify/check/test/activate/commit steps, committed at once (no probation).
  * *reason (may be NULL) gets the reason code (enum flt_reason) on refusal.
  * Errors: FLT_EVERIFY (refused: see reason), FLT_EIO, FLT_EINVAL, FLT_ENOMEM. */
-FLT_WUR flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope, const char *artifact,
-					 const char *golden, const char *keylist, int *reason);
+FLT_WUR flt_err flt_agentd_install_local(struct flt_agentd *a, const char *envelope,
+                                         const char *artifact, const char *golden,
+                                         const char *keylist, int *reason);
 
 /* The persisted state as JSON (installed, active, committed, in progress,
  * last error). *out owned (flt_free). */

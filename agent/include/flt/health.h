@@ -37,23 +37,23 @@ struct flt_health_mqtt {
 /* Memory of one process, bytes. */
 struct flt_health_mem {
 	uint64_t rss;
-	uint64_t pss;          /* valid when has_pss */
-	uint64_t private_mem;  /* Private_Clean + Private_Dirty; valid when has_pss */
-	bool has_pss;          /* false when only /proc/self/status was available */
+	uint64_t pss;         /* valid when has_pss */
+	uint64_t private_mem; /* Private_Clean + Private_Dirty; valid when has_pss */
+	bool has_pss;         /* false when only /proc/self/status was available */
 };
 
 struct flt_health_sample {
-	int64_t time_ms;       /* Unix time, milliseconds */
-	double cpu_pct;        /* agent CPU (user + system) over the interval, % of one core
-				* (can exceed 100 with several threads busy); the first sample
-				* covers the time since the process started */
+	int64_t time_ms; /* Unix time, milliseconds */
+	double cpu_pct;  /* agent CPU (user + system) over the interval, % of one core
+	                  * (can exceed 100 with several threads busy); the first sample
+	                  * covers the time since the process started */
 	struct flt_health_mem mem;
 	uint64_t mem_total, mem_available; /* system, bytes */
 	uint64_t disk_free, disk_total;    /* of the data directory's filesystem, bytes;
-					    * free counts what an unprivileged user may use */
+	                                    * free counts what an unprivileged user may use */
 	double uptime_s;
 	bool has_temp;
-	double temp_c;         /* hottest thermal zone, °C; valid when has_temp */
+	double temp_c; /* hottest thermal zone, °C; valid when has_temp */
 	struct flt_health_mqtt mqtt;
 };
 
@@ -63,12 +63,12 @@ struct flt_health_sample {
 /* /proc/<pid>/stat: *TICKS = utime + stime and *START_TICKS = starttime, in clock
  * ticks. The command name may hold spaces and parentheses. */
 FLT_WUR flt_err flt_health_parse_proc_stat(const char *buf, size_t len, uint64_t *ticks,
-					   uint64_t *start_ticks);
+                                           uint64_t *start_ticks);
 
 /* /proc/<pid>/smaps_rollup: Rss, Pss, Private_Clean + Private_Dirty (kB -> bytes);
  * sets has_pss. */
 FLT_WUR flt_err flt_health_parse_smaps_rollup(const char *buf, size_t len,
-					      struct flt_health_mem *out);
+                                              struct flt_health_mem *out);
 
 /* /proc/<pid>/status: VmRSS only (the fallback when smaps_rollup is absent, e.g.
  * kernels before 4.14); has_pss false. */
@@ -77,7 +77,7 @@ FLT_WUR flt_err flt_health_parse_status(const char *buf, size_t len, struct flt_
 /* /proc/meminfo: MemTotal and MemAvailable in bytes; kernels without MemAvailable
  * (before 3.14) get MemFree + Buffers + Cached instead. */
 FLT_WUR flt_err flt_health_parse_meminfo(const char *buf, size_t len, uint64_t *total,
-					 uint64_t *available);
+                                         uint64_t *available);
 
 /* /proc/uptime: the first number, seconds. */
 FLT_WUR flt_err flt_health_parse_uptime(const char *buf, size_t len, double *seconds);
@@ -98,8 +98,8 @@ struct flt_health_sampler;
  * reported. PROC_ROOT and SYS_ROOT (copied; NULL means "/proc" and "/sys") let tests
  * point at a fake tree; the process's own files are <proc_root>/self/...
  * Errors: FLT_EINVAL, FLT_ENOMEM. *OUT is owned by the caller (flt_health_sampler_free). */
-FLT_WUR flt_err flt_health_sampler_new(const char *data_dir, const char *proc_root, const char *sys_root,
-			       struct flt_health_sampler **out);
+FLT_WUR flt_err flt_health_sampler_new(const char *data_dir, const char *proc_root,
+                                       const char *sys_root, struct flt_health_sampler **out);
 
 void flt_health_sampler_free(struct flt_health_sampler *h);
 
@@ -107,6 +107,6 @@ void flt_health_sampler_free(struct flt_health_sampler *h);
  * whose source is missing or unreadable are left 0 (temperature: has_temp false) and
  * logged at debug level: a sample is always produced. Errors: FLT_EINVAL only. */
 FLT_WUR flt_err flt_health_sample(struct flt_health_sampler *h, const struct flt_health_mqtt *mqtt,
-				  struct flt_health_sample *out);
+                                  struct flt_health_sample *out);
 
 #endif

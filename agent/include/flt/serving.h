@@ -39,10 +39,11 @@ struct flt_serving_opts {
 	unsigned run_concurrency; /* run contexts per loaded model; 0: the worker count */
 	unsigned max_batch;       /* largest batch (dim 0) a request may carry; 0: 1. Models
 	                           * without a batch dimension are loaded for batch 1 */
-	uint64_t memory_budget;   /* bytes for all loaded models; 0: unlimited. When the old and the
-	                           * new   version of a model do not fit together, the swap unloads the
-	                           * old   one first and requests wait (up to swap_wait_ms) meanwhile */
-	struct flt_usage *usage;  /* borrowed, may be NULL: every request is also recorded there */
+	uint64_t
+	    memory_budget;       /* bytes for all loaded models; 0: unlimited. When the old and the
+	                          * new   version of a model do not fit together, the swap unloads the
+	                          * old   one first and requests wait (up to swap_wait_ms) meanwhile */
+	struct flt_usage *usage; /* borrowed, may be NULL: every request is also recorded there */
 	flt_serving_fault_fn fault; /* see above; NULL normally */
 	void *fault_arg;
 };

@@ -18,7 +18,7 @@
 
 /* Queue stream names (the same strings as flt_stream_name()). */
 #define FLT_TBATCH_TELEMETRY "telemetry"
-#define FLT_TBATCH_EVENTS "events"
+#define FLT_TBATCH_EVENTS    "events"
 
 /* Copies the MQTT session's cumulative byte counters (flt_mqtt_get_stats) into the
  * health sampler's purposes (the two enums order the purposes differently). */
@@ -29,13 +29,13 @@ void flt_tbatch_mqtt_counters(const struct flt_mqtt_stats *st, struct flt_health
  * everything counts; a counter below PREV, as after a restart, counts in full).
  * Values beyond the wire's ranges are clamped. seq is left 0 (the queue assigns it). */
 void flt_tbatch_health(const struct flt_health_sample *h, const struct flt_health_mqtt *prev,
-		       uint64_t interval_s, struct flt_sample *out);
+                       uint64_t interval_s, struct flt_sample *out);
 
 /* Fills OUT with the wire usage sample of E at TIME_S (Unix seconds) over
  * INTERVAL_S; latencies are E's p50/p95/p99 in microseconds; crashes 0 (the
  * daemon sets them). FLT_EINVAL if E's version is 0. */
-FLT_WUR flt_err flt_tbatch_model(const struct flt_usage_entry *e, int64_t time_s, uint64_t interval_s,
-				 struct flt_sample *out);
+FLT_WUR flt_err flt_tbatch_model(const struct flt_usage_entry *e, int64_t time_s,
+                                 uint64_t interval_s, struct flt_sample *out);
 
 /* Encodes H (with PREV, as flt_tbatch_health) and every entry of U (may be NULL) and
  * appends them to the queue's telemetry stream, health first, one durable append each.
@@ -43,8 +43,9 @@ FLT_WUR flt_err flt_tbatch_model(const struct flt_usage_entry *e, int64_t time_s
  * may then be partly queued). Errors: those of flt_sample_item_encode and
  * flt_tq_append. */
 FLT_WUR flt_err flt_tbatch_enqueue(struct flt_tq *q, const struct flt_health_sample *h,
-				   const struct flt_health_mqtt *prev, const struct flt_usage_snapshot *u,
-				   uint64_t interval_s, size_t *appended);
+                                   const struct flt_health_mqtt *prev,
+                                   const struct flt_usage_snapshot *u, uint64_t interval_s,
+                                   size_t *appended);
 
 /* Encodes queue batch B (stream "telemetry" or "events", at most
  * FLT_MAX_STREAM_BATCH items) as the JSON payload of up/telemetry or up/events,

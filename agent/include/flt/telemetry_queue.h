@@ -67,7 +67,7 @@ struct flt_tq_open_report {
  * aside: e.g. missing directory, permissions, disk errors), FLT_ENOMEM.
  * On success *OUT is owned by the caller (flt_tq_close) and *REP is set. */
 FLT_WUR flt_err flt_tq_open(const char *path, uint64_t max_bytes, struct flt_tq **out,
-			    struct flt_tq_open_report *rep);
+                            struct flt_tq_open_report *rep);
 
 /* Closes the queue. Everything appended is already durable. NULL is a no-op. */
 void flt_tq_close(struct flt_tq *q);
@@ -80,7 +80,7 @@ void flt_tq_close(struct flt_tq *q);
  * FLT_EIO (SQLite failed: nothing was appended or dropped; if it persists, close and
  * reopen the queue, which recovers a corrupt file), FLT_ENOMEM. */
 FLT_WUR flt_err flt_tq_append(struct flt_tq *q, const char *stream, const void *data, size_t len,
-			      uint64_t *seq);
+                              uint64_t *seq);
 
 struct flt_tq_item {
 	uint64_t seq;
@@ -115,7 +115,7 @@ struct flt_tq_batch {
  * FLT_EINVAL, FLT_EIO, FLT_ENOMEM. On success *OUT is owned by the caller
  * (flt_tq_batch_free). Memory is bounded by MAX_ITEMS and MAX_BYTES. */
 FLT_WUR flt_err flt_tq_next_batch(struct flt_tq *q, const char *stream, size_t max_items,
-				  size_t max_bytes, struct flt_tq_batch **out);
+                                  size_t max_bytes, struct flt_tq_batch **out);
 
 void flt_tq_batch_free(struct flt_tq_batch *b);
 
@@ -131,7 +131,7 @@ void flt_tq_rewind(struct flt_tq *q, const char *stream);
  * queued is deleted and future sequences are unaffected. *DELETED (may be NULL) gets
  * the number of items deleted. Errors: FLT_EINVAL, FLT_EIO. */
 FLT_WUR flt_err flt_tq_ack(struct flt_tq *q, const char *stream, uint64_t epoch, uint64_t seq,
-			   size_t *deleted);
+                           size_t *deleted);
 
 struct flt_tq_stream_info {
 	uint64_t epoch;
@@ -145,7 +145,7 @@ struct flt_tq_stream_info {
 /* Describes STREAM. FLT_ENOTFOUND if it does not exist yet (no append since the
  * queue was created), FLT_EINVAL. */
 FLT_WUR flt_err flt_tq_stream_info(const struct flt_tq *q, const char *stream,
-				   struct flt_tq_stream_info *out);
+                                   struct flt_tq_stream_info *out);
 
 /* Charged bytes of everything queued (<= the bound after any append). */
 uint64_t flt_tq_bytes(const struct flt_tq *q);

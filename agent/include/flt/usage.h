@@ -41,10 +41,10 @@ const char *flt_usage_outcome_name(enum flt_usage_outcome o);
  * Error bound: a percentile is reported as the geometric middle of the bucket that
  * holds the nearest-rank sample, clamped to the exact minimum and maximum seen, so
  * for latencies within [10 µs, 60 s) it is within a factor sqrt(r) (+6.4% / -6.0%)
- * of the true nearest-rank value (the lowest and highest ranks are exact). Below 10 µs it is at most 10 µs; at or above 60 s
- * it is at least 60 s (the exact maximum bounds both).
+ * of the true nearest-rank value (the lowest and highest ranks are exact). Below 10 µs it is at
+ * most 10 µs; at or above 60 s it is at least 60 s (the exact maximum bounds both).
  */
-#define FLT_USAGE_BUCKETS 128
+#define FLT_USAGE_BUCKETS    128
 #define FLT_USAGE_LAT_MIN_NS 10000ULL
 #define FLT_USAGE_LAT_MAX_NS 60000000000ULL
 
@@ -72,10 +72,10 @@ void flt_usage_hist_add(struct flt_usage_hist *h, uint64_t ns);
 struct flt_usage_entry {
 	char model[FLT_IDENT_MAX + 1];
 	uint64_t version;
-	uint64_t requests; /* all outcomes */
+	uint64_t requests;                         /* all outcomes */
 	uint64_t errors[FLT_USAGE_OUTCOME_COUNT_]; /* errors[FLT_USAGE_OK] is always 0 */
 	uint64_t bytes_in, bytes_out;
-	int64_t last_used_ms; /* Unix time of the latest request, milliseconds */
+	int64_t last_used_ms;          /* Unix time of the latest request, milliseconds */
 	struct flt_usage_hist latency; /* successful requests only */
 };
 
@@ -102,8 +102,8 @@ void flt_usage_free(struct flt_usage *u);
  * or outcome), FLT_ELIMIT (MAX_MODELS versions already counted this interval: the
  * record is counted in `untracked` only). Thread-safe. */
 FLT_WUR flt_err flt_usage_record(struct flt_usage *u, const char *model, uint64_t version,
-				 enum flt_usage_outcome outcome, uint64_t latency_ns, uint64_t bytes_in,
-				 uint64_t bytes_out);
+                                 enum flt_usage_outcome outcome, uint64_t latency_ns,
+                                 uint64_t bytes_in, uint64_t bytes_out);
 
 /* Takes everything counted since the last call (or creation) and starts a new
  * interval, atomically with respect to flt_usage_record: each record lands in

@@ -54,16 +54,16 @@ struct rt_tensor {
 };
 
 struct op_ctx {
-	const struct onnx_node *node;     /* attributes and names (borrowed) */
-	int64_t opset;                    /* the model's opset for the node's domain */
+	const struct onnx_node *node; /* attributes and names (borrowed) */
+	int64_t opset;                /* the model's opset for the node's domain */
 	size_t n_in, n_out;
-	struct rt_tensor *const *in;      /* n_in entries; NULL = absent optional input */
-	struct rt_tensor *const *out;     /* n_out entries; NULL = output not requested */
-	size_t scratch_bytes;             /* infer: set if run needs scratch */
-	void *scratch;                    /* run: scratch_bytes of 64-byte-aligned memory */
-	char *err;                        /* message buffer for op_fail */
+	struct rt_tensor *const *in;  /* n_in entries; NULL = absent optional input */
+	struct rt_tensor *const *out; /* n_out entries; NULL = output not requested */
+	size_t scratch_bytes;         /* infer: set if run needs scratch */
+	void *scratch;                /* run: scratch_bytes of 64-byte-aligned memory */
+	char *err;                    /* message buffer for op_fail */
 	size_t errlen;
-	int needs_data;                   /* set by op_const_* when an input is not constant */
+	int needs_data; /* set by op_const_* when an input is not constant */
 	/* Per-plan state an op derives once from its attributes (e.g. a tree
 	 * ensemble's node index): infer() may set it to a flt_malloc'd block,
 	 * which the plan then owns (freed with it, also if infer fails); run()
@@ -79,9 +79,9 @@ typedef flt_err (*op_run_fn)(struct op_ctx *c);
 #define OP_SHAPE_ONLY 1u
 
 struct op_backend {
-	const char *domain;    /* "" for ai.onnx */
+	const char *domain; /* "" for ai.onnx */
 	const char *op_type;
-	int since, until;      /* opset versions of `domain` this entry serves */
+	int since, until; /* opset versions of `domain` this entry serves */
 	unsigned flags;
 	op_infer_fn infer;
 	op_run_fn run;
@@ -97,7 +97,7 @@ const struct op_backend *op_at(size_t i);
 /* ---- helpers for op files (ops_util.c) ---- */
 
 __attribute__((format(printf, 3, 4))) flt_err op_fail(struct op_ctx *c, flt_err e, const char *fmt,
-						      ...);
+                                                      ...);
 const struct onnx_attr *op_attr(const struct op_ctx *c, const char *name);
 int64_t op_attr_int(const struct op_ctx *c, const char *name, int64_t def);
 float op_attr_float(const struct op_ctx *c, const char *name, float def);
@@ -112,7 +112,7 @@ struct rt_tensor *op_in(const struct op_ctx *c, size_t i);
 
 /* Sets dtype/rank/dims/nelem, checking rank and overflow. */
 FLT_WUR flt_err op_set_shape(struct op_ctx *c, struct rt_tensor *t, int32_t dtype, int32_t rank,
-			     const int64_t *dims);
+                             const int64_t *dims);
 /* Copies dtype and shape of src into dst. */
 FLT_WUR flt_err op_same_shape(struct op_ctx *c, struct rt_tensor *dst, const struct rt_tensor *src);
 
@@ -130,17 +130,17 @@ FLT_WUR flt_err op_const_float(struct op_ctx *c, size_t i, float def, float *out
 
 /* Numpy-style multidirectional broadcast of a and b into out (rank = max). */
 FLT_WUR flt_err op_broadcast(struct op_ctx *c, const struct rt_tensor *a, const struct rt_tensor *b,
-			     int32_t *rank, int64_t *dims);
+                             int32_t *rank, int64_t *dims);
 
 /* Row-major strides of t in elements, with stride 0 where the dim broadcast
  * from 1 up to out_dims (t right-aligned against out_rank). */
 void op_bcast_strides(const struct rt_tensor *t, int32_t out_rank, const int64_t *out_dims,
-		      size_t *strides);
+                      size_t *strides);
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, lda/ldb/ldc leading dims.
  * Cache-blocked, no allocation. (ops_gemm.c) */
 void op_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
-	      size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 /* Geometry of a sliding window over N-d spatial dims (Conv and the pools):
  * kernel, strides, dilations, pads (explicit or auto_pad), output sizes. */
@@ -155,7 +155,7 @@ struct conv_geom {
 };
 /* x is N x C x spatial...; ceil_mode only for pools. (ops_conv.c) */
 FLT_WUR flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int64_t *kernel,
-				 int nsp, int ceil_mode, struct conv_geom *g);
+                                 int nsp, int ceil_mode, struct conv_geom *g);
 
 /* ---- the op families (each in ops_<family>.c, listed in ops_table.c) ---- */
 

@@ -27,8 +27,8 @@ static inline void st4(float *p, v4f v)
 
 /* C[0..3][0..7] += alpha * A[0..3][0..kc) * B[0..kc)[0..7], the accumulators
  * held in eight vector registers across the whole k loop. */
-static void kernel_4x8(size_t kc, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
-		       float *c, size_t ldc)
+static void kernel_4x8(size_t kc, float alpha, const float *a, size_t lda, const float *b,
+                       size_t ldb, float *c, size_t ldc)
 {
 	v4f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
 	const float *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
@@ -59,7 +59,7 @@ static void kernel_4x8(size_t kc, float alpha, const float *a, size_t lda, const
 /* Non-transposed C += alpha * A * B: 4x8 register blocks over k and n panels
  * that stay in cache, scalar loops for the edges. */
 static void sgemm_nn(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-		     const float *b, size_t ldb, float *c, size_t ldc)
+                     const float *b, size_t ldb, float *c, size_t ldc)
 {
 	for (size_t j0 = 0; j0 < n; j0 += BLK_N) {
 		size_t j1 = j0 + BLK_N < n ? j0 + BLK_N : n;
@@ -69,8 +69,8 @@ static void sgemm_nn(size_t m, size_t n, size_t k, float alpha, const float *a, 
 			for (; i + 4 <= m; i += 4) {
 				size_t j = j0;
 				for (; j + 8 <= j1; j += 8)
-					kernel_4x8(kc, alpha, a + i * lda + p0, lda, b + p0 * ldb + j, ldb,
-						   c + i * ldc + j, ldc);
+					kernel_4x8(kc, alpha, a + i * lda + p0, lda,
+					           b + p0 * ldb + j, ldb, c + i * ldc + j, ldc);
 				for (size_t r = i; r < i + 4 && j < j1; r++)
 					for (size_t p = p0; p < p0 + kc; p++) {
 						float av = alpha * a[r * lda + p];
@@ -93,7 +93,7 @@ static void sgemm_nn(size_t m, size_t n, size_t k, float alpha, const float *a, 
 
 /* C = alpha * op(A) * op(B) + beta * C */
 void op_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
-	      size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
+              size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
 	for (size_t i = 0; i < m; i++) {
 		float *ci = c + i * ldc;
@@ -140,7 +140,8 @@ void op_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alph
 			for (size_t i = 0; i < m; i++) {
 				float *ci = c + i * ldc + j0;
 				for (size_t p = p0; p < p1; p++) {
-					float av = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
+					float av =
+					    alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
 					if (av == 0.0f)
 						continue;
 					if (!trans_b) {
@@ -172,7 +173,7 @@ static flt_err gemm_infer(struct op_ctx *c)
 	int64_t m = a->dims[ta], k = a->dims[!ta], k2 = b->dims[tb], n = b->dims[!tb];
 	if (k != k2)
 		return op_fail(c, FLT_EINVAL, "inner dimensions differ (%lld, %lld)", (long long)k,
-			       (long long)k2);
+		               (long long)k2);
 	if (!cc && c->opset < 11)
 		return op_fail(c, FLT_EINVAL, "C is required before opset 11");
 	int64_t dims[2] = {m, n};
@@ -180,10 +181,10 @@ static flt_err gemm_infer(struct op_ctx *c)
 		/* C broadcasts one way to (M, N) */
 		if (cc->rank > 2 ||
 		    (cc->rank == 2 && !((cc->dims[0] == m || cc->dims[0] == 1) &&
-					(cc->dims[1] == n || cc->dims[1] == 1))) ||
+		                        (cc->dims[1] == n || cc->dims[1] == 1))) ||
 		    (cc->rank == 1 && cc->dims[0] != n && cc->dims[0] != 1))
-			return op_fail(c, FLT_EINVAL, "C does not broadcast to (%lld, %lld)", (long long)m,
-				       (long long)n);
+			return op_fail(c, FLT_EINVAL, "C does not broadcast to (%lld, %lld)",
+			               (long long)m, (long long)n);
 	}
 	return op_set_shape(c, c->out[0], ONNX_FLOAT, 2, dims);
 }
@@ -212,7 +213,7 @@ static flt_err gemm_run(struct op_ctx *c)
 		beta = 0.0f;
 	}
 	op_sgemm(ta, tb, m, n, k, alpha, a->data, (size_t)a->dims[1], b->data, (size_t)b->dims[1],
-		 cc ? beta : 0.0f, py, n); /* scales the preloaded C by beta */
+	         cc ? beta : 0.0f, py, n); /* scales the preloaded C by beta */
 	return FLT_OK;
 }
 
@@ -230,10 +231,10 @@ static flt_err matmul_infer(struct op_ctx *c)
 		return op_fail(c, FLT_EINVAL, "scalars cannot be multiplied");
 	int64_t m = a->rank >= 2 ? a->dims[a->rank - 2] : 1, k = a->dims[a->rank - 1];
 	int64_t k2 = b->rank >= 2 ? b->dims[b->rank - 2] : b->dims[0],
-		n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
+	        n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
 	if (k != k2)
 		return op_fail(c, FLT_EINVAL, "inner dimensions differ (%lld, %lld)", (long long)k,
-			       (long long)k2);
+		               (long long)k2);
 	struct rt_tensor ba = *a, bb = *b;
 	ba.rank = a->rank > 2 ? a->rank - 2 : 0;
 	bb.rank = b->rank > 2 ? b->rank - 2 : 0;
@@ -252,7 +253,8 @@ static flt_err matmul_run(struct op_ctx *c)
 {
 	const struct rt_tensor *a = c->in[0], *b = c->in[1];
 	struct rt_tensor *y = c->out[0];
-	size_t m = a->rank >= 2 ? (size_t)a->dims[a->rank - 2] : 1, k = (size_t)a->dims[a->rank - 1];
+	size_t m = a->rank >= 2 ? (size_t)a->dims[a->rank - 2] : 1,
+	       k = (size_t)a->dims[a->rank - 1];
 	size_t n = b->rank >= 2 ? (size_t)b->dims[b->rank - 1] : 1;
 	struct rt_tensor ba = *a, bb = *b;
 	ba.rank = a->rank > 2 ? a->rank - 2 : 0;
@@ -273,7 +275,7 @@ static flt_err matmul_run(struct op_ctx *c)
 	size_t oa = 0, ob = 0;
 	for (size_t t = 0; t < batches; t++) {
 		op_sgemm(0, 0, m, n, k, 1.0f, pa + oa * m * k, k, pb + ob * k * n, n, 0.0f,
-			 py + t * m * n, n);
+		         py + t * m * n, n);
 		for (int32_t d = br - 1; d >= 0; d--) {
 			idx[d]++;
 			oa += sa[d];
@@ -294,11 +296,11 @@ static flt_err matmul_run(struct op_ctx *c)
 
 /* Bounds on window attributes, so the int64 arithmetic below cannot overflow
  * and a hostile attribute cannot ask for years of work. */
-#define GEOM_MAX ((int64_t)1 << 31)
+#define GEOM_MAX  ((int64_t)1 << 31)
 #define GEOM_WORK ((uint64_t)1 << 32)
 
-flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int64_t *kernel, int nsp,
-		      int ceil_mode, struct conv_geom *g)
+flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int64_t *kernel,
+                         int nsp, int ceil_mode, struct conv_geom *g)
 {
 	size_t n;
 	const int64_t *v;
@@ -312,21 +314,24 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 		g->stride[i] = 1;
 		g->dil[i] = 1;
 		if (g->k[i] < 1 || g->k[i] > GEOM_MAX)
-			return op_fail(c, FLT_EINVAL, "kernel dimension %d is %lld", i, (long long)g->k[i]);
+			return op_fail(c, FLT_EINVAL, "kernel dimension %d is %lld", i,
+			               (long long)g->k[i]);
 	}
 	if ((v = op_attr_ints(c, "strides", &n))) {
 		if ((int)n != nsp)
 			return op_fail(c, FLT_EINVAL, "strides has %zu entries", n);
 		for (int i = 0; i < nsp; i++)
 			if ((g->stride[i] = v[i]) < 1 || v[i] > GEOM_MAX)
-				return op_fail(c, FLT_EINVAL, "stride %lld out of range", (long long)v[i]);
+				return op_fail(c, FLT_EINVAL, "stride %lld out of range",
+				               (long long)v[i]);
 	}
 	if ((v = op_attr_ints(c, "dilations", &n))) {
 		if ((int)n != nsp)
 			return op_fail(c, FLT_EINVAL, "dilations has %zu entries", n);
 		for (int i = 0; i < nsp; i++)
 			if ((g->dil[i] = v[i]) < 1 || v[i] > GEOM_MAX)
-				return op_fail(c, FLT_EINVAL, "dilation %lld out of range", (long long)v[i]);
+				return op_fail(c, FLT_EINVAL, "dilation %lld out of range",
+				               (long long)v[i]);
 	}
 	int64_t pads[2 * MAX_SP] = {0};
 	const char *ap = op_attr_str(c, "auto_pad", "NOTSET");
@@ -335,7 +340,8 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 			return op_fail(c, FLT_EINVAL, "pads has %zu entries", n);
 		for (int i = 0; i < 2 * nsp; i++)
 			if ((pads[i] = v[i]) < 0 || v[i] > GEOM_MAX)
-				return op_fail(c, FLT_EINVAL, "pad %lld out of range", (long long)v[i]);
+				return op_fail(c, FLT_EINVAL, "pad %lld out of range",
+				               (long long)v[i]);
 	}
 	for (int i = 0; i < nsp; i++) {
 		int64_t ek = (g->k[i] - 1) * g->dil[i] + 1;
@@ -371,8 +377,9 @@ flt_err op_conv_geometry(struct op_ctx *c, const struct rt_tensor *x, const int6
 		op *= (uint64_t)g->out[i];
 		ip *= (uint64_t)g->in[i];
 		if (kp > GEOM_WORK || op > SIZE_MAX || ip > SIZE_MAX || (op && kp > GEOM_WORK / op))
-			return op_fail(c, FLT_ELIMIT, "window of %llu over %llu outputs is too large",
-				       (unsigned long long)kp, (unsigned long long)op);
+			return op_fail(c, FLT_ELIMIT,
+			               "window of %llu over %llu outputs is too large",
+			               (unsigned long long)kp, (unsigned long long)op);
 	}
 	g->kprod = (size_t)kp;
 	g->oprod = (size_t)op;
@@ -408,9 +415,10 @@ static flt_err conv_setup(struct op_ctx *c, struct conv_geom *g)
 	g->group = op_attr_int(c, "group", 1);
 	if (g->group < 1 || x->dims[1] % g->group || w->dims[0] % g->group ||
 	    w->dims[1] * g->group != x->dims[1])
-		return op_fail(c, FLT_EINVAL, "channels (%lld in, W %lldx%lld) do not fit group %lld",
-			       (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
-			       (long long)g->group);
+		return op_fail(c, FLT_EINVAL,
+		               "channels (%lld in, W %lldx%lld) do not fit group %lld",
+		               (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
+		               (long long)g->group);
 	if (b && (b->rank != 1 || b->dims[0] != w->dims[0]))
 		return op_fail(c, FLT_EINVAL, "bias must have M values");
 	return FLT_OK;
@@ -462,7 +470,8 @@ static void im2col(const float *x, size_t cin, const struct conv_geom *g, float 
 			}
 			float *dst = col + (ci * g->kprod + kk) * g->oprod;
 			if (nsp == 2) {
-				int64_t oh = g->out[0], ow = g->out[1], ih = g->in[0], iw = g->in[1];
+				int64_t oh = g->out[0], ow = g->out[1], ih = g->in[0],
+				        iw = g->in[1];
 				int64_t offh = kpos[0] * g->dil[0] - g->pad0[0];
 				int64_t offw = kpos[1] * g->dil[1] - g->pad0[1];
 				for (int64_t y = 0; y < oh; y++) {
@@ -489,7 +498,8 @@ static void im2col(const float *x, size_t cin, const struct conv_geom *g, float 
 				size_t off = 0;
 				int ok = 1;
 				for (int d = 0; d < nsp; d++) {
-					int64_t ix = opos[d] * g->stride[d] - g->pad0[d] + kpos[d] * g->dil[d];
+					int64_t ix = opos[d] * g->stride[d] - g->pad0[d] +
+					             kpos[d] * g->dil[d];
 					if (ix < 0 || ix >= g->in[d]) {
 						ok = 0;
 						break;
@@ -529,8 +539,8 @@ static flt_err conv_run(struct op_ctx *c)
 				col = c->scratch;
 			}
 			float *yg = py + (n * m + gi * mg) * g.oprod;
-			op_sgemm(0, 0, mg, g.oprod, kdim, 1.0f, pw + gi * mg * kdim, kdim, col, g.oprod,
-				 0.0f, yg, g.oprod);
+			op_sgemm(0, 0, mg, g.oprod, kdim, 1.0f, pw + gi * mg * kdim, kdim, col,
+			         g.oprod, 0.0f, yg, g.oprod);
 		}
 		if (b) {
 			const float *pb = b->data;
@@ -545,8 +555,8 @@ static flt_err conv_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_conv[] = {
-	{"", "Gemm", 1, 17, 0, gemm_infer, gemm_run},
-	{"", "MatMul", 1, 17, 0, matmul_infer, matmul_run},
-	{"", "Conv", 1, 17, 0, conv_infer, conv_run},
+    {"", "Gemm", 1, 17, 0, gemm_infer, gemm_run},
+    {"", "MatMul", 1, 17, 0, matmul_infer, matmul_run},
+    {"", "Conv", 1, 17, 0, conv_infer, conv_run},
 };
 const size_t ops_conv_count = sizeof(ops_conv) / sizeof(ops_conv[0]);

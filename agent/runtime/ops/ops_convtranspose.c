@@ -8,7 +8,7 @@
 /* Bounds on attributes so the size arithmetic below cannot overflow int64
  * (tensor dimensions themselves are bounded by their byte size). */
 #define CT_MAX_ATTR (INT64_C(1) << 20)
-#define CT_MAX_DIM (INT64_C(1) << 40)
+#define CT_MAX_DIM  (INT64_C(1) << 40)
 
 struct ct_geom {
 	int nsp;

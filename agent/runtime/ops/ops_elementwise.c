@@ -11,8 +11,19 @@
 /* ---- unary -------------------------------------------------------------- */
 
 enum un_kind {
-	UN_RELU, UN_SIGMOID, UN_TANH, UN_NEG, UN_ABS, UN_EXP, UN_LOG, UN_SQRT, UN_RECIP,
-	UN_LEAKY, UN_HSIG, UN_HSWISH, UN_CLIP,
+	UN_RELU,
+	UN_SIGMOID,
+	UN_TANH,
+	UN_NEG,
+	UN_ABS,
+	UN_EXP,
+	UN_LOG,
+	UN_SQRT,
+	UN_RECIP,
+	UN_LEAKY,
+	UN_HSIG,
+	UN_HSWISH,
+	UN_CLIP,
 };
 
 static const struct {
@@ -20,10 +31,11 @@ static const struct {
 	enum un_kind kind;
 	int int64_ok;
 } un_names[] = {
-	{"Relu", UN_RELU, 0}, {"Sigmoid", UN_SIGMOID, 0}, {"Tanh", UN_TANH, 0},
-	{"Neg", UN_NEG, 1}, {"Abs", UN_ABS, 1}, {"Exp", UN_EXP, 0}, {"Log", UN_LOG, 0},
-	{"Sqrt", UN_SQRT, 0}, {"Reciprocal", UN_RECIP, 0}, {"LeakyRelu", UN_LEAKY, 0},
-	{"HardSigmoid", UN_HSIG, 0}, {"HardSwish", UN_HSWISH, 0}, {"Clip", UN_CLIP, 0},
+    {"Relu", UN_RELU, 0},       {"Sigmoid", UN_SIGMOID, 0},  {"Tanh", UN_TANH, 0},
+    {"Neg", UN_NEG, 1},         {"Abs", UN_ABS, 1},          {"Exp", UN_EXP, 0},
+    {"Log", UN_LOG, 0},         {"Sqrt", UN_SQRT, 0},        {"Reciprocal", UN_RECIP, 0},
+    {"LeakyRelu", UN_LEAKY, 0}, {"HardSigmoid", UN_HSIG, 0}, {"HardSwish", UN_HSWISH, 0},
+    {"Clip", UN_CLIP, 0},
 };
 
 static int un_lookup(const struct op_ctx *c, enum un_kind *k)
@@ -45,12 +57,13 @@ static flt_err unary_infer(struct op_ctx *c)
 		return op_fail(c, FLT_EINVAL, "expects one input and one output");
 	if (x->dtype != ONNX_FLOAT && !(int64_ok && x->dtype == ONNX_INT64))
 		return op_fail(c, FLT_EUNSUPPORTED, "input type %s not supported",
-			       onnx_dtype_name(x->dtype));
+		               onnx_dtype_name(x->dtype));
 	if (k == UN_CLIP && c->opset >= 11) {
 		for (size_t i = 1; i < 3; i++) {
 			const struct rt_tensor *t = op_in(c, i);
 			if (t && (t->nelem != 1 || t->dtype != x->dtype))
-				return op_fail(c, FLT_EINVAL, "min/max must be scalars of the input type");
+				return op_fail(c, FLT_EINVAL,
+				               "min/max must be scalars of the input type");
 		}
 	}
 	return op_same_shape(c, c->out[0], x);
@@ -78,7 +91,7 @@ static flt_err unary_run(struct op_ctx *c)
 		int64_t *o = y->data;
 		for (size_t i = 0; i < n; i++)
 			o[i] = k == UN_NEG ? (int64_t)(0 - (uint64_t)a[i])
-					   : (a[i] < 0 ? (int64_t)(0 - (uint64_t)a[i]) : a[i]);
+			                   : (a[i] < 0 ? (int64_t)(0 - (uint64_t)a[i]) : a[i]);
 		return FLT_OK;
 	}
 	const float *a = x->data;
@@ -90,7 +103,8 @@ static flt_err unary_run(struct op_ctx *c)
 		break;
 	case UN_SIGMOID:
 		for (size_t i = 0; i < n; i++)
-			o[i] = a[i] >= 0 ? 1.0f / (1.0f + expf(-a[i])) : expf(a[i]) / (1.0f + expf(a[i]));
+			o[i] = a[i] >= 0 ? 1.0f / (1.0f + expf(-a[i]))
+			                 : expf(a[i]) / (1.0f + expf(a[i]));
 		break;
 	case UN_TANH:
 		for (size_t i = 0; i < n; i++)
@@ -171,13 +185,14 @@ static enum bin_kind bin_lookup(const char *op)
 /* Opset < 7 Add/Sub/Mul/Div/Pow: with broadcast=1, B's dims line up with A's
  * starting at `axis` (default: trailing). Rewrites b's view accordingly. */
 static flt_err legacy_view(struct op_ctx *c, const struct rt_tensor *a, const struct rt_tensor *b,
-			   struct rt_tensor *bv)
+                           struct rt_tensor *bv)
 {
 	*bv = *b;
 	if (!op_attr_int(c, "broadcast", 0)) {
 		if (b->nelem == 1 && b->rank <= 1)
 			return FLT_OK; /* scalars were accepted by every old runtime */
-		if (a->rank != b->rank || memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank))
+		if (a->rank != b->rank ||
+		    memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank))
 			return op_fail(c, FLT_EINVAL, "shapes differ and broadcast is not set");
 		return FLT_OK;
 	}
@@ -198,7 +213,7 @@ static int bin_legacy(const struct op_ctx *c, enum bin_kind k)
 }
 
 static flt_err binary_shape(struct op_ctx *c, const struct rt_tensor *a, const struct rt_tensor *b,
-			    struct rt_tensor *bv, int32_t *rank, int64_t *dims)
+                            struct rt_tensor *bv, int32_t *rank, int64_t *dims)
 {
 	enum bin_kind k = bin_lookup(c->node->op_type);
 	flt_err e;
@@ -228,10 +243,12 @@ static flt_err binary_infer(struct op_ctx *c)
 	if (!a || !b || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects two inputs");
 	if (a->dtype != ONNX_FLOAT && a->dtype != ONNX_INT64)
-		return op_fail(c, FLT_EUNSUPPORTED, "input type %s not supported", onnx_dtype_name(a->dtype));
-	if (a->dtype != b->dtype && !(k == BIN_POW && (b->dtype == ONNX_FLOAT || b->dtype == ONNX_INT64)))
-		return op_fail(c, FLT_EINVAL, "input types differ (%s, %s)", onnx_dtype_name(a->dtype),
-			       onnx_dtype_name(b->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "input type %s not supported",
+		               onnx_dtype_name(a->dtype));
+	if (a->dtype != b->dtype &&
+	    !(k == BIN_POW && (b->dtype == ONNX_FLOAT || b->dtype == ONNX_INT64)))
+		return op_fail(c, FLT_EINVAL, "input types differ (%s, %s)",
+		               onnx_dtype_name(a->dtype), onnx_dtype_name(b->dtype));
 	if (k == BIN_PRELU && a->dtype != ONNX_FLOAT)
 		return op_fail(c, FLT_EUNSUPPORTED, "PRelu supports float only");
 	if ((e = binary_shape(c, a, b, &bv, &rank, dims)))
@@ -293,7 +310,7 @@ static double as_double(const struct rt_tensor *t, size_t i)
 
 /* Walks every output element; the last dimension runs in an inner loop. */
 static void bin_apply(enum bin_kind k, const struct bin_iter *it, const struct rt_tensor *a,
-		      const struct rt_tensor *b, struct rt_tensor *o)
+                      const struct rt_tensor *b, struct rt_tensor *o)
 {
 	size_t total = o->nelem;
 	if (!total)
@@ -307,38 +324,60 @@ static void bin_apply(enum bin_kind k, const struct bin_iter *it, const struct r
 	for (size_t base = 0; base < total; base += inner) {
 		if (mixed) {
 			for (size_t j = 0; j < inner; j++) {
-				double v = pow(as_double(a, oa + j * ia_s), as_double(b, ob + j * ib_s));
+				double v =
+				    pow(as_double(a, oa + j * ia_s), as_double(b, ob + j * ib_s));
 				if (o->dtype == ONNX_FLOAT)
 					((float *)o->data)[base + j] = (float)v;
 				else
 					((int64_t *)o->data)[base + j] = (int64_t)v;
 			}
 		} else if (a->dtype == ONNX_FLOAT) {
-			const float *pa = (const float *)a->data + oa, *pb = (const float *)b->data + ob;
+			const float *pa = (const float *)a->data + oa,
+			            *pb = (const float *)b->data + ob;
 			float *po = (float *)o->data + base;
 			if (ia_s == 1 && ib_s == 1) {
 				switch (k) {
-				case BIN_ADD: for (size_t j = 0; j < inner; j++) po[j] = pa[j] + pb[j]; break;
-				case BIN_MUL: for (size_t j = 0; j < inner; j++) po[j] = pa[j] * pb[j]; break;
-				default: for (size_t j = 0; j < inner; j++) po[j] = fop(k, pa[j], pb[j]); break;
+				case BIN_ADD:
+					for (size_t j = 0; j < inner; j++)
+						po[j] = pa[j] + pb[j];
+					break;
+				case BIN_MUL:
+					for (size_t j = 0; j < inner; j++)
+						po[j] = pa[j] * pb[j];
+					break;
+				default:
+					for (size_t j = 0; j < inner; j++)
+						po[j] = fop(k, pa[j], pb[j]);
+					break;
 				}
 			} else if (ia_s == 1 && ib_s == 0) {
 				float y = pb[0];
 				switch (k) {
-				case BIN_ADD: for (size_t j = 0; j < inner; j++) po[j] = pa[j] + y; break;
-				case BIN_MUL: for (size_t j = 0; j < inner; j++) po[j] = pa[j] * y; break;
-				default: for (size_t j = 0; j < inner; j++) po[j] = fop(k, pa[j], y); break;
+				case BIN_ADD:
+					for (size_t j = 0; j < inner; j++)
+						po[j] = pa[j] + y;
+					break;
+				case BIN_MUL:
+					for (size_t j = 0; j < inner; j++)
+						po[j] = pa[j] * y;
+					break;
+				default:
+					for (size_t j = 0; j < inner; j++)
+						po[j] = fop(k, pa[j], y);
+					break;
 				}
 			} else {
 				for (size_t j = 0; j < inner; j++)
 					po[j] = fop(k, pa[j * ia_s], pb[j * ib_s]);
 			}
 		} else {
-			const int64_t *pa = (const int64_t *)a->data + oa, *pb = (const int64_t *)b->data + ob;
+			const int64_t *pa = (const int64_t *)a->data + oa,
+			              *pb = (const int64_t *)b->data + ob;
 			int64_t *po = (int64_t *)o->data + base;
 			if (k == BIN_POW) {
 				for (size_t j = 0; j < inner; j++)
-					po[j] = (int64_t)pow((double)pa[j * ia_s], (double)pb[j * ib_s]);
+					po[j] = (int64_t)pow((double)pa[j * ia_s],
+					                     (double)pb[j * ib_s]);
 			} else {
 				for (size_t j = 0; j < inner; j++)
 					po[j] = iop(k, pa[j * ia_s], pb[j * ib_s]);
@@ -386,7 +425,8 @@ static flt_err variadic_infer(struct op_ctx *c)
 	if (!a || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects at least one input");
 	if (a->dtype != ONNX_FLOAT && a->dtype != ONNX_INT64)
-		return op_fail(c, FLT_EUNSUPPORTED, "input type %s not supported", onnx_dtype_name(a->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "input type %s not supported",
+		               onnx_dtype_name(a->dtype));
 	struct rt_tensor acc = *a;
 	for (size_t i = 1; i < c->n_in; i++) {
 		const struct rt_tensor *b = op_in(c, i);
@@ -422,32 +462,33 @@ static flt_err variadic_run(struct op_ctx *c)
 	for (size_t i = 2; i < c->n_in; i++) {
 		op_bcast_strides(o, it.rank, it.dims, it.sa);
 		op_bcast_strides(c->in[i], it.rank, it.dims, it.sb);
-		bin_apply(k, &it, o, c->in[i], o); /* in place is safe: same index read then written */
+		bin_apply(k, &it, o, c->in[i],
+		          o); /* in place is safe: same index read then written */
 	}
 	return FLT_OK;
 }
 
 const struct op_backend ops_elementwise[] = {
-	{"", "Relu", 1, 17, 0, unary_infer, unary_run},
-	{"", "Sigmoid", 1, 17, 0, unary_infer, unary_run},
-	{"", "Tanh", 1, 17, 0, unary_infer, unary_run},
-	{"", "Neg", 1, 17, 0, unary_infer, unary_run},
-	{"", "Abs", 1, 17, 0, unary_infer, unary_run},
-	{"", "Exp", 1, 17, 0, unary_infer, unary_run},
-	{"", "Log", 1, 17, 0, unary_infer, unary_run},
-	{"", "Sqrt", 1, 17, 0, unary_infer, unary_run},
-	{"", "Reciprocal", 1, 17, 0, unary_infer, unary_run},
-	{"", "LeakyRelu", 1, 17, 0, unary_infer, unary_run},
-	{"", "HardSigmoid", 1, 17, 0, unary_infer, unary_run},
-	{"", "HardSwish", 14, 17, 0, unary_infer, unary_run},
-	{"", "Clip", 1, 17, 0, unary_infer, unary_run},
-	{"", "Add", 1, 17, 0, binary_infer, binary_run},
-	{"", "Sub", 1, 17, 0, binary_infer, binary_run},
-	{"", "Mul", 1, 17, 0, binary_infer, binary_run},
-	{"", "Div", 1, 17, 0, binary_infer, binary_run},
-	{"", "Pow", 1, 17, 0, binary_infer, binary_run},
-	{"", "PRelu", 1, 17, 0, binary_infer, binary_run},
-	{"", "Max", 1, 17, 0, variadic_infer, variadic_run},
-	{"", "Min", 1, 17, 0, variadic_infer, variadic_run},
+    {"", "Relu", 1, 17, 0, unary_infer, unary_run},
+    {"", "Sigmoid", 1, 17, 0, unary_infer, unary_run},
+    {"", "Tanh", 1, 17, 0, unary_infer, unary_run},
+    {"", "Neg", 1, 17, 0, unary_infer, unary_run},
+    {"", "Abs", 1, 17, 0, unary_infer, unary_run},
+    {"", "Exp", 1, 17, 0, unary_infer, unary_run},
+    {"", "Log", 1, 17, 0, unary_infer, unary_run},
+    {"", "Sqrt", 1, 17, 0, unary_infer, unary_run},
+    {"", "Reciprocal", 1, 17, 0, unary_infer, unary_run},
+    {"", "LeakyRelu", 1, 17, 0, unary_infer, unary_run},
+    {"", "HardSigmoid", 1, 17, 0, unary_infer, unary_run},
+    {"", "HardSwish", 14, 17, 0, unary_infer, unary_run},
+    {"", "Clip", 1, 17, 0, unary_infer, unary_run},
+    {"", "Add", 1, 17, 0, binary_infer, binary_run},
+    {"", "Sub", 1, 17, 0, binary_infer, binary_run},
+    {"", "Mul", 1, 17, 0, binary_infer, binary_run},
+    {"", "Div", 1, 17, 0, binary_infer, binary_run},
+    {"", "Pow", 1, 17, 0, binary_infer, binary_run},
+    {"", "PRelu", 1, 17, 0, binary_infer, binary_run},
+    {"", "Max", 1, 17, 0, variadic_infer, variadic_run},
+    {"", "Min", 1, 17, 0, variadic_infer, variadic_run},
 };
 const size_t ops_elementwise_count = sizeof(ops_elementwise) / sizeof(ops_elementwise[0]);

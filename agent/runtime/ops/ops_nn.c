@@ -40,7 +40,8 @@ static flt_err softmax_infer(struct op_ctx *c)
 	if (!x || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects one input");
 	if (x->dtype != ONNX_FLOAT)
-		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported", onnx_dtype_name(x->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported",
+		               onnx_dtype_name(x->dtype));
 	flt_err e = softmax_geom(c, &a, &b, &d);
 	if (e)
 		return e;
@@ -99,8 +100,9 @@ static flt_err bn_infer(struct op_ctx *c)
 	size_t ch = (size_t)x->dims[1], per_el = x->dims[0] ? x->nelem / (size_t)x->dims[0] : 0;
 	for (size_t i = 1; i < 5; i++)
 		if (c->in[i]->nelem != ch && c->in[i]->nelem != per_el)
-			return op_fail(c, FLT_EINVAL, "parameter %zu has %zu values for %zu channels", i,
-				       c->in[i]->nelem, ch);
+			return op_fail(c, FLT_EINVAL,
+			               "parameter %zu has %zu values for %zu channels", i,
+			               c->in[i]->nelem, ch);
 	if (training && c->in[1]->nelem != ch)
 		return op_fail(c, FLT_EINVAL, "training mode needs per-channel parameters");
 	/* Optional extra outputs (running stats of training graphs) mirror the inputs. */
@@ -116,7 +118,7 @@ static flt_err bn_run(struct op_ctx *c)
 {
 	const struct rt_tensor *x = c->in[0];
 	const float *sc = c->in[1]->data, *b = c->in[2]->data, *mean = c->in[3]->data,
-		    *var = c->in[4]->data;
+	            *var = c->in[4]->data;
 	float eps = op_attr_float(c, "epsilon", 1e-5f);
 	size_t n = (size_t)x->dims[0], ch = (size_t)x->dims[1];
 	size_t per = n ? x->nelem / n : 0, spatial = ch ? per / ch : 0;
@@ -125,7 +127,8 @@ static flt_err bn_run(struct op_ctx *c)
 	float *py = c->out[0]->data;
 	for (size_t i = 1; i < c->n_out && i < 5; i++)
 		if (c->out[i])
-			memcpy(c->out[i]->data, c->in[i < 3 ? i + 2 : i]->data, 4 * c->out[i]->nelem);
+			memcpy(c->out[i]->data, c->in[i < 3 ? i + 2 : i]->data,
+			       4 * c->out[i]->nelem);
 	if (c->opset >= 14 && op_attr_int(c, "training_mode", 0)) {
 		/* batch statistics normalise; running stats blend with momentum */
 		float mom = op_attr_float(c, "momentum", 0.9f);
@@ -168,7 +171,8 @@ static flt_err bn_run(struct op_ctx *c)
 			} else {
 				for (size_t j = 0; j < spatial; j++) {
 					size_t p = k * spatial + j;
-					ys[j] = (xs[j] - mean[p]) / sqrtf(var[p] + eps) * sc[p] + b[p];
+					ys[j] =
+					    (xs[j] - mean[p]) / sqrtf(var[p] + eps) * sc[p] + b[p];
 				}
 			}
 		}
@@ -177,8 +181,8 @@ static flt_err bn_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_nn[] = {
-	{"", "Softmax", 1, 17, 0, softmax_infer, softmax_run},
-	{"", "LogSoftmax", 1, 17, 0, softmax_infer, softmax_run},
-	{"", "BatchNormalization", 1, 17, 0, bn_infer, bn_run},
+    {"", "Softmax", 1, 17, 0, softmax_infer, softmax_run},
+    {"", "LogSoftmax", 1, 17, 0, softmax_infer, softmax_run},
+    {"", "BatchNormalization", 1, 17, 0, bn_infer, bn_run},
 };
 const size_t ops_nn_count = sizeof(ops_nn) / sizeof(ops_nn[0]);

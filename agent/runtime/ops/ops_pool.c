@@ -24,7 +24,8 @@ static flt_err pool_setup(struct op_ctx *c, struct conv_geom *g)
 		const int64_t *d = op_attr_ints(c, "dilations", &nd);
 		for (size_t i = 0; i < nd; i++)
 			if (d[i] != 1)
-				return op_fail(c, FLT_EUNSUPPORTED, "AveragePool dilations not supported");
+				return op_fail(c, FLT_EUNSUPPORTED,
+				               "AveragePool dilations not supported");
 	}
 	int ceil_mode = c->opset >= 10 && op_attr_int(c, "ceil_mode", 0);
 	return op_conv_geometry(c, x, ks, x->rank - 2, ceil_mode, g);
@@ -89,7 +90,9 @@ static flt_err pool_run(struct op_ctx *c)
 			int empty = 0;
 			for (int d = 0; d < nsp; d++) {
 				kb[d] = lo[d] < 0 ? (-lo[d] + g.dil[d] - 1) / g.dil[d] : 0;
-				ke[d] = lo[d] < g.in[d] ? (g.in[d] - lo[d] + g.dil[d] - 1) / g.dil[d] : 0;
+				ke[d] = lo[d] < g.in[d]
+				            ? (g.in[d] - lo[d] + g.dil[d] - 1) / g.dil[d]
+				            : 0;
 				if (ke[d] > g.k[d])
 					ke[d] = g.k[d];
 				if (kb[d] >= ke[d])
@@ -99,7 +102,8 @@ static flt_err pool_run(struct op_ctx *c)
 			while (!empty) {
 				size_t off = 0;
 				for (int d = 0; d < nsp; d++)
-					off = off * (size_t)g.in[d] + (size_t)(lo[d] + kpos[d] * g.dil[d]);
+					off = off * (size_t)g.in[d] +
+					      (size_t)(lo[d] + kpos[d] * g.dil[d]);
 				float v = xp[off];
 				if (is_max) {
 					if (v > best || cnt == 0) {
@@ -124,7 +128,8 @@ static flt_err pool_run(struct op_ctx *c)
 				if (pi) {
 					size_t idx = best_i;
 					if (col_major && nsp >= 2) {
-						/* transpose spatial coordinates: last dim varies slowest */
+						/* transpose spatial coordinates: last dim varies
+						 * slowest */
 						size_t rem = best_i, coord[OP_MAX_SPATIAL];
 						for (int d = nsp - 1; d >= 0; d--) {
 							coord[d] = rem % (size_t)g.in[d];
@@ -191,9 +196,9 @@ static flt_err global_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_pool[] = {
-	{"", "MaxPool", 1, 17, 0, pool_infer, pool_run},
-	{"", "AveragePool", 1, 17, 0, pool_infer, pool_run},
-	{"", "GlobalAveragePool", 1, 17, 0, global_infer, global_run},
-	{"", "GlobalMaxPool", 1, 17, 0, global_infer, global_run},
+    {"", "MaxPool", 1, 17, 0, pool_infer, pool_run},
+    {"", "AveragePool", 1, 17, 0, pool_infer, pool_run},
+    {"", "GlobalAveragePool", 1, 17, 0, global_infer, global_run},
+    {"", "GlobalMaxPool", 1, 17, 0, global_infer, global_run},
 };
 const size_t ops_pool_count = sizeof(ops_pool) / sizeof(ops_pool[0]);

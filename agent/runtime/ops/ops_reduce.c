@@ -54,7 +54,8 @@ static flt_err reduce_infer(struct op_ctx *c)
 	if (!x || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects X");
 	if (x->dtype != ONNX_FLOAT && x->dtype != ONNX_INT64)
-		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported", onnx_dtype_name(x->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported",
+		               onnx_dtype_name(x->dtype));
 	flt_err e = red_spec(c, &s);
 	if (e)
 		return e;
@@ -85,8 +86,8 @@ static flt_err reduce_run(struct op_ctx *c)
 		return FLT_OK;
 	}
 	enum red_kind k = !strcmp(c->node->op_type, "ReduceMax")    ? RED_MAX
-			  : !strcmp(c->node->op_type, "ReduceMean") ? RED_MEAN
-								    : RED_SUM;
+	                  : !strcmp(c->node->op_type, "ReduceMean") ? RED_MEAN
+	                                                            : RED_SUM;
 	/* output strides over the input's dims (0 on reduced dims) */
 	size_t ostr[FLT_RT_MAX_RANK], idx[FLT_RT_MAX_RANK] = {0}, st = 1;
 	for (int32_t d = x->rank - 1; d >= 0; d--) {
@@ -145,7 +146,8 @@ static flt_err argmax_infer(struct op_ctx *c)
 	if (!x || c->n_out < 1)
 		return op_fail(c, FLT_EINVAL, "expects X");
 	if (x->dtype != ONNX_FLOAT && x->dtype != ONNX_INT64)
-		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported", onnx_dtype_name(x->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported",
+		               onnx_dtype_name(x->dtype));
 	flt_err e = op_axis(c, op_attr_int(c, "axis", 0), x->rank, &axis);
 	if (e)
 		return e;
@@ -201,9 +203,9 @@ static flt_err argmax_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_reduce[] = {
-	{"", "ReduceMean", 1, 17, 0, reduce_infer, reduce_run},
-	{"", "ReduceSum", 1, 17, 0, reduce_infer, reduce_run},
-	{"", "ReduceMax", 1, 17, 0, reduce_infer, reduce_run},
-	{"", "ArgMax", 1, 17, 0, argmax_infer, argmax_run},
+    {"", "ReduceMean", 1, 17, 0, reduce_infer, reduce_run},
+    {"", "ReduceSum", 1, 17, 0, reduce_infer, reduce_run},
+    {"", "ReduceMax", 1, 17, 0, reduce_infer, reduce_run},
+    {"", "ArgMax", 1, 17, 0, argmax_infer, argmax_run},
 };
 const size_t ops_reduce_count = sizeof(ops_reduce) / sizeof(ops_reduce[0]);

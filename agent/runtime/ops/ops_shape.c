@@ -40,7 +40,7 @@ static flt_err constant_infer(struct op_ctx *c)
 	if ((a = op_attr(c, "value")) && a->t) {
 		if (!a->t->data)
 			return op_fail(c, FLT_EUNSUPPORTED, "constant of type %s not supported",
-				       onnx_dtype_name(a->t->dtype));
+			               onnx_dtype_name(a->t->dtype));
 		return op_set_shape(c, c->out[0], a->t->dtype, a->t->rank, a->t->dims);
 	}
 	if ((a = op_attr(c, "value_float")))
@@ -142,7 +142,8 @@ static flt_err reshape_infer(struct op_ctx *c)
 		int64_t d = shape[i];
 		if (d == 0 && !allowzero) {
 			if ((int32_t)i >= x->rank)
-				return op_fail(c, FLT_EINVAL, "shape copies dim %zu the input lacks", i);
+				return op_fail(c, FLT_EINVAL,
+				               "shape copies dim %zu the input lacks", i);
 			d = x->dims[i];
 		}
 		if (d == -1) {
@@ -167,7 +168,7 @@ static flt_err reshape_infer(struct op_ctx *c)
 	}
 	if (known != x->nelem)
 		return op_fail(c, FLT_EINVAL, "reshape of %zu elements into %llu", x->nelem,
-			       (unsigned long long)known);
+		               (unsigned long long)known);
 	return op_set_shape(c, c->out[0], x->dtype, (int32_t)n, dims);
 }
 
@@ -225,8 +226,8 @@ static flt_err squeeze_infer(struct op_ctx *c)
 		if ((e = op_axis(c, axes[i], x->rank, &a)))
 			return e;
 		if (x->dims[a] != 1)
-			return op_fail(c, FLT_EINVAL, "cannot squeeze dim %lld of size %lld", (long long)a,
-				       (long long)x->dims[a]);
+			return op_fail(c, FLT_EINVAL, "cannot squeeze dim %lld of size %lld",
+			               (long long)a, (long long)x->dims[a]);
 		drop[a] = 1;
 	}
 	int32_t r = 0;
@@ -387,7 +388,8 @@ static flt_err concat_run(struct op_ctx *c)
 		const struct rt_tensor *t = c->in[i];
 		size_t row = inner * (size_t)t->dims[axis];
 		for (size_t k = 0; k < outer && row; k++)
-			memcpy((uint8_t *)o->data + k * orow + at, (const uint8_t *)t->data + k * row, row);
+			memcpy((uint8_t *)o->data + k * orow + at,
+			       (const uint8_t *)t->data + k * row, row);
 		at += row;
 	}
 	return FLT_OK;
@@ -419,8 +421,9 @@ static flt_err split_sizes(struct op_ctx *c, int64_t *axis, int64_t *sizes)
 	if (n == 0) {
 		int64_t k = (int64_t)c->n_out;
 		if (!k || total % k)
-			return op_fail(c, FLT_EINVAL, "dim %lld does not split into %lld equal parts",
-				       (long long)total, (long long)k);
+			return op_fail(c, FLT_EINVAL,
+			               "dim %lld does not split into %lld equal parts",
+			               (long long)total, (long long)k);
 		for (size_t i = 0; i < c->n_out; i++)
 			sizes[i] = total / k;
 		return FLT_OK;
@@ -430,13 +433,14 @@ static flt_err split_sizes(struct op_ctx *c, int64_t *axis, int64_t *sizes)
 	int64_t sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (tmp[i] < 0 || tmp[i] > total - sum)
-			return op_fail(c, FLT_EINVAL, "split sizes do not fit dim %lld", (long long)total);
+			return op_fail(c, FLT_EINVAL, "split sizes do not fit dim %lld",
+			               (long long)total);
 		sizes[i] = tmp[i];
 		sum += tmp[i];
 	}
 	if (sum != total)
 		return op_fail(c, FLT_EINVAL, "split sums to %lld, dim is %lld", (long long)sum,
-			       (long long)total);
+		               (long long)total);
 	return FLT_OK;
 }
 
@@ -489,7 +493,7 @@ static flt_err slice_spec(struct op_ctx *c, struct slice_spec *s)
 {
 	const struct rt_tensor *x = c->in[0];
 	int64_t starts[FLT_RT_MAX_RANK], ends[FLT_RT_MAX_RANK], axes[FLT_RT_MAX_RANK],
-		steps[FLT_RT_MAX_RANK];
+	    steps[FLT_RT_MAX_RANK];
 	size_t ns = 0, ne = 0, na = 0, nst = 0;
 	flt_err e;
 	if (c->opset < 10) {
@@ -587,7 +591,8 @@ static flt_err slice_run(struct op_ctx *c)
 		off += s.start[d] * (int64_t)str[d];
 	size_t es = esize(x);
 	for (size_t n = 0; n < o->nelem; n++) {
-		memcpy((uint8_t *)o->data + n * es, (const uint8_t *)x->data + (size_t)off * es, es);
+		memcpy((uint8_t *)o->data + n * es, (const uint8_t *)x->data + (size_t)off * es,
+		       es);
 		for (int32_t d = r - 1; d >= 0; d--) {
 			idx[d]++;
 			off += s.step[d] * (int64_t)str[d];
@@ -654,11 +659,12 @@ static flt_err gather_run(struct op_ctx *c)
 		if (v < 0)
 			v += n;
 		if (v < 0 || v >= n)
-			return op_fail(c, FLT_EINVAL, "index %lld out of range [0, %lld)", (long long)v,
-				       (long long)n);
+			return op_fail(c, FLT_EINVAL, "index %lld out of range [0, %lld)",
+			               (long long)v, (long long)n);
 		for (size_t j = 0; j < outer && inner; j++)
 			memcpy((uint8_t *)o->data + (j * ni + k) * inner,
-			       (const uint8_t *)x->data + (j * (size_t)n + (size_t)v) * inner, inner);
+			       (const uint8_t *)x->data + (j * (size_t)n + (size_t)v) * inner,
+			       inner);
 	}
 	return FLT_OK;
 }
@@ -712,8 +718,9 @@ static int32_t cast_to(const struct op_ctx *c)
 	if (!a)
 		return 0;
 	if (a->s) { /* opset < 6 names the type as a string */
-		static const char *names[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16",
-					      "INT32", "INT64", "STRING", "BOOL", "FLOAT16", "DOUBLE"};
+		static const char *names[] = {"UNDEFINED", "FLOAT", "UINT8",   "INT8",
+		                              "UINT16",    "INT16", "INT32",   "INT64",
+		                              "STRING",    "BOOL",  "FLOAT16", "DOUBLE"};
 		for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 			if (!strcmp(a->s, names[i]))
 				return i;
@@ -736,7 +743,7 @@ static flt_err cast_infer(struct op_ctx *c)
 	int32_t to = cast_to(c);
 	if (!castable(to) || !castable(c->in[0]->dtype))
 		return op_fail(c, FLT_EUNSUPPORTED, "cast %s to %s not supported",
-			       onnx_dtype_name(c->in[0]->dtype), onnx_dtype_name(to));
+		               onnx_dtype_name(c->in[0]->dtype), onnx_dtype_name(to));
 	return op_set_shape(c, c->out[0], to, c->in[0]->rank, c->in[0]->dims);
 }
 
@@ -768,16 +775,21 @@ static flt_err cast_run(struct op_ctx *c)
 		case ONNX_FLOAT: ((float *)o->data)[i] = (float)v; break;
 		case ONNX_DOUBLE: ((double *)o->data)[i] = v; break;
 		case ONNX_INT64:
-			((int64_t *)o->data)[i] = isnan(v) || v >= 9.2e18 || v <= -9.2e18 ? INT64_MIN
-											   : (int64_t)v;
+			((int64_t *)o->data)[i] =
+			    isnan(v) || v >= 9.2e18 || v <= -9.2e18 ? INT64_MIN : (int64_t)v;
 			break;
 		case ONNX_INT32:
 			((int32_t *)o->data)[i] = isnan(v) || v >= 2147483648.0 || v < -2147483648.0
-							  ? INT32_MIN : (int32_t)v;
+			                              ? INT32_MIN
+			                              : (int32_t)v;
 			break;
 		case ONNX_BOOL: ((uint8_t *)o->data)[i] = v != 0; break;
-		case ONNX_INT8: ((int8_t *)o->data)[i] = (int8_t)(int64_t)fmax(-1e9, fmin(1e9, v)); break;
-		default: ((uint8_t *)o->data)[i] = (uint8_t)(int64_t)fmax(-1e9, fmin(1e9, v)); break;
+		case ONNX_INT8:
+			((int8_t *)o->data)[i] = (int8_t)(int64_t)fmax(-1e9, fmin(1e9, v));
+			break;
+		default:
+			((uint8_t *)o->data)[i] = (uint8_t)(int64_t)fmax(-1e9, fmin(1e9, v));
+			break;
 		}
 	}
 	return FLT_OK;
@@ -795,7 +807,8 @@ static flt_err pad_spec(struct op_ctx *c, int64_t *pads, enum pad_mode *mode, fl
 	if (c->opset < 11) {
 		const int64_t *p = op_attr_ints(c, c->opset < 2 ? "paddings" : "pads", &n);
 		if (n != 2 * (size_t)x->rank)
-			return op_fail(c, FLT_EINVAL, "pads has %zu entries for rank %d", n, (int)x->rank);
+			return op_fail(c, FLT_EINVAL, "pads has %zu entries for rank %d", n,
+			               (int)x->rank);
 		if (n)
 			memcpy(pads, p, n * 8);
 		*value = op_attr_float(c, "value", 0.0f);
@@ -803,13 +816,15 @@ static flt_err pad_spec(struct op_ctx *c, int64_t *pads, enum pad_mode *mode, fl
 		if ((e = op_const_ints(c, 1, pads, 2 * FLT_RT_MAX_RANK, &n)))
 			return e;
 		if (n != 2 * (size_t)x->rank)
-			return op_fail(c, FLT_EINVAL, "pads has %zu entries for rank %d", n, (int)x->rank);
+			return op_fail(c, FLT_EINVAL, "pads has %zu entries for rank %d", n,
+			               (int)x->rank);
 		*value = 0;
 		const struct rt_tensor *v = op_in(c, 2);
 		if (v) {
 			if (!v->data) {
 				c->needs_data = 1;
-				return op_fail(c, FLT_EUNSUPPORTED, "constant_value must be known at load");
+				return op_fail(c, FLT_EUNSUPPORTED,
+				               "constant_value must be known at load");
 			}
 			if (v->nelem != 1)
 				return op_fail(c, FLT_EINVAL, "constant_value must be a scalar");
@@ -838,10 +853,12 @@ static flt_err pad_infer(struct op_ctx *c)
 		return e;
 	const struct rt_tensor *x = c->in[0];
 	if (x->dtype != ONNX_FLOAT && x->dtype != ONNX_INT64)
-		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported", onnx_dtype_name(x->dtype));
+		return op_fail(c, FLT_EUNSUPPORTED, "type %s not supported",
+		               onnx_dtype_name(x->dtype));
 	for (int32_t d = 0; d < x->rank; d++) {
 		const int64_t lim = (int64_t)1 << 40;
-		if (pads[d] > lim || pads[d] < -lim || pads[d + x->rank] > lim || pads[d + x->rank] < -lim)
+		if (pads[d] > lim || pads[d] < -lim || pads[d + x->rank] > lim ||
+		    pads[d + x->rank] < -lim)
 			return op_fail(c, FLT_EINVAL, "pad out of range");
 		dims[d] = x->dims[d] + pads[d] + pads[d + x->rank];
 		if (dims[d] < 0)
@@ -849,7 +866,8 @@ static flt_err pad_infer(struct op_ctx *c)
 		if (mode == PAD_REFLECT && dims[d] > 0 && x->dims[d] < 2 && dims[d] != x->dims[d])
 			return op_fail(c, FLT_EINVAL, "reflect padding needs at least 2 elements");
 		if (mode != PAD_CONSTANT && x->dims[d] == 0 && dims[d] > 0)
-			return op_fail(c, FLT_EINVAL, "cannot %s-pad an empty dim", mode == PAD_EDGE ? "edge" : "reflect");
+			return op_fail(c, FLT_EINVAL, "cannot %s-pad an empty dim",
+			               mode == PAD_EDGE ? "edge" : "reflect");
 	}
 	return op_set_shape(c, c->out[0], x->dtype, x->rank, dims);
 }
@@ -897,7 +915,8 @@ static flt_err pad_run(struct op_ctx *c)
 		if (x->dtype == ONNX_FLOAT)
 			((float *)o->data)[n] = outside ? v : ((const float *)x->data)[off];
 		else
-			((int64_t *)o->data)[n] = outside ? (int64_t)v : ((const int64_t *)x->data)[off];
+			((int64_t *)o->data)[n] =
+			    outside ? (int64_t)v : ((const int64_t *)x->data)[off];
 		for (int32_t d = r - 1; d >= 0; d--) {
 			if (++idx[d] < (size_t)o->dims[d])
 				break;
@@ -908,20 +927,20 @@ static flt_err pad_run(struct op_ctx *c)
 }
 
 const struct op_backend ops_shape[] = {
-	{"", "Constant", 1, 17, 0, constant_infer, constant_run},
-	{"", "Identity", 1, 17, 0, identity_infer, copy_run},
-	{"", "Dropout", 1, 17, 0, identity_infer, dropout_run},
-	{"", "Reshape", 1, 17, 0, reshape_infer, copy_run},
-	{"", "Flatten", 1, 17, 0, flatten_infer, copy_run},
-	{"", "Squeeze", 1, 17, 0, squeeze_infer, copy_run},
-	{"", "Unsqueeze", 1, 17, 0, unsqueeze_infer, copy_run},
-	{"", "Transpose", 1, 17, 0, transpose_infer, transpose_run},
-	{"", "Concat", 1, 17, 0, concat_infer, concat_run},
-	{"", "Split", 1, 17, 0, split_infer, split_run},
-	{"", "Slice", 1, 17, 0, slice_infer, slice_run},
-	{"", "Gather", 1, 17, 0, gather_infer, gather_run},
-	{"", "Shape", 1, 17, OP_SHAPE_ONLY, shape_infer, shape_run},
-	{"", "Cast", 1, 17, 0, cast_infer, cast_run},
-	{"", "Pad", 1, 17, 0, pad_infer, pad_run},
+    {"", "Constant", 1, 17, 0, constant_infer, constant_run},
+    {"", "Identity", 1, 17, 0, identity_infer, copy_run},
+    {"", "Dropout", 1, 17, 0, identity_infer, dropout_run},
+    {"", "Reshape", 1, 17, 0, reshape_infer, copy_run},
+    {"", "Flatten", 1, 17, 0, flatten_infer, copy_run},
+    {"", "Squeeze", 1, 17, 0, squeeze_infer, copy_run},
+    {"", "Unsqueeze", 1, 17, 0, unsqueeze_infer, copy_run},
+    {"", "Transpose", 1, 17, 0, transpose_infer, transpose_run},
+    {"", "Concat", 1, 17, 0, concat_infer, concat_run},
+    {"", "Split", 1, 17, 0, split_infer, split_run},
+    {"", "Slice", 1, 17, 0, slice_infer, slice_run},
+    {"", "Gather", 1, 17, 0, gather_infer, gather_run},
+    {"", "Shape", 1, 17, OP_SHAPE_ONLY, shape_infer, shape_run},
+    {"", "Cast", 1, 17, 0, cast_infer, cast_run},
+    {"", "Pad", 1, 17, 0, pad_infer, pad_run},
 };
 const size_t ops_shape_count = sizeof(ops_shape) / sizeof(ops_shape[0]);

@@ -63,22 +63,22 @@ struct rt_tensor *op_in(const struct op_ctx *c, size_t i)
 }
 
 flt_err op_set_shape(struct op_ctx *c, struct rt_tensor *t, int32_t dtype, int32_t rank,
-		     const int64_t *dims)
+                     const int64_t *dims)
 {
 	if (!t)
 		return FLT_OK;
 	if (rank < 0 || rank > FLT_RT_MAX_RANK)
-		return op_fail(c, FLT_EUNSUPPORTED, "output rank %d out of range (max %d)", (int)rank,
-			       FLT_RT_MAX_RANK);
+		return op_fail(c, FLT_EUNSUPPORTED, "output rank %d out of range (max %d)",
+		               (int)rank, FLT_RT_MAX_RANK);
 	size_t es = onnx_dtype_size(dtype);
 	if (!es)
 		return op_fail(c, FLT_EUNSUPPORTED, "output type %s not supported",
-			       onnx_dtype_name(dtype));
+		               onnx_dtype_name(dtype));
 	uint64_t n = 1;
 	for (int32_t i = 0; i < rank; i++) {
 		if (dims[i] < 0)
 			return op_fail(c, FLT_EINVAL, "negative output dimension %lld",
-				       (long long)dims[i]);
+			               (long long)dims[i]);
 		if (dims[i] && n > (uint64_t)(SIZE_MAX / es) / (uint64_t)dims[i])
 			return op_fail(c, FLT_ELIMIT, "output tensor too large");
 		n *= (uint64_t)dims[i];
@@ -104,7 +104,7 @@ flt_err op_axis(struct op_ctx *c, int64_t axis, int32_t rank, int64_t *out)
 {
 	if (axis < -(int64_t)rank || axis >= rank || (rank == 0 && axis != 0))
 		return op_fail(c, FLT_EINVAL, "axis %lld out of range for rank %d", (long long)axis,
-			       (int)rank);
+		               (int)rank);
 	*out = axis < 0 ? axis + rank : axis;
 	return FLT_OK;
 }
@@ -117,12 +117,12 @@ flt_err op_const_ints(struct op_ctx *c, size_t i, int64_t *dst, size_t max, size
 	if (!t->data) {
 		c->needs_data = 1;
 		return op_fail(c, FLT_EUNSUPPORTED,
-			       "input %zu ('%s') must be a constant known at load", i,
-			       i < c->node->n_inputs ? c->node->inputs[i] : "");
+		               "input %zu ('%s') must be a constant known at load", i,
+		               i < c->node->n_inputs ? c->node->inputs[i] : "");
 	}
 	if (t->nelem > max)
 		return op_fail(c, FLT_EINVAL, "input %zu has %zu values, at most %zu expected", i,
-			       t->nelem, max);
+		               t->nelem, max);
 	for (size_t k = 0; k < t->nelem; k++) {
 		if (t->dtype == ONNX_INT64) {
 			memcpy(&dst[k], (const char *)t->data + 8 * k, 8);
@@ -132,7 +132,7 @@ flt_err op_const_ints(struct op_ctx *c, size_t i, int64_t *dst, size_t max, size
 			dst[k] = v;
 		} else {
 			return op_fail(c, FLT_EINVAL, "input %zu must be int64, not %s", i,
-				       onnx_dtype_name(t->dtype));
+			               onnx_dtype_name(t->dtype));
 		}
 	}
 	*n = t->nelem;
@@ -148,7 +148,8 @@ flt_err op_const_float(struct op_ctx *c, size_t i, float def, float *out)
 	}
 	if (!t->data) {
 		c->needs_data = 1;
-		return op_fail(c, FLT_EUNSUPPORTED, "input %zu must be a constant known at load", i);
+		return op_fail(c, FLT_EUNSUPPORTED, "input %zu must be a constant known at load",
+		               i);
 	}
 	if (t->nelem != 1 || t->dtype != ONNX_FLOAT)
 		return op_fail(c, FLT_EINVAL, "input %zu must be a float scalar", i);
@@ -157,7 +158,7 @@ flt_err op_const_float(struct op_ctx *c, size_t i, float def, float *out)
 }
 
 flt_err op_broadcast(struct op_ctx *c, const struct rt_tensor *a, const struct rt_tensor *b,
-		     int32_t *rank, int64_t *dims)
+                     int32_t *rank, int64_t *dims)
 {
 	int32_t r = a->rank > b->rank ? a->rank : b->rank;
 	for (int32_t i = 0; i < r; i++) {
@@ -168,15 +169,16 @@ flt_err op_broadcast(struct op_ctx *c, const struct rt_tensor *a, const struct r
 		else if (da == 1)
 			dims[i] = db;
 		else
-			return op_fail(c, FLT_EINVAL, "shapes do not broadcast (dim %d: %lld vs %lld)",
-				       (int)i, (long long)da, (long long)db);
+			return op_fail(c, FLT_EINVAL,
+			               "shapes do not broadcast (dim %d: %lld vs %lld)", (int)i,
+			               (long long)da, (long long)db);
 	}
 	*rank = r;
 	return FLT_OK;
 }
 
 void op_bcast_strides(const struct rt_tensor *t, int32_t out_rank, const int64_t *out_dims,
-		      size_t *strides)
+                      size_t *strides)
 {
 	size_t s = 1;
 	for (int32_t i = out_rank - 1; i >= 0; i--) {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 void *flt_malloc(size_t n);
-void *flt_calloc(size_t count, size_t size);    /* checks count*size overflow */
+void *flt_calloc(size_t count, size_t size); /* checks count*size overflow */
 void *flt_realloc(void *p, size_t n);
 void *flt_reallocarray(void *p, size_t count, size_t size);
 char *flt_strdup(const char *s);

@@ -25,7 +25,7 @@
  * removed; if only the final directory fsync fails PATH already holds the new
  * content (FLT_EIO: it may not survive a power cut). */
 flt_err flt_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			      const char *fp) FLT_WUR;
+                              const char *fp) FLT_WUR;
 
 /* Removes temp files ".<name>.tmp-*" that an interrupted flt_file_write_atomic(PATH)
  * left in PATH's directory (call at start-up, before writing PATH). Returns how many
@@ -38,7 +38,7 @@ size_t flt_file_remove_stale_temps(const char *path);
  * MAX bytes; FLT_EINVAL: not a regular file; FLT_ENOMEM; FLT_EIO. FP guards the
  * open and read (FP.open, FP.read; NULL: "readfile"). */
 flt_err flt_file_read_all(const char *path, size_t max, uint8_t **out, size_t *len,
-			  const char *fp) FLT_WUR;
+                          const char *fp) FLT_WUR;
 
 /* mkdir -p: creates PATH and every missing parent with MODE (umask applies) and makes
  * each new directory durable (fsync of its parent). An existing directory is fine;

@@ -27,7 +27,7 @@
  *   INSUFFICIENT_MEMORY  runtime.peak_memory > dev->ram_bytes
  * Domains "" and "ai.onnx" are the same. `detail` (may be NULL; cap bytes)
  * gets a one-line explanation for the event message. NULL m or dev: INTERNAL. */
-enum flt_reason flt_compat_check(const struct flt_manifest *m, const struct flt_state *dev, char *detail,
-				 size_t cap);
+enum flt_reason flt_compat_check(const struct flt_manifest *m, const struct flt_state *dev,
+                                 char *detail, size_t cap);
 
 #endif

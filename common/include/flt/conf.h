@@ -52,7 +52,7 @@ enum flt_conf_type {
 #define FLT_CONF_REQUIRED 1u
 
 struct flt_conf_opt {
-	const char *name;           /* full key, "section.key" or "key" */
+	const char *name; /* full key, "section.key" or "key" */
 	enum flt_conf_type type;
 	size_t offset;              /* offsetof(struct, field) */
 	const char *def;            /* default in file syntax; NULL: NULL string / 0 */
@@ -89,28 +89,28 @@ struct flt_conf_schema {
  * (value out of range, file or line too long), FLT_EINVAL (a REQUIRED key unset,
  * malformed override), FLT_EIO, FLT_ENOMEM, FLT_EINTERNAL (a bad default in the table). */
 flt_err flt_conf_load(const struct flt_conf_schema *s, void *cfg, const char *path,
-		      const char *const *sets, size_t nsets, char *err, size_t errlen) FLT_WUR;
+                      const char *const *sets, size_t nsets, char *err, size_t errlen) FLT_WUR;
 
 /* SIGHUP semantics: loads as flt_conf_load into a fresh struct and, only on success,
  * frees the strings of *CFG and replaces it. On error *CFG is untouched. */
 flt_err flt_conf_reload(const struct flt_conf_schema *s, void *cfg, const char *path,
-			const char *const *sets, size_t nsets, char *err, size_t errlen) FLT_WUR;
+                        const char *const *sets, size_t nsets, char *err, size_t errlen) FLT_WUR;
 
 /* The steps, for callers that need them apart. flt_conf_init zeroes CFG and applies
  * defaults. The others apply on top of an initialised CFG and may leave it partly
  * updated on error (use flt_conf_load/reload for all-or-nothing). SOURCE names the
  * buffer in messages ("agent.conf"). */
 flt_err flt_conf_init(const struct flt_conf_schema *s, void *cfg, char *err, size_t errlen) FLT_WUR;
-flt_err flt_conf_parse_buf(const struct flt_conf_schema *s, void *cfg, const char *buf,
-			   size_t len, const char *source, char *err, size_t errlen) FLT_WUR;
-flt_err flt_conf_parse_file(const struct flt_conf_schema *s, void *cfg, const char *path,
-			    char *err, size_t errlen) FLT_WUR;
+flt_err flt_conf_parse_buf(const struct flt_conf_schema *s, void *cfg, const char *buf, size_t len,
+                           const char *source, char *err, size_t errlen) FLT_WUR;
+flt_err flt_conf_parse_file(const struct flt_conf_schema *s, void *cfg, const char *path, char *err,
+                            size_t errlen) FLT_WUR;
 /* KV is "key=value" (whitespace around both ignored, value syntax as in a file). */
 flt_err flt_conf_set(const struct flt_conf_schema *s, void *cfg, const char *kv, char *err,
-		     size_t errlen) FLT_WUR;
+                     size_t errlen) FLT_WUR;
 /* FLT_EINVAL naming the first REQUIRED option that is unset. */
 flt_err flt_conf_check(const struct flt_conf_schema *s, const void *cfg, char *err,
-		       size_t errlen) FLT_WUR;
+                       size_t errlen) FLT_WUR;
 
 /* Frees the strings CFG owns and zeroes them; CFG itself is the caller's. NULL ok. */
 void flt_conf_free(const struct flt_conf_schema *s, void *cfg);

@@ -15,12 +15,13 @@
 #include "flt/manifest.h"
 
 #define FLT_DESIRED_MAX_PROBATION_S (30u * 86400u)
-#define FLT_DESIRED_MAX_CRASHES 1000u
+#define FLT_DESIRED_MAX_CRASHES     1000u
 
 struct flt_probation {
-	uint64_t probation_s;   /* 0..FLT_DESIRED_MAX_PROBATION_S; the agent also bounds it by agent.conf */
-	double max_error_rate;  /* 0..1, fraction of requests */
-	uint64_t max_crashes;   /* 0..FLT_DESIRED_MAX_CRASHES */
+	uint64_t probation_s;  /* 0..FLT_DESIRED_MAX_PROBATION_S; the agent also bounds it by
+	                          agent.conf */
+	double max_error_rate; /* 0..1, fraction of requests */
+	uint64_t max_crashes;  /* 0..FLT_DESIRED_MAX_CRASHES */
 };
 
 struct flt_desired_entry {
@@ -41,7 +42,8 @@ struct flt_desired {
 	char device_id[FLT_IDENT_MAX + 1]; /* never the controller identity */
 	uint64_t serial;                   /* >= 1, only grows per device */
 	int64_t issued_at;                 /* Unix seconds */
-	struct flt_desired_entry *entries; /* owned array, at most FLT_MAX_DESIRED_ENTRIES, (kind, name) unique */
+	struct flt_desired_entry
+	    *entries; /* owned array, at most FLT_MAX_DESIRED_ENTRIES, (kind, name) unique */
 	size_t n_entries;
 };
 
@@ -52,7 +54,8 @@ struct flt_desired {
  * Errors: FLT_EPARSE, FLT_ELIMIT, FLT_EUNSUPPORTED, FLT_EINVAL (NULL args),
  * FLT_ENOMEM; err (may be NULL) has reason and field. On success *out is new
  * and owned by the caller (flt_desired_free). */
-FLT_WUR flt_err flt_desired_parse(const char *buf, size_t len, struct flt_desired **out, struct flt_json_err *err);
+FLT_WUR flt_err flt_desired_parse(const char *buf, size_t len, struct flt_desired **out,
+                                  struct flt_json_err *err);
 
 /* Same rules on a struct about to be encoded. FLT_EINVAL or FLT_OK. */
 FLT_WUR flt_err flt_desired_validate(const struct flt_desired *d, struct flt_json_err *err);
@@ -62,7 +65,8 @@ FLT_WUR flt_err flt_desired_validate(const struct flt_desired *d, struct flt_jso
 FLT_WUR flt_err flt_desired_encode(const struct flt_desired *d, char **out, size_t *len);
 
 /* The entry for (kind, name), or NULL. Borrowed from d. */
-const struct flt_desired_entry *flt_desired_find(const struct flt_desired *d, enum flt_kind kind, const char *name);
+const struct flt_desired_entry *flt_desired_find(const struct flt_desired *d, enum flt_kind kind,
+                                                 const char *name);
 
 /* Frees d, its entries and their envelopes; accepts NULL. */
 void flt_desired_free(struct flt_desired *d);

@@ -44,7 +44,7 @@ flt_err flt_fio_read(int fd, void *buf, size_t len, size_t *got, const char *fp)
 
 /* As flt_fio_read, at OFF, without moving the offset. */
 flt_err flt_fio_pread(int fd, void *buf, size_t len, off_t off, size_t *got,
-		      const char *fp) FLT_WUR;
+                      const char *fp) FLT_WUR;
 
 flt_err flt_fio_fsync(int fd, const char *fp) FLT_WUR;
 flt_err flt_fio_fdatasync(int fd, const char *fp) FLT_WUR;

@@ -20,12 +20,12 @@
 #include "flt/error.h"
 #include "flt/json.h"
 
-#define FLT_GOLDEN_MAGIC "FLTGOLD1"
-#define FLT_GOLDEN_MAGIC_LEN 8
-#define FLT_GOLDEN_MAX_HEADER (64u * 1024u)
-#define FLT_GOLDEN_MAX_CASES 64
+#define FLT_GOLDEN_MAGIC       "FLTGOLD1"
+#define FLT_GOLDEN_MAGIC_LEN   8
+#define FLT_GOLDEN_MAX_HEADER  (64u * 1024u)
+#define FLT_GOLDEN_MAX_CASES   64
 #define FLT_GOLDEN_MAX_TENSORS 32 /* inputs, and outputs, per case */
-#define FLT_GOLDEN_MAX_TOL 1e6
+#define FLT_GOLDEN_MAX_TOL     1e6
 
 struct flt_golden_blob {
 	const uint8_t *data; /* a serialized onnx.TensorProto; borrowed (see flt_golden_parse) */
@@ -40,8 +40,8 @@ struct flt_golden_case {
 };
 
 struct flt_golden {
-	double rtol, atol;              /* |got - want| <= atol + rtol * |want|; finite, 0..FLT_GOLDEN_MAX_TOL */
-	struct flt_golden_case *cases;  /* owned array, 1..FLT_GOLDEN_MAX_CASES */
+	double rtol, atol; /* |got - want| <= atol + rtol * |want|; finite, 0..FLT_GOLDEN_MAX_TOL */
+	struct flt_golden_case *cases; /* owned array, 1..FLT_GOLDEN_MAX_CASES */
 	size_t n_cases;
 };
 
@@ -51,8 +51,8 @@ struct flt_golden {
  * sizes exactly), FLT_ELIMIT, FLT_EUNSUPPORTED (header "v"), FLT_EINVAL,
  * FLT_ENOMEM; err (may be NULL) gets reason and detail. *out owned by the caller
  * (flt_golden_free). */
-FLT_WUR flt_err flt_golden_parse(const uint8_t *buf, size_t len, size_t max_len, struct flt_golden **out,
-				 struct flt_json_err *err);
+FLT_WUR flt_err flt_golden_parse(const uint8_t *buf, size_t len, size_t max_len,
+                                 struct flt_golden **out, struct flt_json_err *err);
 
 /* FLT_EINVAL (err says why) or FLT_OK. */
 FLT_WUR flt_err flt_golden_validate(const struct flt_golden *g, struct flt_json_err *err);

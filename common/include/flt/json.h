@@ -32,10 +32,11 @@ struct flt_json_err {
 
 /* Formats `err` and sets its reason to MALFORMED (err may be NULL: then
  * nothing happens). */
-void flt_json_errf(struct flt_json_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void flt_json_errf(struct flt_json_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Same with an explicit reason. */
 void flt_json_fail(struct flt_json_err *err, enum flt_reason reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prepends "prefix: " to err->msg (truncating), so nested decoders can say
  * where they were ("artifact: key 'sha256' missing"). err may be NULL. */
@@ -49,16 +50,17 @@ void flt_json_err_prefix(struct flt_json_err *err, const char *prefix);
  * Also FLT_EINVAL for NULL buf/out, FLT_ENOMEM.
  * On success *out is owned by the caller (cJSON_Delete). Strings in it are not
  * yet checked for UTF-8: the typed getters do that. */
-FLT_WUR flt_err flt_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth, cJSON **out,
-			       struct flt_json_err *err);
+FLT_WUR flt_err flt_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth,
+                               cJSON **out, struct flt_json_err *err);
 
 /* Parses like flt_json_parse and additionally requires the root to be an object. */
 FLT_WUR flt_err flt_json_parse_object(const char *buf, size_t len, size_t max_bytes, int max_depth,
-				      cJSON **out, struct flt_json_err *err);
+                                      cJSON **out, struct flt_json_err *err);
 
 /* Every key of `obj` must be in the NULL-terminated list `allowed`. The first
  * unknown key is named in err. FLT_EPARSE if one is unknown or obj is not an object. */
-FLT_WUR flt_err flt_json_check_keys(const cJSON *obj, const char *const *allowed, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_check_keys(const cJSON *obj, const char *const *allowed,
+                                    struct flt_json_err *err);
 
 /* True when `obj` is an object holding `key` (any value, including null). */
 bool flt_json_has(const cJSON *obj, const char *key);
@@ -77,57 +79,64 @@ bool flt_json_has(const cJSON *obj, const char *key);
 /* A string of valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF), no NUL,
  * at most max_len bytes. */
 FLT_WUR flt_err flt_json_str(const cJSON *item, const char *name, size_t max_len, const char **out,
-			     struct flt_json_err *err);
-FLT_WUR flt_err flt_json_get_str(const cJSON *obj, const char *key, size_t max_len, const char **out,
-				 struct flt_json_err *err);
+                             struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_str(const cJSON *obj, const char *key, size_t max_len,
+                                 const char **out, struct flt_json_err *err);
 
 /* An integral, non-negative number within 2^53-1 (else FLT_EPARSE), no larger
  * than `max` (else FLT_ELIMIT, reason TOO_LARGE). */
 FLT_WUR flt_err flt_json_uint(const cJSON *item, const char *name, uint64_t max, uint64_t *out,
-			      struct flt_json_err *err);
+                              struct flt_json_err *err);
 FLT_WUR flt_err flt_json_get_uint(const cJSON *obj, const char *key, uint64_t max, uint64_t *out,
-				  struct flt_json_err *err);
+                                  struct flt_json_err *err);
 
 /* An integral number within [-(2^53-1), 2^53-1]. */
-FLT_WUR flt_err flt_json_int(const cJSON *item, const char *name, int64_t *out, struct flt_json_err *err);
-FLT_WUR flt_err flt_json_get_int(const cJSON *obj, const char *key, int64_t *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_int(const cJSON *item, const char *name, int64_t *out,
+                             struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_int(const cJSON *obj, const char *key, int64_t *out,
+                                 struct flt_json_err *err);
 
 /* A finite number within [min, max]. */
-FLT_WUR flt_err flt_json_double(const cJSON *item, const char *name, double min, double max, double *out,
-				struct flt_json_err *err);
-FLT_WUR flt_err flt_json_get_double(const cJSON *obj, const char *key, double min, double max, double *out,
-				    struct flt_json_err *err);
+FLT_WUR flt_err flt_json_double(const cJSON *item, const char *name, double min, double max,
+                                double *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_double(const cJSON *obj, const char *key, double min, double max,
+                                    double *out, struct flt_json_err *err);
 
-FLT_WUR flt_err flt_json_bool(const cJSON *item, const char *name, bool *out, struct flt_json_err *err);
-FLT_WUR flt_err flt_json_get_bool(const cJSON *obj, const char *key, bool *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_bool(const cJSON *item, const char *name, bool *out,
+                              struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_bool(const cJSON *obj, const char *key, bool *out,
+                                  struct flt_json_err *err);
 
 /* An object (borrowed). */
-FLT_WUR flt_err flt_json_get_obj(const cJSON *obj, const char *key, const cJSON **out, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_obj(const cJSON *obj, const char *key, const cJSON **out,
+                                 struct flt_json_err *err);
 
 /* An array of at most max_items items (borrowed); *count gets its length. */
-FLT_WUR flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items, const cJSON **out,
-			     size_t *count, struct flt_json_err *err);
-FLT_WUR flt_err flt_json_get_arr(const cJSON *obj, const char *key, size_t max_items, const cJSON **out,
-				 size_t *count, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_arr(const cJSON *item, const char *name, size_t max_items,
+                             const cJSON **out, size_t *count, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_arr(const cJSON *obj, const char *key, size_t max_items,
+                                 const cJSON **out, size_t *count, struct flt_json_err *err);
 
 /* Copies a string of at most cap-1 bytes (rules of flt_json_str) into dst. */
 FLT_WUR flt_err flt_json_get_strbuf(const cJSON *obj, const char *key, char *dst, size_t cap,
-				    struct flt_json_err *err);
+                                    struct flt_json_err *err);
 
 /* A string obeying flt_ident_valid (see flt/ident.h), copied into dst. */
 FLT_WUR flt_err flt_json_ident(const cJSON *item, const char *name, char dst[FLT_IDENT_MAX + 1],
-			       struct flt_json_err *err);
+                               struct flt_json_err *err);
 FLT_WUR flt_err flt_json_get_ident(const cJSON *obj, const char *key, char dst[FLT_IDENT_MAX + 1],
-				   struct flt_json_err *err);
+                                   struct flt_json_err *err);
 
 /* A SHA-256 as exactly 64 lowercase hex digits, copied into dst (NUL-terminated). */
-FLT_WUR flt_err flt_json_get_sha256(const cJSON *obj, const char *key, char dst[65], struct flt_json_err *err);
+FLT_WUR flt_err flt_json_get_sha256(const cJSON *obj, const char *key, char dst[65],
+                                    struct flt_json_err *err);
 bool flt_json_sha256_hex_valid(const char *s);
 
 /* Checks the protocol/schema version member "v" every Flotilla JSON payload
  * carries: missing or ill-typed -> FLT_EPARSE (MALFORMED); any value other
  * than `supported` -> FLT_EUNSUPPORTED (UNSUPPORTED_PROTOCOL). */
-FLT_WUR flt_err flt_json_check_version(const cJSON *obj, uint64_t supported, struct flt_json_err *err);
+FLT_WUR flt_err flt_json_check_version(const cJSON *obj, uint64_t supported,
+                                       struct flt_json_err *err);
 
 /* True if the `len` bytes at s are valid UTF-8 (shortest forms, no surrogates,
  * no code point above U+10FFFF). NUL bytes are valid UTF-8; callers that

@@ -54,16 +54,17 @@ struct flt_status {
 	bool online;
 };
 
-FLT_WUR flt_err flt_status_parse(const char *buf, size_t len, struct flt_status *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_status_parse(const char *buf, size_t len, struct flt_status *out,
+                                 struct flt_json_err *err);
 FLT_WUR flt_err flt_status_encode(const struct flt_status *s, char **out, size_t *len);
 
 /* ---- up/state ------------------------------------------------------------------ */
 
-#define FLT_STATE_MAX_OPERATORS 1024
-#define FLT_STATE_MAX_RELEASES 64
-#define FLT_STATE_MAX_INSTALLED 4
+#define FLT_STATE_MAX_OPERATORS       1024
+#define FLT_STATE_MAX_RELEASES        64
+#define FLT_STATE_MAX_INSTALLED       4
 #define FLT_STATE_MAX_RUNTIME_VERSION 32
-#define FLT_MQTT_MAX_PACKET 268435455u /* MQTT's own limit */
+#define FLT_MQTT_MAX_PACKET           268435455u /* MQTT's own limit */
 
 /* An operator the runtime implements, for opset versions since..until
  * inclusive (until = 0: still current). */
@@ -91,17 +92,18 @@ struct flt_state_release {
 
 struct flt_state {
 	char device_id[FLT_IDENT_MAX + 1];
-	int64_t time;                       /* Unix seconds when reported */
-	char arch[FLT_IDENT_MAX + 1];       /* "aarch64", "armhf", "x86_64" */
-	char board[FLT_IDENT_MAX + 1];      /* matched against a manifest's compatible.boards */
+	int64_t time;                  /* Unix seconds when reported */
+	char arch[FLT_IDENT_MAX + 1];  /* "aarch64", "armhf", "x86_64" */
+	char board[FLT_IDENT_MAX + 1]; /* matched against a manifest's compatible.boards */
 	uint64_t ram_bytes;
 	uint64_t disk_free_bytes;
-	uint64_t max_packet_size;           /* largest MQTT packet the device accepts, 1..FLT_MQTT_MAX_PACKET */
-	uint64_t agent_version;             /* >= 1 */
+	uint64_t
+	    max_packet_size;    /* largest MQTT packet the device accepts, 1..FLT_MQTT_MAX_PACKET */
+	uint64_t agent_version; /* >= 1 */
 	char runtime_version[FLT_STATE_MAX_RUNTIME_VERSION + 1];
-	uint64_t firmware_version;          /* 0 when unknown */
+	uint64_t firmware_version; /* 0 when unknown */
 	bool clock_synced;
-	struct flt_op_support *operators;   /* owned array */
+	struct flt_op_support *operators; /* owned array */
 	size_t n_operators;
 	struct flt_state_release *releases; /* owned array; (kind, name) unique */
 	size_t n_releases;
@@ -110,7 +112,8 @@ struct flt_state {
 	char last_error_message[FLT_MAX_MESSAGE + 1];
 };
 
-FLT_WUR flt_err flt_state_parse(const char *buf, size_t len, struct flt_state **out, struct flt_json_err *err);
+FLT_WUR flt_err flt_state_parse(const char *buf, size_t len, struct flt_state **out,
+                                struct flt_json_err *err);
 FLT_WUR flt_err flt_state_validate(const struct flt_state *s, struct flt_json_err *err);
 FLT_WUR flt_err flt_state_encode(const struct flt_state *s, char **out, size_t *len);
 void flt_state_free(struct flt_state *s);
@@ -143,10 +146,11 @@ struct flt_event {
 	enum flt_kind kind;
 	char name[FLT_IDENT_MAX + 1];
 	uint64_t version;
-	char deployment_id[FLT_IDENT_MAX + 1]; /* "" when the step has no deployment (local install) */
+	char deployment_id[FLT_IDENT_MAX +
+	                   1]; /* "" when the step has no deployment (local install) */
 	enum flt_step step;
-	enum flt_reason reason;                /* NONE unless failed/rolled_back (or a refusal in verifying) */
-	char message[FLT_MAX_MESSAGE + 1];     /* may be "" */
+	enum flt_reason reason; /* NONE unless failed/rolled_back (or a refusal in verifying) */
+	char message[FLT_MAX_MESSAGE + 1]; /* may be "" */
 };
 
 struct flt_event_batch {
@@ -156,18 +160,19 @@ struct flt_event_batch {
 };
 
 FLT_WUR flt_err flt_events_parse(const char *buf, size_t len, struct flt_event_batch **out,
-				 struct flt_json_err *err);
+                                 struct flt_json_err *err);
 FLT_WUR flt_err flt_events_validate(const struct flt_event_batch *b, struct flt_json_err *err);
 FLT_WUR flt_err flt_events_encode(const struct flt_event_batch *b, char **out, size_t *len);
 void flt_events_free(struct flt_event_batch *b);
 /* One event as a queue item (no "seq"), and back. The item decoder leaves seq 0. */
 FLT_WUR flt_err flt_event_item_encode(const struct flt_event *e, char **out, size_t *len);
-FLT_WUR flt_err flt_event_item_parse(const char *buf, size_t len, struct flt_event *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_event_item_parse(const char *buf, size_t len, struct flt_event *out,
+                                     struct flt_json_err *err);
 /* Builds a batch from queue items (each decoded strictly, seq taken from the
  * item); FLT_EPARSE if a stored item does not decode. *out owned. */
 FLT_WUR flt_err flt_events_from_items(uint64_t epoch, uint64_t low_seq, uint64_t dropped,
-				      const struct flt_stream_item *items, size_t n, struct flt_event_batch **out,
-				      struct flt_json_err *err);
+                                      const struct flt_stream_item *items, size_t n,
+                                      struct flt_event_batch **out, struct flt_json_err *err);
 
 /* Telemetry samples: a health snapshot of the device or the consumption of
  * one model version. Counters are deltas over the interval_s seconds ending at
@@ -187,16 +192,16 @@ enum flt_wire_purpose {
 };
 
 struct flt_health {
-	double cpu_pct;              /* agent CPU over the interval, % of one core, 0..100000 */
+	double cpu_pct; /* agent CPU over the interval, % of one core, 0..100000 */
 	uint64_t rss_bytes;
-	bool has_pss;                /* false on kernels without smaps_rollup */
+	bool has_pss; /* false on kernels without smaps_rollup */
 	uint64_t pss_bytes, private_bytes;
-	uint64_t mem_total_bytes, mem_avail_bytes; /* system */
+	uint64_t mem_total_bytes, mem_avail_bytes;  /* system */
 	uint64_t disk_free_bytes, disk_total_bytes; /* data directory's filesystem */
-	uint64_t uptime_s;           /* device uptime */
+	uint64_t uptime_s;                          /* device uptime */
 	bool has_temp;
-	double temp_c;               /* hottest thermal zone, -273.15..1000 */
-	uint64_t mqtt_sent[FLT_WIRE_PURPOSE_COUNT_];     /* deltas */
+	double temp_c;                               /* hottest thermal zone, -273.15..1000 */
+	uint64_t mqtt_sent[FLT_WIRE_PURPOSE_COUNT_]; /* deltas */
 	uint64_t mqtt_received[FLT_WIRE_PURPOSE_COUNT_];
 };
 
@@ -213,12 +218,12 @@ enum flt_model_error {
 struct flt_model_usage {
 	char name[FLT_IDENT_MAX + 1];
 	uint64_t version;
-	uint64_t requests;                        /* all outcomes */
+	uint64_t requests; /* all outcomes */
 	uint64_t errors[FLT_MODEL_ERR_COUNT_];
-	uint64_t crashes;                         /* agent restarts while this version was active */
-	uint64_t p50_us, p95_us, p99_us;          /* latency of successful requests; 0 when none */
+	uint64_t crashes;                /* agent restarts while this version was active */
+	uint64_t p50_us, p95_us, p99_us; /* latency of successful requests; 0 when none */
 	uint64_t bytes_in, bytes_out;
-	int64_t last_used;                        /* Unix seconds; 0 = never */
+	int64_t last_used; /* Unix seconds; 0 = never */
 };
 
 enum flt_sample_type { FLT_SAMPLE_HEALTH = 0, FLT_SAMPLE_MODEL };
@@ -241,15 +246,18 @@ struct flt_telemetry_batch {
 };
 
 FLT_WUR flt_err flt_telemetry_parse(const char *buf, size_t len, struct flt_telemetry_batch **out,
-				    struct flt_json_err *err);
-FLT_WUR flt_err flt_telemetry_validate(const struct flt_telemetry_batch *b, struct flt_json_err *err);
+                                    struct flt_json_err *err);
+FLT_WUR flt_err flt_telemetry_validate(const struct flt_telemetry_batch *b,
+                                       struct flt_json_err *err);
 FLT_WUR flt_err flt_telemetry_encode(const struct flt_telemetry_batch *b, char **out, size_t *len);
 void flt_telemetry_free(struct flt_telemetry_batch *b);
 FLT_WUR flt_err flt_sample_item_encode(const struct flt_sample *s, char **out, size_t *len);
-FLT_WUR flt_err flt_sample_item_parse(const char *buf, size_t len, struct flt_sample *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_sample_item_parse(const char *buf, size_t len, struct flt_sample *out,
+                                      struct flt_json_err *err);
 FLT_WUR flt_err flt_telemetry_from_items(uint64_t epoch, uint64_t low_seq, uint64_t dropped,
-					 const struct flt_stream_item *items, size_t n,
-					 struct flt_telemetry_batch **out, struct flt_json_err *err);
+                                         const struct flt_stream_item *items, size_t n,
+                                         struct flt_telemetry_batch **out,
+                                         struct flt_json_err *err);
 
 /* down/ack is one retained topic for both streams, so one message carries the
  * latest acknowledgement of each (a retained message keeps only the last
@@ -265,7 +273,8 @@ struct flt_ack {
 	size_t n;                                     /* 1..FLT_STREAM_COUNT_ */
 };
 
-FLT_WUR flt_err flt_ack_parse(const char *buf, size_t len, struct flt_ack *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_ack_parse(const char *buf, size_t len, struct flt_ack *out,
+                              struct flt_json_err *err);
 FLT_WUR flt_err flt_ack_validate(const struct flt_ack *a, struct flt_json_err *err);
 FLT_WUR flt_err flt_ack_encode(const struct flt_ack *a, char **out, size_t *len);
 
@@ -285,7 +294,8 @@ struct flt_fetch {
 	size_t n_ranges; /* 1..FLT_MAX_FETCH_RANGES */
 };
 
-FLT_WUR flt_err flt_fetch_parse(const char *buf, size_t len, struct flt_fetch *out, struct flt_json_err *err);
+FLT_WUR flt_err flt_fetch_parse(const char *buf, size_t len, struct flt_fetch *out,
+                                struct flt_json_err *err);
 FLT_WUR flt_err flt_fetch_validate(const struct flt_fetch *f, struct flt_json_err *err);
 FLT_WUR flt_err flt_fetch_encode(const struct flt_fetch *f, char **out, size_t *len);
 

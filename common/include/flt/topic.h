@@ -18,10 +18,10 @@ enum flt_topic_kind {
 	FLT_TOPIC_DOWN_CHUNK,       /* flotilla/v1/dev/<id>/down/chunk/<sha256> (serve) */
 	FLT_TOPIC_ART_CHUNK,        /* flotilla/v1/art/<sha256>/chunk      (serve, broadcast) */
 	FLT_TOPIC_UP_STATE,         /* flotilla/v1/dev/<id>/up/state       (agent, retained) */
-	FLT_TOPIC_UP_STATUS,        /* flotilla/v1/dev/<id>/up/status      (agent + Will, retained) */
-	FLT_TOPIC_UP_EVENTS,        /* flotilla/v1/dev/<id>/up/events      (agent) */
-	FLT_TOPIC_UP_TELEMETRY,     /* flotilla/v1/dev/<id>/up/telemetry   (agent) */
-	FLT_TOPIC_UP_FETCH,         /* flotilla/v1/dev/<id>/up/fetch       (agent) */
+	FLT_TOPIC_UP_STATUS,    /* flotilla/v1/dev/<id>/up/status      (agent + Will, retained) */
+	FLT_TOPIC_UP_EVENTS,    /* flotilla/v1/dev/<id>/up/events      (agent) */
+	FLT_TOPIC_UP_TELEMETRY, /* flotilla/v1/dev/<id>/up/telemetry   (agent) */
+	FLT_TOPIC_UP_FETCH,     /* flotilla/v1/dev/<id>/up/fetch       (agent) */
 	FLT_TOPIC_COUNT_
 };
 
@@ -37,8 +37,8 @@ int flt_topic_retained(enum flt_topic_kind k);
  * flt_ident_device_valid; sha256 (64 lowercase hex) is required for the two
  * chunk kinds and ignored otherwise. Errors: FLT_EINVAL (bad kind, id or hash),
  * FLT_ELIMIT (cap too small). */
-FLT_WUR flt_err flt_topic_build(enum flt_topic_kind k, const char *device_id, const char *sha256, char *buf,
-				size_t cap);
+FLT_WUR flt_err flt_topic_build(enum flt_topic_kind k, const char *device_id, const char *sha256,
+                                char *buf, size_t cap);
 
 struct flt_topic {
 	enum flt_topic_kind kind;

@@ -17,12 +17,12 @@
 struct flt_registry;
 
 /* File names inside <data-dir>/keys/. */
-#define FLT_KEYSTORE_DIR          "keys"
-#define FLT_KEYSTORE_ROOT_FILE    "root.key"     /* SEC1 PEM, 0600 */
-#define FLT_KEYSTORE_ROOT_PUB     "root.pub"     /* SubjectPublicKeyInfo PEM, for provisioning */
-#define FLT_KEYSTORE_RELEASE_FILE "release.key"  /* SEC1 PEM, 0600 */
+#define FLT_KEYSTORE_DIR           "keys"
+#define FLT_KEYSTORE_ROOT_FILE     "root.key"     /* SEC1 PEM, 0600 */
+#define FLT_KEYSTORE_ROOT_PUB      "root.pub"     /* SubjectPublicKeyInfo PEM, for provisioning */
+#define FLT_KEYSTORE_RELEASE_FILE  "release.key"  /* SEC1 PEM, 0600 */
 #define FLT_KEYSTORE_DIRECTOR_FILE "director.key" /* SEC1 PEM, 0600 */
-#define FLT_KEYSTORE_KEYLIST_FILE "keylist.json" /* root-signed DSSE envelope text */
+#define FLT_KEYSTORE_KEYLIST_FILE  "keylist.json" /* root-signed DSSE envelope text */
 
 /* Default validity of keys and of a key list: one year. */
 #define FLT_KEYSTORE_DEFAULT_VALIDITY_S (365 * 86400)
@@ -102,7 +102,6 @@ void flt_keystore_free(flt_keystore *ks);
 /* Next value of a registry counter (desired_state_serial, key_list_serial, ...)
  * in its own write transaction: value + 1. FLT_ENOTFOUND for an unknown
  * counter, FLT_EBUSY, FLT_EIO. Must not be called inside a transaction. */
-FLT_WUR flt_err flt_registry_counter_next(struct flt_registry *reg, const char *name,
-                                          int64_t *out);
+FLT_WUR flt_err flt_registry_counter_next(struct flt_registry *reg, const char *name, int64_t *out);
 
 #endif

@@ -28,11 +28,11 @@ enum flt_cert_kind {
 
 struct flt_cert_spec {
 	enum flt_cert_kind kind;
-	const char *cn;              /* subject CN (and the MQTT identity for clients) */
-	const char *const *names;    /* SAN entries (server): IPv4/IPv6 text or DNS names */
-	size_t nnames;               /* <= FLT_PKI_MAX_NAMES */
-	int64_t not_before;          /* Unix seconds */
-	int64_t not_after;           /* Unix seconds, > not_before */
+	const char *cn;           /* subject CN (and the MQTT identity for clients) */
+	const char *const *names; /* SAN entries (server): IPv4/IPv6 text or DNS names */
+	size_t nnames;            /* <= FLT_PKI_MAX_NAMES */
+	int64_t not_before;       /* Unix seconds */
+	int64_t not_after;        /* Unix seconds, > not_before */
 	uint8_t serial[FLT_PKI_SERIAL_LEN];
 };
 
@@ -81,12 +81,12 @@ FLT_WUR flt_err flt_pki_crl_build(const char *ca_key_pem, const char *ca_cert_pe
 
 /* ---- the fleet CA in <data-dir>/keys/ (pki_store.c) ---------------------------- */
 
-#define FLT_PKI_CA_KEY      "ca.key"         /* 0600 */
+#define FLT_PKI_CA_KEY      "ca.key" /* 0600 */
 #define FLT_PKI_CA_CERT     "ca.pem"
 #define FLT_PKI_CRL         "crl.pem"
 #define FLT_PKI_CTRL_KEY    "controller.key" /* 0600: serve's MQTT client key */
 #define FLT_PKI_CTRL_CERT   "controller.pem"
-#define FLT_PKI_BROKER_KEY  "broker.key"     /* 0600 */
+#define FLT_PKI_BROKER_KEY  "broker.key" /* 0600 */
 #define FLT_PKI_BROKER_CERT "broker.pem"
 
 /* CA and controller certificate validity (10 years); device default 2 years. */
@@ -137,11 +137,11 @@ FLT_WUR flt_err flt_pki_revoke_device(const char *data_dir, struct flt_registry 
 FLT_WUR flt_err flt_pki_device_revoked(struct flt_registry *reg, const char *device_id, bool *out);
 
 struct flt_broker_opts {
-	const char *out_dir;        /* created if missing (0750) */
-	unsigned port;              /* TLS listener, default 8883 */
-	unsigned plain_port;        /* 0: none; else a plain listener on 127.0.0.1 only */
-	const char *bind;           /* TLS listener address; NULL: all */
-	const char *const *names;   /* extra SAN names for the broker certificate */
+	const char *out_dir;      /* created if missing (0750) */
+	unsigned port;            /* TLS listener, default 8883 */
+	unsigned plain_port;      /* 0: none; else a plain listener on 127.0.0.1 only */
+	const char *bind;         /* TLS listener address; NULL: all */
+	const char *const *names; /* extra SAN names for the broker certificate */
 	size_t nnames;
 };
 

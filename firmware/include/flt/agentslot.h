@@ -17,14 +17,14 @@
 /* Environment the supervisor gives the agent: which slot it runs from, and the
  * agent-slot directory (for flt_agentslot_confirm). */
 #define FLT_AGENTSLOT_ENV_SLOT "FLT_AGENT_SLOT"
-#define FLT_AGENTSLOT_ENV_DIR "FLT_AGENT_SLOT_DIR"
+#define FLT_AGENTSLOT_ENV_DIR  "FLT_AGENT_SLOT_DIR"
 
 struct flt_agentslot_state {
-	int active;                 /* slot of the last confirmed agent */
-	int pending;                /* slot being tried, or FLT_SLOT_NONE */
-	int starts_left;            /* starts the pending slot still gets */
-	uint64_t version[2];        /* agent version per slot (0: unknown/none) */
-	uint64_t rolled_back;       /* last version that failed to confirm (0: none) */
+	int active;           /* slot of the last confirmed agent */
+	int pending;          /* slot being tried, or FLT_SLOT_NONE */
+	int starts_left;      /* starts the pending slot still gets */
+	uint64_t version[2];  /* agent version per slot (0: unknown/none) */
+	uint64_t rolled_back; /* last version that failed to confirm (0: none) */
 };
 
 /* Reads <dir>/state; a missing file is a fresh device: slot A active, nothing
@@ -37,7 +37,7 @@ flt_err flt_agentslot_load(const char *dir, struct flt_agentslot_state *st) FLT_
  * mismatch (nothing pending then); I/O errors. The next (re)start of the agent
  * by the supervisor runs it. */
 flt_err flt_agentslot_install(const char *dir, const char *src, uint64_t version,
-			      const char *sha256_hex, int starts) FLT_WUR;
+                              const char *sha256_hex, int starts) FLT_WUR;
 
 /* Called by the new agent once it is healthy (broker reached, self-test
  * passed): SLOT becomes active. FLT_OK also when SLOT already is active;

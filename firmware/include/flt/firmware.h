@@ -16,7 +16,7 @@
 #include "flt/reason.h"
 #include "flt/slot.h"
 
-#define FLT_FW_MAX_BAD 32
+#define FLT_FW_MAX_BAD    32
 #define FLT_FW_DEPLOY_MAX 64
 
 /* Confirmation after a boot into a new slot; both return true when healthy.
@@ -28,10 +28,10 @@ struct flt_fw_confirm {
 };
 
 struct flt_fw_cfg {
-	const char *state_dir;        /* borrowed; created if missing */
-	struct flt_slot_cfg slot;     /* borrowed strings */
-	int tries;                    /* boot attempts for a new slot (0: 3) */
-	const char *reboot_cmd;       /* e.g. "systemctl reboot"; NULL: caller reboots */
+	const char *state_dir;    /* borrowed; created if missing */
+	struct flt_slot_cfg slot; /* borrowed strings */
+	int tries;                /* boot attempts for a new slot (0: 3) */
+	const char *reboot_cmd;   /* e.g. "systemctl reboot"; NULL: caller reboots */
 };
 
 struct flt_fw;
@@ -40,18 +40,18 @@ enum flt_fw_outcome {
 	FLT_FW_NOTHING = 0,    /* no update pending; the booted slot was marked good */
 	FLT_FW_CONFIRMED,      /* booted the new slot, confirmed, marked good: success */
 	FLT_FW_CONFIRM_FAILED, /* booted the new slot, not healthy: reboot to try again
-				* (the bootloader falls back when tries run out) */
+	                        * (the bootloader falls back when tries run out) */
 	FLT_FW_ROLLED_BACK,    /* the bootloader fell back; version marked bad */
 	FLT_FW_REBOOT_PENDING, /* the new slot is armed but not booted yet: reboot */
 };
 
 struct flt_fw_report {
 	enum flt_fw_outcome outcome;
-	char name[FLT_FW_DEPLOY_MAX + 1];    /* release name ("" when unknown) */
-	uint64_t version;                    /* the version concerned (0: none) */
+	char name[FLT_FW_DEPLOY_MAX + 1]; /* release name ("" when unknown) */
+	uint64_t version;                 /* the version concerned (0: none) */
 	char deployment_id[FLT_FW_DEPLOY_MAX + 1];
-	enum flt_reason reason;              /* BOOT_FAILED for rolled back / confirm failed */
-	int slot;                            /* booted slot */
+	enum flt_reason reason; /* BOOT_FAILED for rolled back / confirm failed */
+	int slot;               /* booted slot */
 };
 
 /* Opens the flow: loads state and the slot backend. *OUT owned (flt_fw_close).
@@ -63,7 +63,7 @@ void flt_fw_close(struct flt_fw *fw);
  * boot means (see enum flt_fw_outcome) and persists it. CB is used only when
  * the booted slot is the one being tried. *REP set on success. */
 flt_err flt_fw_boot(struct flt_fw *fw, const struct flt_fw_confirm *cb,
-		    struct flt_fw_report *rep) FLT_WUR;
+                    struct flt_fw_report *rep) FLT_WUR;
 
 /* True when VERSION was marked bad under DEPLOYMENT_ID on this device (so it
  * must not be tried again unless a new deployment asks for it). */
@@ -76,8 +76,8 @@ bool flt_fw_is_bad(const struct flt_fw *fw, uint64_t version, const char *deploy
  * rewrites it. FLT_EINCOMPAT with *REASON = MARKED_BAD when flt_fw_is_bad;
  * FLT_EBUSY when an update is already armed. */
 flt_err flt_fw_begin(struct flt_fw *fw, const char *name, uint64_t version,
-		     const char *deployment_id, uint64_t size, const char *sha256_hex,
-		     enum flt_reason *reason) FLT_WUR;
+                     const char *deployment_id, uint64_t size, const char *sha256_hex,
+                     enum flt_reason *reason) FLT_WUR;
 /* Appends verified bytes (in order). Write errors: the update is abandoned. */
 flt_err flt_fw_write(struct flt_fw *fw, const void *buf, size_t len) FLT_WUR;
 /* Ends the write: makes it durable, re-reads the slot and checks size and hash
@@ -119,7 +119,7 @@ struct flt_fw_conf {
 /* Loads PATH (NULL: defaults only) then the "key=value" overrides SETS. *CONF
  * set on success (flt_fw_conf_free). Errors as flt_conf_load; ERR says which key. */
 flt_err flt_fw_conf_load(const char *path, const char *const *sets, size_t nsets,
-			 struct flt_fw_conf *conf, char *err, size_t errlen) FLT_WUR;
+                         struct flt_fw_conf *conf, char *err, size_t errlen) FLT_WUR;
 void flt_fw_conf_free(struct flt_fw_conf *conf);
 /* Fills CFG from CONF (strings borrowed from CONF). */
 void flt_fw_conf_to_cfg(const struct flt_fw_conf *conf, struct flt_fw_cfg *cfg);
@@ -140,7 +140,7 @@ flt_err flt_fw_write_report(const char *state_dir, const struct flt_fw_report *r
  * FLT_OK, or FLT_EINCOMPAT with *REASON set (MSG, MSGLEN: one line). */
 struct flt_manifest;
 flt_err flt_fw_admit(const struct flt_manifest *m, const char *board, const char *arch,
-		     uint64_t agent_version, uint64_t firmware_version, enum flt_reason *reason,
-		     char *msg, size_t msglen) FLT_WUR;
+                     uint64_t agent_version, uint64_t firmware_version, enum flt_reason *reason,
+                     char *msg, size_t msglen) FLT_WUR;
 
 #endif

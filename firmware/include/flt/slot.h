@@ -13,12 +13,12 @@
 #include "flt/error.h"
 
 /* Slots are 0 (A) and 1 (B). */
-#define FLT_SLOT_A 0
-#define FLT_SLOT_B 1
+#define FLT_SLOT_A    0
+#define FLT_SLOT_B    1
 #define FLT_SLOT_NONE (-1)
 /* Tries a slot gets when it is marked good (U-Boot A/B setups use 3). */
 #define FLT_SLOT_DEFAULT_TRIES 3
-#define FLT_SLOT_PATH_MAX 1024
+#define FLT_SLOT_PATH_MAX      1024
 
 /* 'A' / 'B' for 0 / 1, '?' otherwise. */
 char flt_slot_letter(int slot);
@@ -27,23 +27,23 @@ int flt_slot_parse(const char *s);
 
 /* Backend configuration; every string is borrowed for the life of the handle. */
 struct flt_slot_cfg {
-	const char *backend;      /* "dir", "uboot" or "command" */
+	const char *backend; /* "dir", "uboot" or "command" */
 	/* dir: the root holding slot-a/, slot-b/ and the state file "bootstate" */
 	const char *dir;
 	/* uboot */
-	const char *fw_printenv;  /* command, default "fw_printenv" */
-	const char *fw_setenv;    /* command, default "fw_setenv" */
-	const char *uboot_dev_a;  /* block device (or file) of slot A */
+	const char *fw_printenv; /* command, default "fw_printenv" */
+	const char *fw_setenv;   /* command, default "fw_setenv" */
+	const char *uboot_dev_a; /* block device (or file) of slot A */
 	const char *uboot_dev_b;
-	const char *booted_file;  /* where the booted slot is read: default /proc/cmdline
-	                           * ("flotilla.slot=A" or rauc.slot=A); for tests a file */
+	const char *booted_file; /* where the booted slot is read: default /proc/cmdline
+	                          * ("flotilla.slot=A" or rauc.slot=A); for tests a file */
 	/* command */
-	const char *install_cmd;  /* "rauc install" / "swupdate -i": image path appended */
-	const char *booted_cmd;   /* prints A or B */
-	const char *mark_good_cmd;/* slot letter appended; NULL: nothing to do */
-	const char *mark_bad_cmd; /* slot letter appended; NULL: nothing to do */
-	const char *staging;      /* command: where the image is staged for the installer */
-	int max_tries;            /* tries given on mark good (0: FLT_SLOT_DEFAULT_TRIES) */
+	const char *install_cmd;   /* "rauc install" / "swupdate -i": image path appended */
+	const char *booted_cmd;    /* prints A or B */
+	const char *mark_good_cmd; /* slot letter appended; NULL: nothing to do */
+	const char *mark_bad_cmd;  /* slot letter appended; NULL: nothing to do */
+	const char *staging;       /* command: where the image is staged for the installer */
+	int max_tries;             /* tries given on mark good (0: FLT_SLOT_DEFAULT_TRIES) */
 };
 
 /* What the bootloader will do: slots in boot order (order[1] may be NONE) and
@@ -91,14 +91,14 @@ flt_err flt_slot_get_boot(struct flt_slot *s, struct flt_slot_boot *out) FLT_WUR
 /* Starts writing an image of SIZE bytes into SLOT (never the booted one:
  * FLT_EBUSY). *W owned until finish/abort. */
 flt_err flt_slot_write_open(struct flt_slot *s, int slot, uint64_t size,
-			    struct flt_slot_writer **w) FLT_WUR;
+                            struct flt_slot_writer **w) FLT_WUR;
 flt_err flt_slot_write(struct flt_slot_writer *w, const void *buf, size_t len) FLT_WUR;
 /* Durable end of the write (command: runs the installer, its exit code is the
  * result: FLT_EIO when it fails). W is freed whatever the result. */
 flt_err flt_slot_write_finish(struct flt_slot_writer *w) FLT_WUR;
 void flt_slot_write_abort(struct flt_slot_writer *w);
 flt_err flt_slot_read_hash(struct flt_slot *s, int slot, uint64_t size,
-			   uint8_t out[FLT_SHA256_LEN]) FLT_WUR;
+                           uint8_t out[FLT_SHA256_LEN]) FLT_WUR;
 flt_err flt_slot_mark_good(struct flt_slot *s, int slot) FLT_WUR;
 flt_err flt_slot_mark_bad(struct flt_slot *s, int slot) FLT_WUR;
 flt_err flt_slot_set_next(struct flt_slot *s, int slot, int tries) FLT_WUR;
@@ -118,6 +118,6 @@ flt_err flt_slot_run(const char *const *argv, char *out, size_t outlen, int *sta
 /* As flt_slot_run for a command line CMD split on spaces (no quoting), with up
  * to two extra arguments appended (NULL: none). */
 flt_err flt_slot_run_line(const char *cmd, const char *arg1, const char *arg2, char *out,
-			  size_t outlen, int *status) FLT_WUR;
+                          size_t outlen, int *status) FLT_WUR;
 
 #endif

@@ -18,45 +18,46 @@ const char *flt_runtime_version(void);
 
 /* ONNX TensorProto.DataType values (FLOAT=1, INT64=7, ...). */
 struct flt_rt_value_info {
-	char *name;                          /* owned */
-	int32_t dtype;                       /* ONNX elem type, 0 if unknown */
-	int32_t rank;                        /* -1 if the shape is unknown */
-	int64_t dims[FLT_RT_MAX_RANK];       /* -1 where symbolic or unknown */
-	char *dim_params[FLT_RT_MAX_RANK];   /* owned; symbolic name or NULL */
+	char *name;                        /* owned */
+	int32_t dtype;                     /* ONNX elem type, 0 if unknown */
+	int32_t rank;                      /* -1 if the shape is unknown */
+	int64_t dims[FLT_RT_MAX_RANK];     /* -1 where symbolic or unknown */
+	char *dim_params[FLT_RT_MAX_RANK]; /* owned; symbolic name or NULL */
 };
 
 struct flt_rt_opset {
-	char *domain;    /* owned; "" for the default ai.onnx domain */
+	char *domain; /* owned; "" for the default ai.onnx domain */
 	int64_t version;
 };
 
 struct flt_rt_op_count {
-	char *domain;    /* owned; "" for ai.onnx */
-	char *op_type;   /* owned */
+	char *domain;  /* owned; "" for ai.onnx */
+	char *op_type; /* owned */
 	uint32_t count;
-	int supported;   /* 1 if this runtime implements it at the model's opset */
+	int supported; /* 1 if this runtime implements it at the model's opset */
 };
 
 struct flt_rt_analysis {
 	int64_t ir_version;
-	char *producer;                      /* owned, may be "" */
-	struct flt_rt_opset *opsets;         /* owned array */
+	char *producer;              /* owned, may be "" */
+	struct flt_rt_opset *opsets; /* owned array */
 	size_t n_opsets;
-	struct flt_rt_op_count *ops;         /* owned array, sorted by domain, op_type */
+	struct flt_rt_op_count *ops; /* owned array, sorted by domain, op_type */
 	size_t n_ops;
-	uint64_t param_count;                /* elements in initializers */
-	uint64_t param_bytes;                /* bytes of initializer data */
-	struct flt_rt_value_info *inputs;    /* graph inputs that are not initializers */
+	uint64_t param_count;             /* elements in initializers */
+	uint64_t param_bytes;             /* bytes of initializer data */
+	struct flt_rt_value_info *inputs; /* graph inputs that are not initializers */
 	size_t n_inputs;
-	struct flt_rt_value_info *outputs;   /* as declared (a missing type or shape filled
-					      * from the batch-1 plan), except that a runnable model's
-					      * string or sequence outputs (ONNX-ML labels,
-					      * ZipMap) show the int64 / float tensor a run
-					      * returns (agent/runtime/ops/ops_ml.h) */
+	struct flt_rt_value_info *outputs; /* as declared (a missing type or shape filled
+	                                    * from the batch-1 plan), except that a runnable model's
+	                                    * string or sequence outputs (ONNX-ML labels,
+	                                    * ZipMap) show the int64 / float tensor a run
+	                                    * returns (agent/runtime/ops/ops_ml.h) */
 	size_t n_outputs;
-	int runnable;                        /* 1 if this runtime can load and run it */
-	char *not_runnable_reason;           /* owned; NULL when runnable (e.g. "unsupported operators: Foo (node n3), ...") */
-	int64_t peak_memory_bytes;           /* planned peak for batch 1; -1 if unknown */
+	int runnable;              /* 1 if this runtime can load and run it */
+	char *not_runnable_reason; /* owned; NULL when runnable (e.g. "unsupported operators: Foo
+	                              (node n3), ...") */
+	int64_t peak_memory_bytes; /* planned peak for batch 1; -1 if unknown */
 };
 
 /* Parses and analyses an ONNX model held in `buf` (borrowed for the call).
@@ -84,17 +85,17 @@ void flt_rt_analysis_free(struct flt_rt_analysis *a);
 /* A tensor crossing the API (and, later, the agent's socket protocol):
  * row-major, contiguous, little-endian. */
 struct flt_rt_tensor {
-	int32_t dtype;                  /* ONNX elem type (FLT_RT_FLOAT, FLT_RT_INT64, ...) */
-	int32_t rank;                   /* 0..FLT_RT_MAX_RANK */
+	int32_t dtype; /* ONNX elem type (FLT_RT_FLOAT, FLT_RT_INT64, ...) */
+	int32_t rank;  /* 0..FLT_RT_MAX_RANK */
 	int64_t dims[FLT_RT_MAX_RANK];
-	void *data;                     /* borrowed */
-	size_t size;                    /* bytes at data; for outputs the capacity on entry */
+	void *data;  /* borrowed */
+	size_t size; /* bytes at data; for outputs the capacity on entry */
 };
 
 struct flt_rt_opts {
-	uint32_t max_batch;             /* largest batch a run may use; 0 means 1 */
-	uint32_t max_concurrency;       /* run contexts (arenas) in the pool; 0 means 1 */
-	size_t max_arena_bytes;         /* refuse plans needing a larger arena; 0: no limit */
+	uint32_t max_batch;       /* largest batch a run may use; 0 means 1 */
+	uint32_t max_concurrency; /* run contexts (arenas) in the pool; 0 means 1 */
+	size_t max_arena_bytes;   /* refuse plans needing a larger arena; 0: no limit */
 };
 
 /* A loaded model: one immutable plan per batch size shared by every thread,
@@ -113,12 +114,12 @@ struct flt_rt_model;
  * dimension), FLT_ELIMIT (arena over max_arena_bytes, or more than 64 MiB of
  * constants to fold), FLT_ENOMEM. On success *out is owned by the caller. */
 FLT_WUR flt_err flt_rt_model_load(const void *buf, size_t len, const struct flt_rt_opts *opts,
-				  struct flt_rt_model **out, char *err, size_t errlen);
+                                  struct flt_rt_model **out, char *err, size_t errlen);
 
 /* As flt_rt_model_load, from a file the model maps (and owns) itself.
  * Extra error: FLT_EIO / FLT_ENOTFOUND when the file cannot be read. */
 FLT_WUR flt_err flt_rt_model_load_file(const char *path, const struct flt_rt_opts *opts,
-				       struct flt_rt_model **out, char *err, size_t errlen);
+                                       struct flt_rt_model **out, char *err, size_t errlen);
 
 /* Frees a model; accepts NULL. No run may be in progress. */
 void flt_rt_model_free(struct flt_rt_model *m);
@@ -148,8 +149,9 @@ size_t flt_rt_model_arena_bytes(const struct flt_rt_model *m);
  * (flt_rt_model_is_dynamic), which is evaluated per run.
  * Errors: FLT_EINVAL (wrong count, dtype or shape; message in err),
  * FLT_ELIMIT (an output buffer is too small), FLT_ENOMEM, FLT_EINTERNAL. */
-FLT_WUR flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs, size_t n_inputs,
-			   struct flt_rt_tensor *outputs, size_t n_outputs, char *err, size_t errlen);
+FLT_WUR flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *inputs,
+                           size_t n_inputs, struct flt_rt_tensor *outputs, size_t n_outputs,
+                           char *err, size_t errlen);
 
 /* ---- tensor files (ONNX TensorProto, as the conformance data stores them) - */
 
@@ -159,12 +161,12 @@ FLT_WUR flt_err flt_rt_run(struct flt_rt_model *m, const struct flt_rt_tensor *i
  * a flt_malloc'd copy of the tensor's name. Only fixed-size element types.
  * Errors: FLT_EPARSE (with a reason in err), FLT_ENOMEM. */
 FLT_WUR flt_err flt_rt_tensor_decode(const void *buf, size_t len, struct flt_rt_tensor *out,
-				     char **name, char *err, size_t errlen);
+                                     char **name, char *err, size_t errlen);
 
 /* Encodes t as a TensorProto with raw_data; *out (flt_malloc'd, caller owns)
  * holds *out_len bytes. Errors: FLT_EINVAL, FLT_ENOMEM. */
 FLT_WUR flt_err flt_rt_tensor_encode(const char *name, const struct flt_rt_tensor *t, uint8_t **out,
-				     size_t *out_len);
+                                     size_t *out_len);
 
 /* Frees data of a tensor from flt_rt_tensor_decode and clears it; accepts NULL. */
 void flt_rt_tensor_release(struct flt_rt_tensor *t);
