@@ -43,7 +43,7 @@ armhf: deps
 
 cross: aarch64 armhf
 
-test: deps banned
+test: deps banned check-format
 	@./tests/run-all.sh
 
 demo: deps
