@@ -701,6 +701,14 @@ static void test_experiments_and_promote(void **state)
 	j = json();
 	assert_int_equal(cJSON_GetArraySize(j), 3);
 	cJSON_Delete(j);
+	/* an archived version is hidden from new rollouts, so it never wins a promotion */
+	EXPECT(0, FL("model", "archive", "cand:2"));
+	EXPECT(0, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc",
+	             "--max", "-o", "json"));
+	j = json();
+	assert_string_equal(str(j, "from"), "cand:3");
+	assert_string_equal(str(j, "run_id"), "r3");
+	cJSON_Delete(j);
 }
 
 static void test_diff(void **state)

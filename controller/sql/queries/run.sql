@@ -14,9 +14,11 @@ INSERT INTO run_metrics (run_pk, key, value, logged_ms) VALUES (?1, ?2, ?3, ?4);
 
 -- name: run_best
 -- The run in experiment ?1 whose latest value of metric ?2 is best (?3 = 1 max,
--- 0 min) among runs that name a live model version; ties go to the earlier run.
+-- 0 min) among runs that name a live, unarchived model version (archive hides a
+-- version from new rollouts, and a promotion exists to roll out); ties go to the
+-- earlier run.
 SELECT r.id, r.run_id, r.version_id, lm.value FROM runs r
-JOIN model_versions v ON v.id = r.version_id AND v.deleted_ms IS NULL
+JOIN model_versions v ON v.id = r.version_id AND v.deleted_ms IS NULL AND v.archived = 0
 JOIN (SELECT run_pk, value FROM run_metrics rm1 WHERE key = ?2 AND id =
         (SELECT id FROM run_metrics rm2 WHERE rm2.run_pk = rm1.run_pk AND rm2.key = ?2
          ORDER BY logged_ms DESC, id DESC LIMIT 1)) lm ON lm.run_pk = r.id
