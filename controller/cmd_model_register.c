@@ -92,6 +92,14 @@ static int parse_kvs(struct cli *c, const char *opt, struct cli_kv *out, int *n)
 			                "--%s '%s' is not KEY=VALUE (key [A-Za-z0-9_.:/-]{1,64}, "
 			                "value 1..1024 bytes)",
 			                opt, cli_nth(c, opt, i));
+		/* One value per key at registration: a repeated key would silently
+		 * keep only one of them. */
+		for (int k = 0; k < i; k++)
+			if (strcmp(out[k].key, out[i].key) == 0)
+				return cli_fail(c, FLT_EINVAL,
+				                "--%s %s is given twice; give each key once "
+				                "(log later values with 'model metric log')",
+				                opt, out[i].key);
 	}
 	*n = cnt;
 	return CLI_CONTINUE;

@@ -701,6 +701,12 @@ static void test_experiments_and_promote(void **state)
 	j = json();
 	assert_int_equal(cJSON_GetArraySize(j), 3);
 	cJSON_Delete(j);
+	/* a key given twice at registration is refused, nothing registered */
+	EXPECT(5, FL("model", "register", "onnx", "-n", "cand", "-f", fx("abs.onnx"), "--metric",
+	             "a=1", "--metric", "a=2"));
+	EXPECT(5, FL("model", "register", "onnx", "-n", "cand", "-f", fx("abs.onnx"), "--tag",
+	             "k=1", "--tag", "k=1"));
+	EXPECT(3, FL("model", "show", "cand:4"));
 	/* an archived version is hidden from new rollouts, so it never wins a promotion */
 	EXPECT(0, FL("model", "archive", "cand:2"));
 	EXPECT(0, FL("model", "promote", "-n", "prod", "--experiment-id", "exp1", "--by", "acc",
