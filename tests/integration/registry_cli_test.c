@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "flt/registry.h"
+#include "tt_proc.h"
 #include <sqlite3.h>
 
 #include "flt/golden.h"
@@ -44,40 +45,10 @@ static int flv(const char *data_dir, const char *const *args)
 {
 	char errpath[512];
 	snprintf(errpath, sizeof(errpath), "%s/stderr.txt", dir);
-	int p[2];
-	if (pipe(p) != 0)
-		fail_msg("pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(p[1], 1);
-		dup2(fd, 2);
-		close(p[0]);
-		setenv("FLOTILLA_DATA_DIR", data_dir, 1);
-		char *argv[64];
-		int n = 0;
-		argv[n++] = bin;
-		for (; args[n - 1] && n < 63; n++)
-			argv[n] = (char *)args[n - 1];
-		argv[n] = NULL;
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(p[1]);
-	size_t got = 0;
-	ssize_t k;
-	while ((k = read(p[0], R.out + got, sizeof(R.out) - 1 - got)) > 0)
-		got += (size_t)k;
-	R.out[got] = '\0';
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	R.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-	FILE *f = fopen(errpath, "r");
-	size_t e = f ? fread(R.err, 1, sizeof(R.err) - 1, f) : 0;
-	R.err[e] = '\0';
-	if (f)
-		fclose(f);
+	R.code =
+	    tt_cli_run(bin, data_dir, errpath, args, R.out, sizeof(R.out), R.err, sizeof(R.err));
+	if (R.code < 0)
+		fail_msg("cannot run %s: %s", bin, strerror(errno));
 	return R.code;
 }
 

@@ -38,40 +38,10 @@ static int flv(const char *const *args)
 {
 	char errpath[600];
 	snprintf(errpath, sizeof(errpath), "%s/cli-stderr.txt", tmp);
-	int p[2];
-	if (pipe(p) != 0)
-		fail_msg("pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(p[1], 1);
-		dup2(fd, 2);
-		close(p[0]);
-		setenv("FLOTILLA_DATA_DIR", dd, 1);
-		char *argv[64];
-		int n = 0;
-		argv[n++] = bin;
-		for (; args[n - 1] && n < 63; n++)
-			argv[n] = (char *)args[n - 1];
-		argv[n] = NULL;
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(p[1]);
-	size_t got = 0;
-	ssize_t k;
-	while ((k = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
-		got += (size_t)k;
-	out[got] = '\0';
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	FILE *f = fopen(errpath, "r");
-	size_t e = f ? fread(errbuf, 1, sizeof(errbuf) - 1, f) : 0;
-	errbuf[e] = '\0';
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	int rc = tt_cli_run(bin, dd, errpath, args, out, sizeof(out), errbuf, sizeof(errbuf));
+	if (rc < 0)
+		fail_msg("cannot run %s: %s", bin, strerror(errno));
+	return rc;
 }
 #define FL(...) flv((const char *const[]){__VA_ARGS__, NULL})
 #define OK(call)                                                                                   \

@@ -380,3 +380,47 @@ void tt_proc_free(struct tt_proc *p)
 	free(p->err_path);
 	free(p);
 }
+
+int tt_cli_run(const char *bin, const char *data_dir, const char *err_path, const char *const *args,
+               char *out, size_t outsz, char *err, size_t errsz)
+{
+	int p[2];
+	if (pipe(p) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(p[1], 1);
+		dup2(fd, 2);
+		close(p[0]);
+		setenv("FLOTILLA_DATA_DIR", data_dir, 1);
+		char *argv[64];
+		int n = 0;
+		argv[n++] = (char *)bin;
+		for (; args[n - 1] && n < 63; n++)
+			argv[n] = (char *)args[n - 1];
+		argv[n] = NULL;
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t got = 0;
+	ssize_t k;
+	while (got < outsz - 1 && (k = read(p[0], out + got, outsz - 1 - got)) > 0)
+		got += (size_t)k;
+	out[got] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	FILE *f = fopen(err_path, "r");
+	size_t e = f ? fread(err, 1, errsz - 1, f) : 0;
+	err[e] = '\0';
+	if (f)
+		fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}

@@ -61,4 +61,12 @@ bool tt_proc_wait_output(struct tt_proc *p, const char *needle, int timeout_ms);
 /* SIGKILLs the process if it still runs, reaps it and frees. Accepts NULL. */
 void tt_proc_free(struct tt_proc *p);
 
+/* Runs `bin` with the NULL-terminated `args` (argv[1..]) and FLOTILLA_DATA_DIR
+ * set to `data_dir`, to completion. Its stdout goes into `out` (NUL-terminated,
+ * cut at outsz-1 bytes); its stderr goes through the file `err_path` into
+ * `err` likewise. Returns the exit code, 128 if a signal ended it, -1 if the
+ * child could not be started. For CLI tests of the `flotilla` binary. */
+int tt_cli_run(const char *bin, const char *data_dir, const char *err_path, const char *const *args,
+               char *out, size_t outsz, char *err, size_t errsz);
+
 #endif
