@@ -113,18 +113,32 @@ static int64_t now_s(void)
 
 /* ---- key list changes ------------------------------------------------------------ */
 
-/* keys/keylist.json's identity; false when it cannot be read. */
+/* The keystore's identity: keys/keylist.json folded with the release and
+ * director key files. `keys rotate` writes the new list before the new key
+ * file, so watching the list alone could reload between the two writes and
+ * then keep the old key for good. False when the list cannot be read. */
 static bool keylist_stat(struct serve *s, int64_t *ino, int64_t *size, int64_t *mtime_ns)
 {
+	static const char *const files[] = {FLT_KEYSTORE_KEYLIST_FILE, FLT_KEYSTORE_RELEASE_FILE,
+	                                    FLT_KEYSTORE_DIRECTOR_FILE};
 	char path[4096];
 	struct stat sb;
-	snprintf(path, sizeof(path), "%s/%s/%s", s->data_dir, FLT_KEYSTORE_DIR,
-	         FLT_KEYSTORE_KEYLIST_FILE);
-	if (stat(path, &sb) != 0)
-		return false;
-	*ino = (int64_t)sb.st_ino;
-	*size = (int64_t)sb.st_size;
-	*mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	uint64_t fi = 0, fs = 0, fm = 0; /* unsigned: the folding may wrap */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", s->data_dir, FLT_KEYSTORE_DIR, files[i]);
+		if (stat(path, &sb) != 0) {
+			if (i == 0)
+				return false;
+			continue;
+		}
+		fi = fi * 1000003u + (uint64_t)sb.st_ino;
+		fs = fs * 1000003u + (uint64_t)sb.st_size;
+		fm = fm * 1000003u + (uint64_t)sb.st_mtim.tv_sec * 1000000000u +
+		     (uint64_t)sb.st_mtim.tv_nsec;
+	}
+	*ino = (int64_t)fi;
+	*size = (int64_t)fs;
+	*mtime_ns = (int64_t)fm;
 	return true;
 }
 
